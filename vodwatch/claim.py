@@ -1,0 +1,191 @@
+"""Claims: which daemon handles which file, when several watch the same share.
+
+A file is claimed by renaming it into this daemon's claim folder inside the inbox
+(same filesystem, so the rename is atomic); the winner is whoever's folder the
+file is in afterwards, not whoever's rename returned without error (NFS may
+report a retried rename as failed although it happened). Each claim folder has a
+lease file that its owner rewrites regularly; another daemon that sees a lease
+unchanged for ``lease_seconds`` (by its own clock: no clock skew between hosts
+matters) gives the dead daemon's files back to the inbox.
+
+Per-asset lock files, created with O_EXCL, keep two updates of one asset from
+overlapping across daemons.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+
+from .finish import move_no_replace
+
+log = structlog.get_logger("vodwatch.claim")
+
+STATE_DIR_NAME = ".vodwatch"
+
+
+def _safe_id(instance_id: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in instance_id) or "default"
+
+
+@dataclass
+class Claims:
+    """Claim folder, lease and asset locks of one daemon in one inbox."""
+
+    inbox: Path
+    instance_id: str
+    lease_seconds: float
+    clock: Callable[[], float] = time.monotonic
+    _beat: int = 0
+    _peers: dict[str, tuple[str, float]] = field(default_factory=dict)
+
+    @property
+    def root(self) -> Path:
+        return self.inbox / STATE_DIR_NAME
+
+    @property
+    def claims_root(self) -> Path:
+        return self.root / "claims"
+
+    @property
+    def mine(self) -> Path:
+        return self.claims_root / _safe_id(self.instance_id)
+
+    @property
+    def locks(self) -> Path:
+        return self.root / "locks"
+
+    def prepare(self) -> None:
+        """Create the claim and lock folders and write a first lease."""
+        self.mine.mkdir(parents=True, exist_ok=True)
+        self.locks.mkdir(parents=True, exist_ok=True)
+        self.renew()
+
+    def claim_path(self, job_id: int, name: str) -> Path:
+        """Where a file of a job lives while it is ours."""
+        return self.mine / f"{job_id}.{name}"
+
+    def claim(self, src: Path, dst: Path) -> bool:
+        """Rename ``src`` into our claim folder; True if the file is ours now."""
+        try:
+            os.rename(src, dst)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            log.warning("claim.rename_failed", file=src.name, error=str(exc))
+        # Decide by where the file is, not by what the rename returned.
+        return os.path.lexists(dst) and not os.path.lexists(src)
+
+    def give_back(self, src: Path, inbox_name: str) -> Path | None:
+        """Return a claimed file to the inbox under its original name (never overwriting)."""
+        dst = self.inbox / inbox_name
+        try:
+            move_no_replace(src, dst)
+        except FileExistsError:
+            log.warning("claim.give_back_collision", file=inbox_name)
+            return None
+        return dst
+
+    def renew(self) -> None:
+        """Rewrite our lease (a counter and the time) so peers see we are alive."""
+        self._beat += 1
+        lease = self.mine / ".lease"
+        tmp = self.mine / ".lease.tmp"
+        try:
+            tmp.write_text(f"{self._beat} {time.time():.3f} {os.getpid()}\n")
+            os.replace(tmp, lease)
+        except OSError as exc:
+            log.warning("claim.lease_failed", error=str(exc))
+
+    def dead_peers(self) -> list[Path]:
+        """Claim folders of other daemons whose lease stopped changing."""
+        now = self.clock()
+        dead = []
+        try:
+            entries = list(os.scandir(self.claims_root))
+        except OSError:
+            return []
+        for entry in entries:
+            if entry.name == self.mine.name or not entry.is_dir(follow_symlinks=False):
+                continue
+            try:
+                content = Path(entry.path, ".lease").read_text()
+            except OSError:
+                content = ""
+            seen = self._peers.get(entry.name)
+            if seen is None or seen[0] != content:
+                self._peers[entry.name] = (content, now)
+            elif now - seen[1] >= self.lease_seconds:
+                dead.append(Path(entry.path))
+        return dead
+
+    def take_over(self, peer: Path) -> list[str]:
+        """Give a dead daemon's claimed files back to the inbox; returns their names."""
+        names = []
+        for entry in list(os.scandir(peer)):
+            if entry.name.startswith("."):
+                continue
+            _, _, original = entry.name.partition(".")
+            if self.give_back(Path(entry.path), original or entry.name):
+                names.append(original)
+        with contextlib.suppress(OSError):
+            for lock in list(os.scandir(self.locks)):
+                if _lock_owner(Path(lock.path)) == peer.name:
+                    os.unlink(lock.path)
+        remaining = [e for e in os.scandir(peer) if not e.name.startswith(".")]
+        if not remaining:
+            shutil.rmtree(peer, ignore_errors=True)
+            self._peers.pop(peer.name, None)
+        if names:
+            log.warning("claim.taken_over", peer=peer.name, files=len(names))
+        return names
+
+    # ---- asset locks -----------------------------------------------------------------
+
+    def lock_asset(self, asset_id: str) -> bool:
+        """Take the share-wide lock of an asset; False if another daemon holds it."""
+        path = self.locks / f"{asset_id}.lock"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return _lock_owner(path) == self.mine.name
+        try:
+            os.write(fd, self.mine.name.encode())
+        finally:
+            os.close(fd)
+        return True
+
+    def unlock_asset(self, asset_id: str) -> None:
+        """Release an asset lock that we hold."""
+        path = self.locks / f"{asset_id}.lock"
+        if _lock_owner(path) == self.mine.name:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+    def release_all_locks(self) -> None:
+        """Drop every lock of ours (at start-up, before resumed jobs take theirs again)."""
+        with contextlib.suppress(OSError):
+            for lock in list(os.scandir(self.locks)):
+                if _lock_owner(Path(lock.path)) == self.mine.name:
+                    os.unlink(lock.path)
+
+    def leftovers(self) -> list[Path]:
+        """Files in our claim folder (for recovery of files no job knows about)."""
+        try:
+            return [Path(e.path) for e in os.scandir(self.mine) if not e.name.startswith(".")]
+        except OSError:
+            return []
+
+
+def _lock_owner(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""

@@ -1,0 +1,219 @@
+"""The ``vodwatch`` command: subcommands, and every error mapped to one line + exit code.
+
+Exit codes: 0 success; 1 some files failed (``once``) or an operation failed;
+2 bad usage or invalid config; 3 cannot reach VOD or credentials rejected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .config import Config, default_config_path, load_config
+from .errors import ConfigError, VodwatchError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="vodwatch",
+        description="Watch folders and upload dropped files to Huawei Cloud VOD media assets.")
+    p.add_argument("--version", action="version", version=f"vodwatch {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_config(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sp.add_argument("--config", type=Path, metavar="PATH",
+                        help="config file (default: $VODWATCH_CONFIG, then "
+                        "/etc/vodwatch/config.yaml)")
+        sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help=argparse.SUPPRESS)
+        return sp
+
+    with_config(sub.add_parser("run", help="the daemon: watch until SIGTERM/SIGINT"))
+    with_config(sub.add_parser("once", help="handle what is in the inboxes now, wait, exit"))
+    c = with_config(sub.add_parser("check", help="validate config, folders and credentials"))
+    c.add_argument("--online", action="store_true",
+                   help="also make a harmless signed call to VOD")
+    s = with_config(sub.add_parser("status", help="queue, uploads in flight, recent outcomes"))
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    r = with_config(sub.add_parser("retry", help="move failed files back to the inbox"))
+    r.add_argument("files", nargs="*", metavar="FILE", help="failed files (name or path)")
+    r.add_argument("--all", action="store_true", help="every file in every failed/ folder")
+    e = sub.add_parser("emulator", help="local VOD + object-store emulator")
+    e.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    d = sub.add_parser("demo", help="emulator + daemon on a scratch folder, for a first try")
+    d.add_argument("--dir", type=Path, help="scratch folder (default: a new temporary one)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    args = _parser().parse_args(argv)
+    debug = bool(getattr(args, "debug", False))
+    try:
+        return _dispatch(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"vodwatch: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except VodwatchError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"vodwatch: {_redacted(str(exc))}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001  (the last line of defence: one line, no trace)
+        if debug:
+            traceback.print_exc()
+        print(f"vodwatch: unexpected error: {_redacted(repr(exc))} (run again with --debug "
+              "for details, and report it)", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _redacted(text: str) -> str:
+    from .log import redact
+
+    return redact(text)
+
+
+def _config_path(args: argparse.Namespace) -> Path:
+    return Path(args.config) if args.config else default_config_path(os.environ)
+
+
+def _load(args: argparse.Namespace, need_credentials: bool = True) -> Config:
+    return load_config(_config_path(args), dict(os.environ), need_credentials=need_credentials)
+
+
+def _logging(config: Config, debug: bool) -> None:
+    from .log import configure_logging
+
+    secrets = [config.credentials.sk] if config.credentials else []
+    configure_logging(config.log.format, "debug" if debug else config.log.level,
+                      secrets=secrets)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    cmd = args.command
+    if cmd in ("run", "once"):
+        return _run(args, once=cmd == "once")
+    if cmd == "check":
+        from .check import run_check
+
+        return run_check(_config_path(args), dict(os.environ), online=args.online,
+                         out=sys.stdout)
+    if cmd == "status":
+        from .status import run_status
+
+        return run_status(_load(args, need_credentials=False), as_json=args.json,
+                          out=sys.stdout)
+    if cmd == "retry":
+        return _retry(args)
+    if cmd == "emulator":
+        from .emulator import main as emulator_main
+
+        rest = [a for a in args.rest if a != "--"]
+        return int(emulator_main(rest))
+    if cmd == "demo":
+        from .demo import run_demo
+
+        return run_demo(args.dir)
+    raise AssertionError(cmd)
+
+
+def _run(args: argparse.Namespace, *, once: bool) -> int:
+    from .daemon import Daemon
+
+    config = _load(args)
+    _logging(config, bool(getattr(args, "debug", False)))
+    daemon = Daemon(config, once=once, env=dict(os.environ))
+    signal.signal(signal.SIGTERM, daemon.handle_signal)
+    signal.signal(signal.SIGINT, daemon.handle_signal)
+    signal.signal(signal.SIGHUP, daemon.handle_signal)
+    return daemon.run()
+
+
+def _retry(args: argparse.Namespace) -> int:
+    from .finish import ERROR_SUFFIX, move_no_replace
+
+    if not args.files and not args.all:
+        print("vodwatch: name the failed files to retry, or use --all", file=sys.stderr)
+        return EXIT_USAGE
+    config = _load(args, need_credentials=False)
+    wanted: list[tuple[Path, Path]] = []  # (failed file, inbox)
+    missing = []
+    for fs in config.folders:
+        if args.all:
+            try:
+                names = sorted(p for p in os.listdir(fs.failed) if not p.endswith(ERROR_SUFFIX)
+                               and not p.startswith("."))
+            except OSError as exc:
+                print(f"vodwatch: cannot read {fs.failed}: {exc.strerror}", file=sys.stderr)
+                continue
+            wanted += [(fs.failed / n, fs.inbox) for n in names]
+    for item in args.files:
+        path = Path(item)
+        found = None
+        for fs in config.folders:
+            candidate = path if path.is_absolute() or path.parent != Path() else fs.failed / path
+            candidate = candidate.absolute()
+            if candidate.parent == fs.failed.absolute() and candidate.is_file():
+                found = (candidate, fs.inbox)
+                break
+        if found is None:
+            missing.append(item)
+        else:
+            wanted.append(found)
+    code = EXIT_OK
+    for item in missing:
+        print(f"vodwatch: {item} is not a file in a failed/ folder (give its name or its "
+              "path in failed/)", file=sys.stderr)
+        code = EXIT_FAILED
+    for src, inbox in wanted:
+        name = _original_name(src.name, inbox)
+        try:
+            move_no_replace(src, inbox / name)
+        except FileExistsError:
+            print(f"vodwatch: {name} is already in the inbox; left {src} where it is",
+                  file=sys.stderr)
+            code = EXIT_FAILED
+            continue
+        except OSError as exc:
+            print(f"vodwatch: cannot move {src.name} to {inbox}: {exc.strerror}",
+                  file=sys.stderr)
+            code = EXIT_FAILED
+            continue
+        error_file = Path(str(src) + ERROR_SUFFIX)
+        if error_file.exists():
+            error_file.unlink()
+        print(f"{src.name} -> {inbox / name}")
+    return code
+
+
+def _original_name(name: str, inbox: Path) -> str:
+    """Undo the ``-N`` suffix that kept an earlier failure from being overwritten."""
+    import re
+
+    m = re.match(r"^(?P<stem>.+)-(?P<n>[0-9]+)(?P<ext>\.[^.]+)?$", name)
+    if m and not (inbox / name).exists():
+        from .names import parse_name
+
+        original = m.group("stem") + (m.group("ext") or "")
+        try:
+            parse_name(original)
+            return original
+        except VodwatchError:
+            pass
+    return name
+
+
+if __name__ == "__main__":
+    sys.exit(main())

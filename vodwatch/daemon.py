@@ -1,0 +1,488 @@
+"""The main loop: recover → watch → settle → group → dispatch, until told to stop.
+
+Signal handlers only set flags. The loop drains change events, rescans on a
+timer, starts jobs on a small worker pool, re-runs waiting jobs when their time
+comes, re-checks paused folder sets, and reports (journal heartbeat for
+``status``, sd_notify, progress logs, metrics).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import structlog
+
+from . import journal as J
+from .claim import Claims
+from .config import Config, FolderSet, load_config
+from .errors import ConfigError, RemoteError, TransportError
+from .finish import Failure
+from .folder import FolderWatch
+from .journal import Journal
+from .log import add_secret
+from .metrics import Metrics, MetricsServer
+from .notify import Notifier
+from .pacing import Pacer
+from .retry import Action, RetryPolicy, classify
+from .runner import Outcome, Services, run_job
+from .upload import MiB, RateLimit, Uploader
+from .vod.api import VodClient
+from .vod.http import HttpSettings, make_session
+from .vod.obs import ObsClient
+
+log = structlog.get_logger("vodwatch.daemon")
+
+HEARTBEAT_SECONDS = 2.0
+
+
+@dataclass
+class FolderSetRuntime:
+    """A folder set's watcher and the services its jobs use."""
+
+    fs: FolderSet
+    watch: FolderWatch
+    svc: Services
+    claims: Claims
+    paused: str | None = None
+    recheck_at: float = 0.0
+
+
+@dataclass
+class RunStats:
+    """What happened during this run (for ``once``'s exit code)."""
+
+    done: int = 0
+    failed: int = 0
+    unreachable: bool = False
+    credentials: bool = False
+    detail: str = ""
+
+
+@dataclass
+class Daemon:
+    """Runs until ``stop`` is set (``run``), or until the inboxes are empty (``once``)."""
+
+    config: Config
+    once: bool = False
+    env: dict[str, str] | None = None
+    notifier: Notifier = field(default_factory=Notifier)
+    stats: RunStats = field(default_factory=RunStats)
+
+    def __post_init__(self) -> None:
+        self.stop = threading.Event()  # first SIGTERM: no new work
+        self.reload = threading.Event()
+        self.hints: queue.Queue[Path] = queue.Queue()
+        self.metrics = Metrics()
+        self.journal = Journal.open(self.config.state_dir)
+        self.pool = ThreadPoolExecutor(self.config.upload.workers, thread_name_prefix="job")
+        self.running: dict[int, Future[Outcome]] = {}
+        self.waiting: dict[int, float] = {}  # job id -> monotonic time to run again
+        self.job_folder: dict[int, str] = {}
+        self.sets: dict[str, FolderSetRuntime] = {}
+        self.rate = RateLimit(self.config.upload.bandwidth_limit_mbps * 1e6 / 8)
+        self.abort = threading.Event()  # second signal: stop sending at once
+        self._metrics_server: MetricsServer | None = None
+        self._last_beat = 0.0
+        self._last_progress_log = time.monotonic()
+        self._last_lease = 0.0
+        self._signals = 0
+
+    # ---- building --------------------------------------------------------------------
+
+    def _build(self, config: Config) -> dict[str, FolderSetRuntime]:
+        assert config.credentials is not None
+        add_secret(config.credentials.sk)
+        pacer = Pacer.from_limits(config.limits)
+        policy = RetryPolicy.from_settings(config.retry)
+        http = HttpSettings(config.vod.connect_timeout_seconds, config.vod.read_timeout_seconds,
+                            config.vod.verify_tls, config.vod.ca_bundle,
+                            pool_size=config.upload.workers * config.upload.parallel_parts + 4)
+        sets = {}
+        for fs in config.folders:
+            session = make_session(http)
+            vod = VodClient(fs.endpoint, fs.project_id, config.credentials.ak,
+                            config.credentials.sk, session=session, timeout=http.timeout,
+                            pacer=pacer, stop=self.abort)
+            uploader = Uploader(vod, ObsClient(session, http.timeout), self.journal,
+                                part_size=config.upload.part_size_mb * MiB,
+                                parallel_parts=config.upload.parallel_parts, rate=self.rate,
+                                stop=self.stop, abort=self.abort,
+                                retry_part=self._part_retry(policy),
+                                sleep=lambda s: self.abort.wait(s) and None)
+            claims = Claims(fs.inbox, config.claims.instance_id, config.claims.lease_seconds)
+            svc = Services(fs.name, fs.done, fs.failed, self.journal, vod, uploader, claims,
+                           policy, config.language_map,
+                           config.upload.multipart_threshold_mb * MiB,
+                           config.retry.credentials_recheck_seconds, stop=self.stop,
+                           on_outcome=self._on_outcome)
+            watch = FolderWatch(fs, self.journal, claims, config.settle_seconds,
+                                config.max_writing_hours * 3600, config.scan_interval_seconds,
+                                config.rescan_seconds, config.language_map, self.hints)
+            sets[fs.name] = FolderSetRuntime(fs, watch, svc, claims)
+        return sets
+
+    def _part_retry(self, policy: RetryPolicy) -> Any:
+        def decide(exc: BaseException, attempt: int) -> float | None:
+            if self.stop.is_set():
+                return None  # shutting down: the job waits, the journal holds the parts
+            decision = classify(exc)
+            self.metrics.retries.labels(decision.reason).inc()
+            if decision.action is Action.REAUTHORIZE and attempt <= 5:
+                return 0.0
+            if decision.action is Action.RETRY and attempt <= 8:
+                return policy.delay(attempt, getattr(getattr(exc, "fault", None),
+                                                     "retry_after", None))
+            return None  # the job goes to waiting, with its longer backoff
+
+        return decide
+
+    # ---- the loop --------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Recover, watch and upload until stopped; returns the process exit code."""
+        self.journal.daemon_started(os.getpid())
+        self.sets = self._build(self.config)
+        self._recover()
+        for rt in self.sets.values():
+            rt.watch.start()
+        self._start_metrics()
+        self._tick(time.monotonic())  # first scan before READY
+        self.notifier.ready(self._status_line())
+        log.info("daemon.ready", folders=len(self.sets), mode="once" if self.once else "run")
+        try:
+            while not self.stop.is_set():
+                if self.reload.is_set():
+                    self.reload.clear()
+                    self._reload()
+                now = time.monotonic()
+                self._tick(now)
+                if self.once and self._once_finished():
+                    break
+                self._sleep(now)
+        finally:
+            self._shutdown()
+        return self._exit_code()
+
+    def _sleep(self, now: float) -> None:
+        wake = now + 1.0
+        for rt in self.sets.values():
+            nxt = rt.watch.settler.next_check_at(now)
+            if nxt is not None:
+                wake = min(wake, max(nxt, now + 0.05))
+        try:
+            path = self.hints.get(timeout=max(0.0, wake - time.monotonic()))
+        except queue.Empty:
+            return
+        self._route_hint(path)
+
+    def _route_hint(self, path: Path) -> None:
+        for rt in self.sets.values():
+            if rt.fs.inbox in path.parents:
+                rt.watch.hint(path)
+                return
+
+    def _tick(self, now: float) -> None:
+        while True:
+            try:
+                self._route_hint(self.hints.get_nowait())
+            except queue.Empty:
+                break
+        self._reap()
+        for rt in self.sets.values():
+            ready = rt.watch.tick(now)
+            for path in rt.watch.settler.writing_too_long(now):
+                self._fail_still_writing(rt, path)
+            if rt.paused:
+                self._recheck_pause(rt, now)
+            elif ready and not self.stop.is_set():
+                for job_id in rt.watch.dispatch(ready):
+                    self._submit(rt, job_id)
+        for job_id, at in list(self.waiting.items()):
+            rt = self.sets.get(self.job_folder.get(job_id, ""))
+            if rt is not None and at <= now and not rt.paused and not self.stop.is_set():
+                del self.waiting[job_id]
+                self._submit(rt, job_id)
+        self._report(now)
+
+    def _submit(self, rt: FolderSetRuntime, job_id: int) -> None:
+        self.job_folder[job_id] = rt.fs.name
+        self.running[job_id] = self.pool.submit(self._run_one, rt, job_id)
+
+    def _run_one(self, rt: FolderSetRuntime, job_id: int) -> Outcome:
+        job = self.journal.job(job_id)
+        with structlog.contextvars.bound_contextvars(job_id=job_id, asset_id=job.asset_id):
+            try:
+                return run_job(rt.svc, job_id)
+            except Exception:
+                log.exception("job.crashed", job_id=job_id)
+                return Outcome.WAITING
+
+    def _reap(self) -> None:
+        for job_id, fut in list(self.running.items()):
+            if not fut.done():
+                continue
+            del self.running[job_id]
+            rt = self.sets.get(self.job_folder.get(job_id, ""))
+            outcome = fut.result()
+            job = self.journal.job(job_id)
+            if outcome in (Outcome.WAITING, Outcome.PAUSED, Outcome.INTERRUPTED):
+                delay = max(0.0, (job.retry_at or time.time()) - time.time())
+                if outcome is Outcome.INTERRUPTED:
+                    continue
+                self.waiting[job_id] = time.monotonic() + delay
+                reason = (job.wait_reason or "").split(":")[0]
+                if outcome is Outcome.PAUSED and rt is not None:
+                    self._pause(rt, reason, job.wait_reason or "")
+                elif self.once and job.attempts >= 5:
+                    self.stats.unreachable = True
+                    self.stats.detail = job.wait_reason or ""
+                continue
+            if rt is not None and job.asset_id:
+                rt.watch.active_assets.discard(job.asset_id)
+
+    def _on_outcome(self, outcome: str, job: J.JobRow, files: list[J.FileRow]) -> None:
+        size = sum(f.size or 0 for f in files)
+        self.metrics.files.labels(job.folder, outcome).inc(len(files))
+        self.metrics.bytes.labels(job.folder, outcome).inc(size)
+        self.metrics.duration.observe(max(0.0, (job.finished_at or job.updated_at)
+                                          - job.created_at))
+        if outcome == "done":
+            self.stats.done += len(files)
+            self.metrics.last_success.set(time.time())
+        else:
+            self.stats.failed += len(files)
+
+    def _fail_still_writing(self, rt: FolderSetRuntime, path: Path) -> None:
+        hours = self.config.max_writing_hours
+        failure = Failure(f"{path.name} was still being written after {hours:g} hours.",
+                          "make sure the copy finished, then drop the file again; raise "
+                          "max_writing_hours if such long writes are normal")
+        job_id = rt.watch.fail_before_claim(path, failure)
+        if job_id is not None:
+            self._submit(rt, job_id)
+
+    # ---- pauses (credentials, permissions) ---------------------------------------------
+
+    def _pause(self, rt: FolderSetRuntime, reason: str, detail: str) -> None:
+        if rt.paused is None:
+            log.error("folder.paused", folder=rt.fs.name, reason=reason, detail=detail,
+                      hint="uploads resume by themselves once VOD accepts the credentials "
+                      "again (fix them and send SIGHUP to reload)")
+        rt.paused = reason or "credentials"
+        rt.recheck_at = time.monotonic() + self.config.retry.credentials_recheck_seconds
+        self.metrics.paused.labels(rt.fs.name, rt.paused).set(1)
+        if self.once:
+            self.stats.credentials = True
+            self.stats.detail = detail
+
+    def _recheck_pause(self, rt: FolderSetRuntime, now: float) -> None:
+        if now < rt.recheck_at:
+            return
+        rt.recheck_at = now + self.config.retry.credentials_recheck_seconds
+        try:
+            rt.svc.vod.asset_info(["0" * 32])
+        except (RemoteError, TransportError) as exc:
+            if classify(exc).action is Action.PAUSE:
+                log.warning("folder.still_paused", folder=rt.fs.name, error=str(exc))
+                return
+        self._unpause(rt)
+
+    def _unpause(self, rt: FolderSetRuntime) -> None:
+        if rt.paused is None:
+            return
+        log.warning("folder.resumed", folder=rt.fs.name, was=rt.paused)
+        self.metrics.paused.labels(rt.fs.name, rt.paused).set(0)
+        rt.paused = None
+        self.journal.clear_pause(rt.fs.name)
+        now = time.monotonic()
+        for job_id, folder in self.job_folder.items():
+            if folder == rt.fs.name and job_id in self.waiting:
+                self.waiting[job_id] = now
+
+    # ---- start, reload, stop ---------------------------------------------------------
+
+    def _recover(self) -> None:
+        for rt in self.sets.values():
+            rt.claims.prepare()
+            rt.claims.release_all_locks()
+        known: set[str] = set()
+        for job in self.journal.unfinished_jobs():
+            rt = self.sets.get(job.folder)
+            if rt is None:
+                log.warning("recover.unknown_folder", job_id=job.id, folder=job.folder)
+                continue
+            known.update(f.claim_path for f in self.journal.files(job.id))
+            if job.asset_id:
+                rt.claims.lock_asset(job.asset_id)
+                rt.watch.active_assets.add(job.asset_id)
+            self.job_folder[job.id] = rt.fs.name
+            delay = max(0.0, (job.retry_at or 0) - time.time())
+            self.waiting[job.id] = time.monotonic() + delay
+            log.info("recover.job", job_id=job.id, asset_id=job.asset_id, state=job.state)
+        for folder, pause in self.journal.pauses().items():
+            rt = self.sets.get(folder)
+            if rt is not None:
+                rt.paused = pause["reason"]
+        for rt in self.sets.values():
+            for path in rt.claims.leftovers():
+                if str(path) not in known:
+                    _, _, name = path.name.partition(".")
+                    rt.claims.give_back(path, name or path.name)
+                    log.warning("recover.unknown_claim_returned", file=name)
+
+    def _reload(self) -> None:
+        self.notifier.reloading(time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000)
+        try:
+            new = load_config(self.config.source, self.env)
+        except ConfigError as exc:
+            log.error("config.reload_rejected", problems=exc.problems,
+                      hint="the old configuration stays in force")
+            self.notifier.ready(self._status_line())
+            return
+        if {f.name for f in new.folders} != set(self.sets) or new.state_dir != (
+                self.config.state_dir):
+            log.warning("config.reload_partial", hint="folder sets and state_dir change only "
+                        "on restart; credentials, limits and settings were reloaded")
+        self.config = new
+        fresh = self._build(new)
+        for name, rt in self.sets.items():
+            if name in fresh:
+                rt.svc = fresh[name].svc
+                rt.fs = fresh[name].fs
+                self._unpause(rt)
+        log.info("config.reloaded", source=str(new.source))
+        self.notifier.ready(self._status_line())
+
+    def _shutdown(self) -> None:
+        self.stop.set()
+        self.notifier.stopping()
+        log.info("daemon.stopping", in_flight=len(self.running),
+                 grace_s=self.config.shutdown_grace_seconds)
+        for rt in self.sets.values():
+            rt.watch.stop()
+        deadline = time.monotonic() + self.config.shutdown_grace_seconds
+        for fut in list(self.running.values()):
+            try:
+                fut.result(timeout=max(0.0, deadline - time.monotonic()))
+            except Exception:  # noqa: BLE001, S110  (a timeout or crash: resume covers it)
+                pass
+        self.abort.set()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        if self._metrics_server is not None:
+            self._metrics_server.stop()
+        self.journal.daemon_heartbeat("stopped", self._snapshot())
+        log.info("daemon.stopped")
+
+    def _exit_code(self) -> int:
+        if self.stats.credentials or self.stats.unreachable:
+            return 3
+        return 1 if self.stats.failed else 0
+
+    def _once_finished(self) -> bool:
+        if self.running:
+            return False
+        if self.stats.credentials or self.stats.unreachable:
+            return True
+        if self.waiting:
+            return False
+        return all(len(rt.watch.settler) == 0 for rt in self.sets.values())
+
+    def handle_signal(self, signum: int, frame: FrameType | None) -> None:
+        """First SIGTERM/SIGINT: finish in-flight work; second: leave at once."""
+        del frame
+        if signum == signal.SIGHUP:
+            self.reload.set()
+            return
+        self._signals += 1
+        if self._signals > 1:
+            os._exit(0)
+        self.stop.set()
+        self.hints.put(Path("/"))  # wake the loop
+
+    # ---- reporting -------------------------------------------------------------------
+
+    def _start_metrics(self) -> None:
+        address = self.config.metrics.address
+        if not address:
+            return
+        self._metrics_server = MetricsServer(self.metrics, address, self._health)
+        self._metrics_server.start()
+        log.info("metrics.listening", address=address)
+
+    def _health(self) -> tuple[bool, dict[str, Any]]:
+        paused = {n: rt.paused for n, rt in self.sets.items() if rt.paused}
+        unavailable = [n for n, rt in self.sets.items() if not rt.watch.available]
+        ok = not paused and not unavailable and not self.stop.is_set()
+        return ok, {"paused": paused, "unavailable": unavailable,
+                    "in_flight": len(self.running)}
+
+    def _snapshot(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "folders": {
+                name: {"mode": rt.watch.mode, "why": rt.watch.mode_why,
+                       "available": rt.watch.available, "paused": rt.paused,
+                       "queue": rt.watch.queue_snapshot()}
+                for name, rt in self.sets.items()
+            },
+            "in_flight": [
+                {"file": p.name, "asset_id": p.asset_id, "total": p.total, "sent": p.sent,
+                 "elapsed_s": round(time.monotonic() - p.started, 1)}
+                for rt in self.sets.values() for p in list(rt.svc.progress.values())
+            ],
+            "waiting": len(self.waiting),
+        }
+
+    def _status_line(self) -> str:
+        queued = sum(len(rt.watch.settler) for rt in self.sets.values())
+        paused = [n for n, rt in self.sets.items() if rt.paused]
+        text = f"{queued} queued, {len(self.running)} in flight, {len(self.waiting)} waiting"
+        return text + (f", PAUSED: {', '.join(paused)}" if paused else "")
+
+    def _report(self, now: float) -> None:
+        inflight = [p for rt in self.sets.values() for p in list(rt.svc.progress.values())]
+        self.metrics.inflight_bytes.set(sum(p.sent for p in inflight))
+        for name, rt in self.sets.items():
+            self.metrics.queue.labels(name).set(len(rt.watch.settler))
+            self.metrics.share_available.labels(name).set(1 if rt.watch.available else 0)
+        if now - self._last_beat >= HEARTBEAT_SECONDS:
+            self._last_beat = now
+            healthy, _ = self._health()
+            self.journal.daemon_heartbeat("running" if healthy else "degraded",
+                                          self._snapshot())
+            self.notifier.status(self._status_line())
+            # The ping proves the main loop turns; a paused folder set is reported in
+            # STATUS and metrics, and a restart would not fix it.
+            self.notifier.watchdog()
+        if now - self._last_lease >= max(1.0, self.config.claims.lease_seconds / 4):
+            self._last_lease = now
+            for rt in self.sets.values():
+                if rt.watch.available:
+                    rt.claims.renew()
+                    for peer in rt.claims.dead_peers():
+                        rt.claims.take_over(peer)
+        if now - self._last_progress_log >= self.config.upload.progress_log_seconds:
+            self._last_progress_log = now
+            for p in inflight:
+                elapsed = max(time.monotonic() - p.started, 1e-6)
+                rate = p.sent / elapsed
+                eta = (p.total - p.sent) / rate if rate > 0 else None
+                log.info("upload.progress", file=p.name, asset_id=p.asset_id, sent=p.sent,
+                         total=p.total, percent=round(100 * p.sent / max(p.total, 1), 1),
+                         rate_mb_s=round(rate / 1e6, 2),
+                         eta_s=round(eta) if eta is not None else None)
+
+
+def snapshot_json(snapshot: dict[str, Any]) -> str:
+    """Compact JSON of a snapshot (tests and status share it)."""
+    return json.dumps(snapshot, separators=(",", ":"))

@@ -1,0 +1,455 @@
+"""The journal: what vodwatch has done and promised, in SQLite. The only module with SQL.
+
+WAL mode, a busy timeout, and one short transaction per step: every write that
+records intent happens before the remote call it announces, and every result
+right after. States are plain strings shared by the journal, the logs and
+``vodwatch status --json``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+# Job states, in the order a job normally walks them.
+CLAIMING = "claiming"  # files being renamed into our claim folder
+CLAIMED = "claimed"  # files are ours; not yet hashed
+READY = "ready"  # hashed and the asset checked; UpdateAsset not yet sent
+REQUESTING = "requesting"  # UpdateAsset sent, answer not yet journaled
+REQUESTED = "requested"  # upload URLs stored
+UPLOADING = "uploading"
+CONFIRMING = "confirming"  # ConfirmAssetUpload sent, answer not yet journaled
+CONFIRMED = "confirmed"  # VOD has everything; only the moves are left
+FINISHING = "finishing"  # moving files to done/ or failed/
+DONE = "done"
+FAILED = "failed"
+REQUEUED = "requeued"  # given back to the inbox (file changed); a new job will follow
+ABANDONED = "abandoned"  # another daemon took the files; nothing of ours is left
+
+FINAL_STATES = frozenset({DONE, FAILED, REQUEUED, ABANDONED})
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY,
+    folder TEXT NOT NULL,
+    asset_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    has_video INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    retry_at REAL,
+    wait_reason TEXT,
+    error_code TEXT,
+    error_msg TEXT,
+    outcome_reason TEXT,
+    outcome TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    finished_at REAL
+);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY,
+    job_id INTEGER NOT NULL REFERENCES jobs(id),
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    inbox_path TEXT NOT NULL,
+    claim_path TEXT NOT NULL,
+    size INTEGER,
+    mtime_ns INTEGER,
+    ctime_ns INTEGER,
+    ino INTEGER,
+    md5 TEXT,
+    upload_url TEXT,
+    url_expires REAL,
+    bucket TEXT,
+    object_key TEXT,
+    upload_id TEXT,
+    part_size INTEGER,
+    bytes_sent INTEGER NOT NULL DEFAULT 0,
+    upload_started_at REAL,
+    progress_at REAL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    final_path TEXT,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS files_job ON files(job_id);
+CREATE TABLE IF NOT EXISTS parts (
+    file_id INTEGER NOT NULL REFERENCES files(id),
+    part_number INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    md5 TEXT NOT NULL,
+    etag TEXT NOT NULL,
+    PRIMARY KEY (file_id, part_number)
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    folder TEXT NOT NULL,
+    job_id INTEGER,
+    asset_id TEXT,
+    file TEXT,
+    event TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS events_at ON events(at);
+CREATE TABLE IF NOT EXISTS pauses (
+    folder TEXT PRIMARY KEY,
+    reason TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    since REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS daemon (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    pid INTEGER NOT NULL,
+    started_at REAL NOT NULL,
+    heartbeat REAL NOT NULL,
+    state TEXT NOT NULL,
+    snapshot TEXT NOT NULL DEFAULT '{}'
+);
+"""
+
+
+@dataclass(frozen=True)
+class FileRow:
+    """One file of a job as the journal remembers it."""
+
+    id: int
+    job_id: int
+    name: str
+    kind: str
+    inbox_path: str
+    claim_path: str
+    size: int | None
+    mtime_ns: int | None
+    ctime_ns: int | None
+    ino: int | None
+    md5: str | None
+    upload_url: str | None
+    url_expires: float | None
+    bucket: str | None
+    object_key: str | None
+    upload_id: str | None
+    part_size: int | None
+    bytes_sent: int
+    upload_started_at: float | None
+    progress_at: float | None
+    state: str
+    final_path: str | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class JobRow:
+    """One job: the files of one asset handled together."""
+
+    id: int
+    folder: str
+    asset_id: str
+    state: str
+    has_video: bool
+    attempts: int
+    retry_at: float | None
+    wait_reason: str | None
+    error_code: str | None
+    error_msg: str | None
+    outcome_reason: str | None
+    outcome: str | None
+    created_at: float
+    updated_at: float
+    finished_at: float | None
+
+
+@dataclass(frozen=True)
+class PartRow:
+    """A multipart part that the store acknowledged."""
+
+    part_number: int
+    size: int
+    md5: str
+    etag: str
+
+
+@dataclass(frozen=True)
+class NewFile:
+    """A file about to be claimed into a new job."""
+
+    name: str
+    kind: str
+    inbox_path: str
+    claim_path: str
+
+
+_FILE_COLS = ", ".join(FileRow.__dataclass_fields__)
+_JOB_COLS = ", ".join(JobRow.__dataclass_fields__)
+_FILE_UPDATABLE = frozenset(FileRow.__dataclass_fields__) - {"id", "job_id", "name", "kind"}
+_JOB_UPDATABLE = frozenset(JobRow.__dataclass_fields__) - {"id", "folder", "asset_id",
+                                                           "created_at"}
+
+
+class Journal:
+    """Thread-safe access to the journal database in ``state_dir``."""
+
+    def __init__(self, path: Path, *, readonly: bool = False, clock: Any = time.time) -> None:
+        self.path = path
+        self._clock = clock
+        self._lock = threading.RLock()
+        if readonly:
+            uri = f"file:{path}?mode=ro"
+            self._db = sqlite3.connect(uri, uri=True, timeout=10, check_same_thread=False,
+                                       isolation_level=None)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, timeout=30, check_same_thread=False,
+                                       isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.row_factory = sqlite3.Row
+        if not readonly:
+            self._db.executescript(_SCHEMA)
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                             (str(SCHEMA_VERSION),))
+
+    @classmethod
+    def open(cls, state_dir: Path, **kwargs: Any) -> Journal:
+        """Open (creating if needed) ``state_dir/journal.sqlite3``."""
+        return cls(state_dir / "journal.sqlite3", **kwargs)
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return list(self._db.execute(sql, args).fetchall())
+
+    # ---- jobs ----------------------------------------------------------------------
+
+    def create_job(self, folder: str, asset_id: str, has_video: bool,
+                   files: Sequence[NewFile], claim_path_for: Any = None) -> tuple[int, list[int]]:
+        """Record a new job in state ``claiming`` with its files; return (job id, file ids).
+
+        ``claim_path_for(job_id, name)`` may compute claim paths that embed the job id.
+        """
+        now = self._clock()
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO jobs (folder, asset_id, state, has_video, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)", (folder, asset_id, CLAIMING, int(has_video), now,
+                                              now))
+            job_id = int(cur.lastrowid or 0)
+            ids = []
+            for f in files:
+                claim = str(claim_path_for(job_id, f.name)) if claim_path_for else f.claim_path
+                cur = db.execute(
+                    "INSERT INTO files (job_id, name, kind, inbox_path, claim_path)"
+                    " VALUES (?, ?, ?, ?, ?)", (job_id, f.name, f.kind, f.inbox_path, claim))
+                ids.append(int(cur.lastrowid or 0))
+        return job_id, ids
+
+    def job(self, job_id: int) -> JobRow:
+        """The job with this id; KeyError if none."""
+        rows = self._query(f"SELECT {_JOB_COLS} FROM jobs WHERE id = ?", (job_id,))
+        if not rows:
+            raise KeyError(job_id)
+        return _job(rows[0])
+
+    def files(self, job_id: int) -> list[FileRow]:
+        """The files of a job, in the order they were added."""
+        rows = self._query(f"SELECT {_FILE_COLS} FROM files WHERE job_id = ? ORDER BY id",
+                           (job_id,))
+        return [_file(r) for r in rows]
+
+    def file(self, file_id: int) -> FileRow:
+        """One file row; KeyError if none."""
+        rows = self._query(f"SELECT {_FILE_COLS} FROM files WHERE id = ?", (file_id,))
+        if not rows:
+            raise KeyError(file_id)
+        return _file(rows[0])
+
+    def unfinished_jobs(self) -> list[JobRow]:
+        """Jobs not in a final state, oldest first: what a restart must carry on."""
+        marks = ",".join("?" * len(FINAL_STATES))
+        rows = self._query(f"SELECT {_JOB_COLS} FROM jobs WHERE state NOT IN ({marks})"
+                           " ORDER BY id", tuple(FINAL_STATES))
+        return [_job(r) for r in rows]
+
+    def set_job(self, job_id: int, **fields: Any) -> None:
+        """Update a job's columns in one transaction (``updated_at`` is set too)."""
+        bad = set(fields) - _JOB_UPDATABLE
+        if bad:
+            raise ValueError(f"not updatable: {sorted(bad)}")
+        fields["updated_at"] = self._clock()
+        if fields.get("state") in FINAL_STATES:
+            fields.setdefault("finished_at", fields["updated_at"])
+        cols = ", ".join(f"{k} = ?" for k in fields)
+        with self._tx() as db:
+            db.execute(f"UPDATE jobs SET {cols} WHERE id = ?", (*fields.values(), job_id))
+
+    def set_file(self, file_id: int, **fields: Any) -> None:
+        """Update a file's columns in one transaction."""
+        bad = set(fields) - _FILE_UPDATABLE
+        if bad:
+            raise ValueError(f"not updatable: {sorted(bad)}")
+        cols = ", ".join(f"{k} = ?" for k in fields)
+        with self._tx() as db:
+            db.execute(f"UPDATE files SET {cols} WHERE id = ?", (*fields.values(), file_id))
+
+    def drop_file(self, file_id: int) -> None:
+        """Forget a file that never became ours (the claim rename did not happen)."""
+        with self._tx() as db:
+            db.execute("DELETE FROM parts WHERE file_id = ?", (file_id,))
+            db.execute("DELETE FROM files WHERE id = ?", (file_id,))
+
+    def store_urls(self, job_id: int, urls: Sequence[tuple[int, str, float | None,
+                                                           str | None, str | None]]) -> None:
+        """Journal UpdateAsset's answer: per file (id, url, expires, bucket, key); state REQUESTED."""
+        now = self._clock()
+        with self._tx() as db:
+            for file_id, url, expires, bucket, key in urls:
+                db.execute("UPDATE files SET upload_url = ?, url_expires = ?, bucket = ?,"
+                           " object_key = ?, upload_id = NULL, bytes_sent = 0, state = 'pending'"
+                           " WHERE id = ?", (url, expires, bucket, key, file_id))
+                db.execute("DELETE FROM parts WHERE file_id = ?", (file_id,))
+            db.execute("UPDATE jobs SET state = ?, updated_at = ? WHERE id = ?",
+                       (REQUESTED, now, job_id))
+
+    # ---- parts -----------------------------------------------------------------------
+
+    def parts(self, file_id: int) -> list[PartRow]:
+        """Parts the store acknowledged for this file, by part number."""
+        rows = self._query("SELECT part_number, size, md5, etag FROM parts WHERE file_id = ?"
+                           " ORDER BY part_number", (file_id,))
+        return [PartRow(r[0], r[1], r[2], r[3]) for r in rows]
+
+    def add_part(self, file_id: int, part: PartRow) -> None:
+        """Record one acknowledged part the moment the store accepted it."""
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO parts VALUES (?, ?, ?, ?, ?)",
+                       (file_id, part.part_number, part.size, part.md5, part.etag))
+
+    def replace_parts(self, file_id: int, parts: Sequence[PartRow]) -> None:
+        """Make the journal agree with the store's list of parts (the store wins)."""
+        with self._tx() as db:
+            db.execute("DELETE FROM parts WHERE file_id = ?", (file_id,))
+            db.executemany("INSERT INTO parts VALUES (?, ?, ?, ?, ?)",
+                           [(file_id, p.part_number, p.size, p.md5, p.etag) for p in parts])
+
+    # ---- events, pauses, daemon ------------------------------------------------------
+
+    def event(self, folder: str, event: str, *, job_id: int | None = None,
+              asset_id: str | None = None, file: str | None = None, detail: str = "") -> None:
+        """Append an event (outcomes and notable moments) for ``status``."""
+        with self._tx() as db:
+            db.execute("INSERT INTO events (at, folder, job_id, asset_id, file, event, detail)"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (self._clock(), folder, job_id, asset_id, file, event, detail))
+
+    def recent_events(self, events: Sequence[str], limit: int = 10,
+                      folder: str | None = None) -> list[dict[str, Any]]:
+        """The latest events of the given kinds, newest first."""
+        marks = ",".join("?" * len(events))
+        sql = f"SELECT * FROM events WHERE event IN ({marks})"
+        args: list[Any] = list(events)
+        if folder is not None:
+            sql += " AND folder = ?"
+            args.append(folder)
+        sql += " ORDER BY id DESC LIMIT ?"
+        args.append(limit)
+        return [dict(r) for r in self._query(sql, args)]
+
+    def count_events(self, event: str, since: float = 0.0) -> int:
+        """How many events of a kind happened since a time."""
+        rows = self._query("SELECT COUNT(*) FROM events WHERE event = ? AND at >= ?",
+                           (event, since))
+        return int(rows[0][0])
+
+    def set_pause(self, folder: str, reason: str, detail: str) -> None:
+        """Mark a folder set paused (credentials, permission...)."""
+        with self._tx() as db:
+            db.execute("INSERT INTO pauses VALUES (?, ?, ?, ?) ON CONFLICT(folder) DO UPDATE"
+                       " SET reason = excluded.reason, detail = excluded.detail",
+                       (folder, reason, detail, self._clock()))
+
+    def clear_pause(self, folder: str) -> None:
+        """Lift a folder set's pause."""
+        with self._tx() as db:
+            db.execute("DELETE FROM pauses WHERE folder = ?", (folder,))
+
+    def pauses(self) -> dict[str, dict[str, Any]]:
+        """Paused folder sets: folder -> {reason, detail, since}."""
+        return {r["folder"]: dict(r) for r in self._query("SELECT * FROM pauses")}
+
+    def daemon_started(self, pid: int) -> None:
+        """Record that a daemon owns this journal now."""
+        now = self._clock()
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO daemon (id, pid, started_at, heartbeat, state)"
+                       " VALUES (1, ?, ?, ?, 'starting')", (pid, now, now))
+
+    def daemon_heartbeat(self, state: str, snapshot: dict[str, Any]) -> None:
+        """Refresh the daemon's liveness and its in-memory view (queue) for ``status``."""
+        with self._tx() as db:
+            db.execute("UPDATE daemon SET heartbeat = ?, state = ?, snapshot = ? WHERE id = 1",
+                       (self._clock(), state, json.dumps(snapshot)))
+
+    def daemon_info(self) -> dict[str, Any] | None:
+        """The daemon row, with ``snapshot`` decoded, or None if no daemon ever ran."""
+        rows = self._query("SELECT * FROM daemon WHERE id = 1")
+        if not rows:
+            return None
+        info = dict(rows[0])
+        info["snapshot"] = json.loads(info["snapshot"] or "{}")
+        return info
+
+    def jobs_in(self, states: Sequence[str], limit: int = 100) -> list[JobRow]:
+        """Jobs in any of these states, oldest first."""
+        marks = ",".join("?" * len(states))
+        rows = self._query(f"SELECT {_JOB_COLS} FROM jobs WHERE state IN ({marks})"
+                           " ORDER BY id LIMIT ?", (*states, limit))
+        return [_job(r) for r in rows]
+
+    def prune(self, older_than: float) -> None:
+        """Forget finished jobs and old events; keeps the journal small over months."""
+        marks = ",".join("?" * len(FINAL_STATES))
+        with self._tx() as db:
+            old = f"SELECT id FROM jobs WHERE state IN ({marks}) AND finished_at < ?"
+            args = (*FINAL_STATES, older_than)
+            db.execute(f"DELETE FROM parts WHERE file_id IN (SELECT id FROM files WHERE job_id"
+                       f" IN ({old}))", args)
+            db.execute(f"DELETE FROM files WHERE job_id IN ({old})", args)
+            db.execute(f"DELETE FROM jobs WHERE id IN ({old})", args)
+            db.execute("DELETE FROM events WHERE at < ?", (older_than,))
+
+
+def _job(r: sqlite3.Row) -> JobRow:
+    d = dict(r)
+    d["has_video"] = bool(d["has_video"])
+    return JobRow(**d)
+
+
+def _file(r: sqlite3.Row) -> FileRow:
+    return FileRow(**dict(r))

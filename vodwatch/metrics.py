@@ -1,0 +1,94 @@
+"""Prometheus metrics and a health endpoint, served on ``metrics.address`` when set."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+
+class Metrics:
+    """The daemon's counters and gauges, in a registry of their own."""
+
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.files = Counter("vodwatch_files", "Files finished, by outcome",
+                             ["folder", "outcome"], registry=r)
+        self.bytes = Counter("vodwatch_bytes", "Bytes of finished files, by outcome",
+                             ["folder", "outcome"], registry=r)
+        self.inflight_bytes = Gauge("vodwatch_inflight_bytes",
+                                    "Bytes sent so far of files being uploaded", registry=r)
+        self.queue = Gauge("vodwatch_queue_depth", "Files waiting to settle or for a worker",
+                           ["folder"], registry=r)
+        self.retries = Counter("vodwatch_retries", "Retries, by reason", ["reason"],
+                               registry=r)
+        self.throttles = Counter("vodwatch_throttles", "Throttling answers from VOD, by group",
+                                 ["group"], registry=r)
+        self.paused = Gauge("vodwatch_paused", "1 while a folder set is paused",
+                            ["folder", "reason"], registry=r)
+        self.share_available = Gauge("vodwatch_share_available",
+                                     "1 while the inbox can be read", ["folder"], registry=r)
+        self.duration = Histogram("vodwatch_upload_duration_seconds",
+                                  "Time from claim to done per job", registry=r,
+                                  buckets=(1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 12 * 3600))
+        self.last_success = Gauge("vodwatch_last_success_timestamp_seconds",
+                                  "When a file last reached done/", registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class MetricsServer:
+    """``/metrics`` (Prometheus text) and ``/healthz`` (JSON, 503 when unhealthy)."""
+
+    def __init__(self, metrics: Metrics, address: str,
+                 health: Callable[[], tuple[bool, dict[str, Any]]]) -> None:
+        host, _, port = address.rpartition(":")
+        metrics_ref, health_ref = metrics, health
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path.split("?")[0] == "/metrics":
+                    body, ctype, code = metrics_ref.render(), CONTENT_TYPE_LATEST, 200
+                elif self.path.split("?")[0] == "/healthz":
+                    ok, info = health_ref()
+                    body = json.dumps({"healthy": ok, **info}).encode()
+                    ctype, code = "application/json", 200 if ok else 503
+                else:
+                    body, ctype, code = b"not found\n", "text/plain", 404
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  (stdlib name)
+                return
+
+        self._server = ThreadingHTTPServer((host.strip("[]") or "127.0.0.1", int(port)),
+                                           Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
+                                        name="metrics")
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

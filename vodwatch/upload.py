@@ -1,0 +1,398 @@
+"""Step 7: the bytes. Hashing, one PUT for small files, resumable parallel multipart
+for large ones, all through one open file descriptor and bounded memory.
+
+The journal is the checkpoint: a part is recorded the moment the store accepts it,
+and a restart continues from the store's own list of parts.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+import structlog
+
+from .errors import FileChanged, FileVanished, RemoteError, TransportError, VodwatchError
+from .journal import FileRow, Journal, PartRow
+from .vod.api import VodClient
+from .vod.obs import Body, ObsClient, url_expires
+
+log = structlog.get_logger("vodwatch.upload")
+_T = TypeVar("_T")
+
+MiB = 1024 * 1024
+CHUNK = 1 * MiB
+MAX_PARTS = 10_000
+MIN_PART = 100 * 1024
+# A signed URL this close to its expiry is treated as expired: a PUT of a few MB
+# must not start with seconds left.
+EXPIRY_MARGIN = 60.0
+
+
+class Interrupted(VodwatchError):
+    """Shutdown asked the upload to stop; the journal holds the checkpoint."""
+
+
+class ExpiredUrl(VodwatchError):
+    """The stored signed URL has expired or is about to."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the file looked like: any write changes ctime, even if mtime is faked."""
+
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    ino: int
+
+    @classmethod
+    def of(cls, path: Path) -> Snapshot:
+        try:
+            st = os.stat(path, follow_symlinks=False)
+        except FileNotFoundError:
+            raise FileVanished(f"{path.name} disappeared while vodwatch was working on it",
+                               "drop it again if it should be uploaded") from None
+        return cls(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+def check_unchanged(path: Path, row: FileRow) -> None:
+    """Raise FileChanged/FileVanished unless the file is as journaled."""
+    snap = Snapshot.of(path)
+    if (snap.size, snap.mtime_ns, snap.ctime_ns, snap.ino) != (
+            row.size, row.mtime_ns, row.ctime_ns, row.ino):
+        raise FileChanged(f"{row.name} changed while vodwatch was sending it",
+                          "it will be sent again once it stays unchanged")
+
+
+def md5_b64(digest: bytes) -> str:
+    """Base64 of a binary MD5 digest, the format VOD and OBS use."""
+    return base64.b64encode(digest).decode()
+
+
+def hash_file(path: Path, stop: threading.Event | None = None) -> tuple[str, Snapshot]:
+    """Whole-file MD5 (base64) and the snapshot it belongs to; FileChanged if it moved."""
+    before = Snapshot.of(path)
+    h = hashlib.md5()
+    buf = bytearray(4 * MiB)
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as fh:
+        while True:
+            if stop is not None and stop.is_set():
+                raise Interrupted("stopping")
+            n = fh.readinto(buf)
+            if not n:
+                break
+            h.update(view[:n])
+    after = Snapshot.of(path)
+    if after != before:
+        raise FileChanged(f"{path.name} changed while vodwatch was reading it",
+                          "it will be sent once it stays unchanged")
+    return md5_b64(h.digest()), after
+
+
+def part_size_for(size: int, preferred: int) -> int:
+    """Preferred part size, grown (in whole MiB) so the file needs at most 10,000 parts."""
+    part = max(preferred, MIN_PART)
+    if math.ceil(size / part) > MAX_PARTS:
+        part = math.ceil(size / MAX_PARTS / MiB) * MiB
+    return part
+
+
+class RateLimit:
+    """Shared bytes-per-second cap for all uploads; 0 means none."""
+
+    def __init__(self, bytes_per_second: float, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.rate = bytes_per_second
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._next = 0.0
+
+    def consume(self, n: int) -> None:
+        if self.rate <= 0:
+            return
+        with self._lock:
+            now = self._clock()
+            start = max(now, self._next)
+            self._next = start + n / self.rate
+            wait_for = start - now
+        if wait_for > 0:
+            self._sleep(wait_for)
+
+
+@dataclass
+class Progress:
+    """Bytes sent for one file; read by the daemon for logs, status and metrics."""
+
+    name: str
+    asset_id: str
+    total: int
+    sent: int = 0
+    started: float = field(default_factory=time.monotonic)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, n: int) -> None:
+        with self.lock:
+            self.sent += n
+
+    def rewind(self, n: int) -> None:
+        with self.lock:
+            self.sent = max(0, self.sent - n)
+
+
+@dataclass
+class Uploader:
+    """Everything one upload needs; one per folder set."""
+
+    vod: VodClient
+    obs: ObsClient
+    journal: Journal
+    part_size: int = 20 * MiB
+    parallel_parts: int = 4
+    rate: RateLimit = field(default_factory=lambda: RateLimit(0))
+    stop: threading.Event = field(default_factory=threading.Event)  # no new parts
+    abort: threading.Event = field(default_factory=threading.Event)  # stop sending at once
+    retry_part: Callable[[BaseException, int], float | None] = lambda exc, attempt: None
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.time
+
+    def _chunks(self, fd: int, offset: int, length: int, progress: Progress | None,
+                hasher: hashlib._Hash | None = None) -> Iterator[bytes]:
+        end = offset + length
+        pos = offset
+        while pos < end:
+            if self.abort.is_set():
+                raise Interrupted("stopping at once")
+            data = os.pread(fd, min(CHUNK, end - pos), pos)
+            if not data:
+                raise FileChanged("the file became shorter while it was being sent",
+                                  "it will be sent again once it stays unchanged")
+            self.rate.consume(len(data))
+            if hasher is not None:
+                hasher.update(data)
+            pos += len(data)
+            if progress is not None:
+                progress.add(len(data))
+            yield data
+
+    # ---- single PUT ------------------------------------------------------------------
+
+    def put_single(self, row: FileRow, path: Path, content_type: str,
+                   progress: Progress | None = None) -> None:
+        """One PUT of the whole file to its signed URL; MD5 re-checked as it streams."""
+        url = row.upload_url
+        if not url:
+            raise ExpiredUrl("no upload URL is stored for this file")
+        expires = row.url_expires if row.url_expires is not None else url_expires(url)
+        if expires is not None and expires < self.clock() + EXPIRY_MARGIN:
+            raise ExpiredUrl(f"the upload URL for {row.name} has expired")
+        assert row.size is not None
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            hasher = hashlib.md5()
+            body = Body(self._chunks(fd, 0, row.size, progress, hasher), row.size)
+            try:
+                self.obs.put_object(url, body, content_type, row.md5)
+            except BaseException:
+                if progress is not None:
+                    progress.rewind(row.size)
+                raise
+            if md5_b64(hasher.digest()) != row.md5:
+                raise FileChanged(f"{row.name} changed while vodwatch was sending it",
+                                  "it will be sent again once it stays unchanged")
+        finally:
+            os.close(fd)
+
+    # ---- multipart -------------------------------------------------------------------
+
+    def put_multipart(self, row: FileRow, path: Path, content_type: str,
+                      progress: Progress | None = None) -> None:
+        """Multipart upload through VOD's authority API, resuming from the journal."""
+        assert row.size is not None and row.bucket and row.object_key
+        bucket, key = row.bucket, row.object_key
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            upload_id, part_size = row.upload_id, row.part_size
+            if upload_id and part_size:
+                if not self._reconcile(row, bucket, key, upload_id):
+                    upload_id = None  # the store forgot it: start afresh
+            if not upload_id or not part_size:
+                part_size = part_size_for(row.size, self.part_size)
+                upload_id = self._with_retry(lambda: self.obs.initiate(
+                    self.vod.authority(http_verb="POST", bucket=bucket, object_key=key,
+                                       content_type=content_type), content_type), "initiate")
+                self.journal.replace_parts(row.id, [])
+                self.journal.set_file(row.id, upload_id=upload_id, part_size=part_size,
+                                      state="uploading", upload_started_at=self.clock())
+                log.info("upload.multipart_started", file=row.name, parts=math.ceil(
+                    row.size / part_size) or 1, part_size=part_size)
+            count = max(1, math.ceil(row.size / part_size))
+            done = {p.part_number for p in self.journal.parts(row.id)}
+            if progress is not None:
+                progress.add(sum(p.size for p in self.journal.parts(row.id)))
+            todo = [n for n in range(1, count + 1) if n not in done]
+            self._send_parts(row, fd, bucket, key, upload_id, part_size, todo, progress)
+            check_unchanged(path, row)
+            parts = [(p.part_number, p.etag) for p in self.journal.parts(row.id)]
+            if [n for n, _ in parts] != list(range(1, count + 1)):
+                raise FileChanged("the journal and the store disagree about the parts",
+                                  "the upload is checked again")
+            self._complete(bucket, key, upload_id, parts)
+        finally:
+            os.close(fd)
+
+    def abort_multipart(self, row: FileRow) -> None:
+        """Best effort: tell the store to drop a multipart upload we give up on."""
+        if not (row.upload_id and row.bucket and row.object_key):
+            return
+        try:
+            self.obs.abort(self.vod.authority(http_verb="DELETE", bucket=row.bucket,
+                                              object_key=row.object_key,
+                                              upload_id=row.upload_id))
+        except (RemoteError, TransportError) as exc:
+            log.info("upload.abort_failed", file=row.name, error=str(exc))
+        self.journal.replace_parts(row.id, [])
+        self.journal.set_file(row.id, upload_id=None, part_size=None)
+
+    def _reconcile(self, row: FileRow, bucket: str, key: str, upload_id: str) -> bool:
+        """Make the journal's parts agree with the store's; False if the upload is gone."""
+        try:
+            listed = self._with_retry(lambda: self.obs.list_parts(self.vod.authority(
+                http_verb="GET", bucket=bucket, object_key=key, upload_id=upload_id)),
+                "list_parts")
+        except RemoteError as exc:
+            if exc.code == "NoSuchUpload" or exc.status == 404:
+                log.info("upload.restart", file=row.name, reason="the store forgot the upload")
+                self.journal.replace_parts(row.id, [])
+                return False
+            raise
+        journaled = {p.part_number: p for p in self.journal.parts(row.id)}
+        agreed = []
+        for lp in listed:
+            mine = journaled.get(lp.part_number)
+            md5 = mine.md5 if mine and mine.etag == lp.etag else _etag_md5(lp.etag)
+            if md5 is not None:
+                agreed.append(PartRow(lp.part_number, lp.size, md5, lp.etag))
+        self.journal.replace_parts(row.id, agreed)
+        log.info("upload.resumed", file=row.name, parts_done=len(agreed))
+        return True
+
+    def _send_parts(self, row: FileRow, fd: int, bucket: str, key: str, upload_id: str,
+                    part_size: int, todo: list[int], progress: Progress | None) -> None:
+        assert row.size is not None
+        size = row.size
+        pending = iter(todo)
+        lock = threading.Lock()
+        give_up = threading.Event()  # one part failed: the others stop taking new parts
+
+        def worker() -> None:
+            while True:
+                if give_up.is_set():
+                    return
+                if self.stop.is_set():
+                    raise Interrupted("stopping: remaining parts are left for later")
+                with lock:
+                    n = next(pending, None)
+                if n is None:
+                    return
+                offset = (n - 1) * part_size
+                length = min(part_size, size - offset)
+                self._send_part(row, fd, bucket, key, upload_id, n, offset, length, progress)
+
+        workers = max(1, min(self.parallel_parts, len(todo)))
+        with ThreadPoolExecutor(workers, thread_name_prefix="part") as pool:
+            futures: list[Future[None]] = [pool.submit(worker) for _ in range(workers)]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            failed = [f for f in done if f.exception() is not None]
+            if failed:
+                give_up.set()
+                wait(futures)
+                exc = failed[0].exception()
+                assert exc is not None
+                raise exc
+
+    def _send_part(self, row: FileRow, fd: int, bucket: str, key: str, upload_id: str,
+                   n: int, offset: int, length: int, progress: Progress | None) -> None:
+        attempt = 0
+        while True:
+            h = hashlib.md5()
+            for chunk in self._chunks(fd, offset, length, None):
+                h.update(chunk)
+            md5 = md5_b64(h.digest())
+            try:
+                url = self.vod.authority(http_verb="PUT", bucket=bucket, object_key=key,
+                                         content_md5=md5, upload_id=upload_id, part_number=n)
+                etag = self.obs.upload_part(url, Body(self._chunks(fd, offset, length, progress),
+                                                      length), md5)
+            except (RemoteError, TransportError) as exc:
+                if progress is not None:
+                    progress.rewind(length)
+                if isinstance(exc, RemoteError) and exc.code == "BadDigest":
+                    # The bytes changed between hashing and sending.
+                    raise FileChanged(f"{row.name} changed while vodwatch was sending it",
+                                      "it will be sent again once it stays unchanged") from None
+                attempt += 1
+                delay = self.retry_part(exc, attempt)
+                if delay is None:
+                    raise
+                log.info("upload.part_retry", file=row.name, part=n, attempt=attempt,
+                         delay=round(delay, 1), error=str(exc))
+                self.sleep(delay)
+                continue
+            self.journal.add_part(row.id, PartRow(n, length, md5, etag))
+            return
+
+    def _complete(self, bucket: str, key: str, upload_id: str,
+                  parts: list[tuple[int, str]]) -> None:
+        attempt = 0
+        while True:
+            try:
+                self.obs.complete(self.vod.authority(http_verb="POST", bucket=bucket,
+                                                     object_key=key, upload_id=upload_id),
+                                  parts)
+                return
+            except (RemoteError, TransportError) as exc:
+                if attempt > 0 and isinstance(exc, RemoteError) and exc.code == "NoSuchUpload":
+                    # An earlier complete whose answer was lost did merge the parts.
+                    return
+                attempt += 1
+                delay = self.retry_part(exc, attempt)
+                if delay is None:
+                    raise
+                self.sleep(delay)
+
+    def _with_retry(self, fn: Callable[[], _T], what: str) -> _T:
+        attempt = 0
+        while True:
+            try:
+                return fn()
+            except (RemoteError, TransportError) as exc:
+                attempt += 1
+                delay = self.retry_part(exc, attempt)
+                if delay is None:
+                    raise
+                log.info("upload.retry", step=what, attempt=attempt, delay=round(delay, 1),
+                         error=str(exc))
+                self.sleep(delay)
+
+
+def _etag_md5(etag: str) -> str | None:
+    """The base64 MD5 inside a part ETag (quoted hex MD5), or None if it is not one."""
+    hexdigest = etag.strip('"')
+    try:
+        raw = bytes.fromhex(hexdigest)
+    except ValueError:
+        return None
+    return md5_b64(raw) if len(raw) == 16 else None
+
