@@ -1,0 +1,160 @@
+"""Grouping (SPEC §2): ready files of one asset travel in one UpdateAsset request."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from vodwatch.group import ReadyFile, md5_b64, pair_upload_urls, plan_jobs, update_request
+from vodwatch.names import Kind, ParsedName, parse_name
+
+A = "0123456789abcdef0123456789abcdef"
+B = "fedcba9876543210fedcba9876543210"
+
+
+def ready(name: str, data: bytes = b"") -> ReadyFile:
+    return ReadyFile(parse_name(name), Path("/inbox") / name, len(data),
+                     md5_b64(hashlib.md5(data).digest()))
+
+
+def test_md5_b64_matches_the_documented_examples() -> None:
+    """The MD5 form is base64 of the raw digest: VOD-API.md §7's two examples."""
+    assert md5_b64(hashlib.md5(b"").digest()) == "1B2M2Y8AsgTpgAmY7PhCfg=="
+    assert md5_b64(hashlib.md5(b"hello world").digest()) == "XrY7u+Ae7tCTyyK7j1rNww=="
+
+
+def test_md5_b64_refuses_a_hex_digest() -> None:
+    """A 32-byte hex string is not a digest; passing one is caught."""
+    with pytest.raises(ValueError):
+        md5_b64(hashlib.md5(b"").hexdigest().encode())
+
+
+def test_video_cover_and_two_subtitles_make_one_request_with_the_spec_fields() -> None:
+    """One request carries video, cover and subtitles with exactly the SPEC §2 fields."""
+    files = [
+        ready(f"{A}.2.zh.vtt", b"zh"),
+        ready(f"{A.upper()}.MP4", b"video"),
+        ready(f"{A}.1.en.srt", b"en"),
+        ready(f"{A}.cover.jpeg", b"cover"),
+    ]
+    batches = plan_jobs([f.parsed for f in files])
+    assert len(batches) == 1 and len(batches[0]) == 4
+    body = update_request(A, files)
+    assert body == {
+        "asset_id": A,
+        "video_name": f"{A.upper()}.MP4",
+        "video_type": "MP4",
+        "video_md5": md5_b64(hashlib.md5(b"video").digest()),
+        "cover_id": 0,
+        "cover_type": "JPG",
+        "cover_md5": md5_b64(hashlib.md5(b"cover").digest()),
+        "subtitles": [
+            {"id": 1, "language": "EN", "type": "SRT", "name": f"{A}.1.en.srt",
+             "md5": md5_b64(hashlib.md5(b"en").digest())},
+            {"id": 2, "language": "CN", "type": "VTT", "name": f"{A}.2.zh.vtt",
+             "md5": md5_b64(hashlib.md5(b"zh").digest())},
+        ],
+    }
+
+
+def test_cover_only_request_has_no_video_fields() -> None:
+    """A cover on its own sends only cover fields (so no confirm is needed later)."""
+    body = update_request(A, [ready(f"{A}.cover.png", b"p")])
+    assert set(body) == {"asset_id", "cover_id", "cover_type", "cover_md5"}
+    assert body["cover_type"] == "PNG"
+
+
+def test_second_video_of_one_asset_waits_for_a_later_batch() -> None:
+    """Two videos of one asset: the first by name goes now, the other is left for later."""
+    names = [parse_name(f"{A}.mp4"), parse_name(f"{A}.mov"), parse_name(f"{A}.cover.jpg")]
+    (batch,) = plan_jobs(names)
+    assert [p.name for p in batch] == [f"{A}.mov", f"{A}.cover.jpg"]
+    (later,) = plan_jobs([p for p in names if p not in batch])
+    assert [p.name for p in later] == [f"{A}.mp4"]
+
+
+def test_two_subtitles_with_one_number_do_not_share_a_request() -> None:
+    """Subtitle 1 in two languages (or written 1 and 01) cannot go in one request."""
+    names = [parse_name(f"{A}.1.zh.srt"), parse_name(f"{A}.1.en.srt"),
+             parse_name(f"{A}.01.fr.srt"), parse_name(f"{A}.2.en.srt")]
+    (batch,) = plan_jobs(names)
+    assert [p.name for p in batch] == [f"{A}.01.fr.srt", f"{A}.2.en.srt"]
+
+
+def test_one_batch_per_asset_in_asset_order() -> None:
+    """Files of different assets are never mixed; batches come in asset ID order."""
+    names = [parse_name(f"{B}.mp4"), parse_name(f"{A}.cover.png"), parse_name(f"{A}.mp4")]
+    batches = plan_jobs(names)
+    assert [[p.asset_id for p in b] for b in batches] == [[A, A], [B]]
+    assert [p.kind for p in batches[0]] == [Kind.VIDEO, Kind.COVER]
+
+
+def test_plan_jobs_works_on_richer_items() -> None:
+    """plan_jobs can batch ReadyFiles (or anything) given how to get their ParsedName."""
+    files = [ready(f"{A}.mp4"), ready(f"{A}.mkv")]
+    (batch,) = plan_jobs(files, lambda f: f.parsed)
+    assert batch == [files[1]]
+
+
+@given(st.permutations([
+    f"{A}.mp4", f"{A}.mov", f"{A}.cover.jpg", f"{A}.cover.png", f"{A}.1.en.srt",
+    f"{A}.1.zh.srt", f"{A}.16.en.vtt", f"{B}.ts", f"{B}.3.fr.srt", f"{B.upper()}.cover.JPG",
+]))
+def test_planning_does_not_depend_on_discovery_order(names: list[str]) -> None:
+    """Whatever order files were noticed in, the batches are the same."""
+    baseline = plan_jobs([parse_name(n) for n in sorted(names)])
+    assert plan_jobs([parse_name(n) for n in names]) == baseline
+
+
+def test_every_file_is_eventually_planned_exactly_once() -> None:
+    """Repeated planning of what is left drains any set of ready files without loss."""
+    rng = random.Random(7)
+    names = [f"{A}.{ext}" for ext in ("mp4", "mov", "mkv")] + [
+        f"{A}.{n}.{lang}.srt" for n in (1, 2) for lang in ("en", "zh", "fr")] + [
+        f"{B}.cover.jpg", f"{B}.cover.png"]
+    rng.shuffle(names)
+    left: list[ParsedName] = [parse_name(n) for n in names]
+    sent: list[str] = []
+    rounds = 0
+    while left:
+        rounds += 1
+        for batch in plan_jobs(left):
+            for parsed in batch:
+                left.remove(parsed)
+                sent.append(parsed.name)
+    assert sorted(sent) == sorted(names) and rounds == 3
+
+
+def test_update_request_refuses_a_mixed_or_crowded_batch() -> None:
+    """A file of another asset, two videos, or nothing at all is a programming error."""
+    with pytest.raises(ValueError):
+        update_request(A, [ready(f"{B}.mp4")])
+    with pytest.raises(ValueError):
+        update_request(A, [ready(f"{A}.mp4"), ready(f"{A}.mov")])
+    with pytest.raises(ValueError):
+        update_request(A, [])
+
+
+def test_upload_urls_are_paired_with_their_files() -> None:
+    """Video, cover and per-subtitle URLs (in ascending id order) go to the right files."""
+    files = [ready(f"{A}.3.en.srt"), ready(f"{A}.cover.jpg"), ready(f"{A}.mp4"),
+             ready(f"{A}.1.zh.srt")]
+    response = {"asset_id": A, "video_upload_url": "v", "cover_upload_url": "c",
+                "subtitle_upload_urls": ["s1", "s3"]}
+    pairs = pair_upload_urls(response, files)
+    assert [(f.parsed.name, url) for f, url in pairs] == [
+        (f"{A}.mp4", "v"), (f"{A}.cover.jpg", "c"), (f"{A}.1.zh.srt", "s1"),
+        (f"{A}.3.en.srt", "s3")]
+
+
+def test_missing_upload_url_is_an_error() -> None:
+    """A response lacking a URL for a file in the request is refused, not half-used."""
+    with pytest.raises(ValueError):
+        pair_upload_urls({"cover_upload_url": "c"}, [ready(f"{A}.mp4")])
+    with pytest.raises(ValueError):
+        pair_upload_urls({"subtitle_upload_urls": []}, [ready(f"{A}.1.en.srt")])

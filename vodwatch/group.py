@@ -1,0 +1,146 @@
+"""Ready files of one asset -> one update request (SPEC §2). Pure.
+
+An UpdateAsset request carries at most one video, one cover and one subtitle per
+subtitle number. When more files of one asset are ready (two videos, two
+subtitles numbered 1), the one first by name goes now and the rest wait for a
+later batch, so the outcome does not depend on the order files were noticed.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar, overload
+
+from vodwatch.names import Kind, ParsedName
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ReadyFile:
+    """A settled file, understood and hashed, about to be sent."""
+
+    parsed: ParsedName
+    path: Path
+    size: int
+    md5_b64: str  # base64 of the 16-byte MD5 digest (VOD-API.md §7)
+
+
+def md5_b64(digest: bytes) -> str:
+    """Base64 of a raw 16-byte MD5 digest, the form VOD and OBS want (24 chars, ``==``)."""
+    if len(digest) != 16:
+        raise ValueError(f"an MD5 digest has 16 bytes, not {len(digest)}")
+    return base64.b64encode(digest).decode("ascii")
+
+
+def _slot(parsed: ParsedName) -> Hashable:
+    """Files sharing a slot cannot travel in one request."""
+    return (parsed.kind, parsed.subtitle_id)
+
+
+def _identity(item: ParsedName) -> ParsedName:
+    return item
+
+
+@overload
+def plan_jobs(ready: Sequence[ParsedName]) -> list[list[ParsedName]]: ...
+@overload
+def plan_jobs(ready: Sequence[T], parsed: Callable[[T], ParsedName]) -> list[list[T]]: ...
+
+
+def plan_jobs(ready: Sequence[Any], parsed: Callable[[Any], ParsedName] = _identity,
+              ) -> list[list[Any]]:
+    """One batch per asset, assets and files in name order.
+
+    A batch holds at most one video, one cover and one subtitle per number; what
+    does not fit is left out and should be planned again after the batch is done.
+    ``parsed`` extracts the ParsedName when ``ready`` holds richer items; items with
+    equal names keep their input order.
+    """
+    by_asset: dict[str, list[Any]] = {}
+    for item in sorted(ready, key=lambda item: parsed(item).name):
+        by_asset.setdefault(parsed(item).asset_id, []).append(item)
+    batches: list[list[Any]] = []
+    for asset_id in sorted(by_asset):
+        taken: set[Hashable] = set()
+        batch: list[Any] = []
+        for item in by_asset[asset_id]:
+            slot = _slot(parsed(item))
+            if slot not in taken:
+                taken.add(slot)
+                batch.append(item)
+        batches.append(_request_order(batch, parsed))
+    return batches
+
+
+def _order_key(parsed: ParsedName) -> tuple[int, int]:
+    rank = {Kind.VIDEO: 0, Kind.COVER: 1, Kind.SUBTITLE: 2}[parsed.kind]
+    return rank, parsed.subtitle_id or 0
+
+
+def _request_order(items: Sequence[T], parsed: Callable[[T], ParsedName]) -> list[T]:
+    return sorted(items, key=lambda item: _order_key(parsed(item)))
+
+
+def update_request(asset_id: str, files: Sequence[ReadyFile]) -> dict[str, Any]:
+    """The UpdateAsset JSON body for ``files`` of ``asset_id``; subtitles by ascending id.
+
+    Raises ValueError for an empty batch, a file of another asset, or two files in
+    one slot (plan_jobs never builds such a batch).
+    """
+    if not files:
+        raise ValueError("an update request needs at least one file")
+    slots: set[Hashable] = set()
+    for file in files:
+        if file.parsed.asset_id != asset_id.lower():
+            raise ValueError(f"{file.parsed.name} belongs to asset {file.parsed.asset_id}, "
+                             f"not {asset_id}")
+        slot = _slot(file.parsed)
+        if slot in slots:
+            raise ValueError(f"two files for one {file.parsed.kind} slot in one request")
+        slots.add(slot)
+    body: dict[str, Any] = {"asset_id": asset_id.lower()}
+    subtitles: list[dict[str, Any]] = []
+    for file in _request_order(files, lambda f: f.parsed):
+        p = file.parsed
+        if p.kind is Kind.VIDEO:
+            body.update(video_name=p.name, video_type=p.file_type, video_md5=file.md5_b64)
+        elif p.kind is Kind.COVER:
+            body.update(cover_id=0, cover_type=p.file_type, cover_md5=file.md5_b64)
+        else:
+            subtitles.append({"id": p.subtitle_id, "language": p.language, "type": p.file_type,
+                              "name": p.name, "md5": file.md5_b64})
+    if subtitles:
+        body["subtitles"] = subtitles
+    return body
+
+
+def pair_upload_urls(response: Mapping[str, Any],
+                     files: Sequence[ReadyFile]) -> list[tuple[ReadyFile, str]]:
+    """Match an UpdateAsset response's upload URLs to the files of its request.
+
+    ``subtitle_upload_urls`` follow the request's subtitle order (ascending id).
+    Raises ValueError when a URL is missing.
+    """
+    ordered = _request_order(files, lambda f: f.parsed)
+    subtitle_urls = list(response.get("subtitle_upload_urls") or [])
+    subtitles = [f for f in ordered if f.parsed.kind is Kind.SUBTITLE]
+    if len(subtitle_urls) < len(subtitles):
+        raise ValueError(f"the response has {len(subtitle_urls)} subtitle upload URL(s) "
+                         f"for {len(subtitles)} subtitle(s)")
+    pairs: list[tuple[ReadyFile, str]] = []
+    next_subtitle = iter(subtitle_urls)
+    for file in ordered:
+        url: object
+        if file.parsed.kind is Kind.SUBTITLE:
+            url = next(next_subtitle)
+        else:
+            field = "video_upload_url" if file.parsed.kind is Kind.VIDEO else "cover_upload_url"
+            url = response.get(field)
+        if not isinstance(url, str) or not url:
+            raise ValueError(f"the response has no upload URL for {file.parsed.name}")
+        pairs.append((file, url))
+    return pairs

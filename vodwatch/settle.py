@@ -1,0 +1,146 @@
+"""Is a file completely written? Pure: stat results and the time go in, keys come out.
+
+A file is settled when vodwatch itself has seen the same (size, mtime_ns, inode)
+for at least ``settle_seconds``, measured between vodwatch's own observations.
+The mtime value is only compared, never trusted as a time: a writer that keeps an
+old mtime, or closes and reopens the file, cannot make it look settled. The first
+observation starts the clock, and settling needs a later observation that finds
+nothing changed, so a file that was not looked at again is never called settled.
+
+Change events only make vodwatch look sooner: ``poke`` asks for a fresh stat and
+holds the file back until it has one, without restarting its clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """What the settler knows about one file, for status output."""
+
+    size: int
+    mtime_ns: int
+    ino: int
+    first_seen: float  # time of the first observation
+    stable_since: float  # time of the first observation with the current (size, mtime, ino)
+    last_seen: float  # time of the latest observation
+    changes: int  # how many times the signature changed after the first observation
+    poked: bool  # a change event arrived after the latest observation
+    settled: bool
+
+
+@dataclass
+class _Entry:
+    signature: tuple[int, int, int]
+    first_seen: float
+    stable_since: float
+    last_seen: float
+    changes: int = 0
+    poked: bool = False
+
+
+class Settler(Generic[K]):
+    """Tracks files until they stop changing.
+
+    ``ready`` does not forget what it returns: call ``forget`` once a file is taken
+    (or gone), so it is not returned again.
+    """
+
+    def __init__(self, settle_seconds: float, max_writing_seconds: float) -> None:
+        if settle_seconds < 0 or max_writing_seconds <= 0:
+            raise ValueError("settle_seconds must be >= 0 and max_writing_seconds > 0")
+        self.settle_seconds = settle_seconds
+        self.max_writing_seconds = max_writing_seconds
+        self._entries: dict[K, _Entry] = {}
+        self._poked_unknown: dict[K, float] = {}
+
+    def observe(self, key: K, size: int, mtime_ns: int, now: float, ino: int = 0) -> None:
+        """Record a stat result for ``key`` taken at ``now``."""
+        signature = (size, mtime_ns, ino)
+        self._poked_unknown.pop(key, None)
+        entry = self._entries.get(key)
+        if entry is None:
+            self._entries[key] = _Entry(signature, now, now, now)
+            return
+        if signature != entry.signature:
+            entry.signature = signature
+            entry.stable_since = now
+            entry.changes += 1
+        entry.last_seen = max(entry.last_seen, now)
+        entry.poked = False
+
+    def poke(self, key: K, now: float) -> None:
+        """Something changed at ``key``: look again soon; never marks it settled."""
+        entry = self._entries.get(key)
+        if entry is None:
+            self._poked_unknown.setdefault(key, now)
+        else:
+            entry.poked = True
+
+    def forget(self, key: K) -> None:
+        """Stop tracking ``key`` (taken for upload, deleted, or failed)."""
+        self._entries.pop(key, None)
+        self._poked_unknown.pop(key, None)
+
+    def _settled(self, entry: _Entry) -> bool:
+        return not entry.poked and entry.last_seen - entry.stable_since >= self.settle_seconds
+
+    def ready(self, now: float) -> list[K]:
+        """Keys seen unchanged for at least ``settle_seconds`` and not poked since."""
+        del now  # readiness rests on observation times only; kept for a uniform API
+        return [key for key, entry in self._entries.items() if self._settled(entry)]
+
+    def due(self, now: float) -> list[K]:
+        """Keys worth a fresh stat now: poked, or old enough to settle on the next look."""
+        keys = list(self._poked_unknown)
+        for key, entry in self._entries.items():
+            if entry.poked or (not self._settled(entry)
+                               and now - entry.stable_since >= self.settle_seconds):
+                keys.append(key)
+        return keys
+
+    def next_check_at(self, now: float) -> float | None:
+        """When a fresh stat could settle a file or a file outstays its writing time.
+
+        Never before ``now``; None when nothing is waiting. Settled files do not count:
+        ``ready`` already returns them, and one kept waiting (its asset is busy) must
+        not make the caller spin.
+        """
+        if self._poked_unknown:
+            return now
+        times: list[float] = []
+        for entry in self._entries.values():
+            if entry.poked:
+                return now
+            if self._settled(entry):
+                continue
+            times.append(entry.stable_since + self.settle_seconds)
+            times.append(entry.first_seen + self.max_writing_seconds)
+        return max(now, min(times)) if times else None
+
+    def writing_too_long(self, now: float) -> list[K]:
+        """Keys still not settled ``max_writing_seconds`` after they were first seen."""
+        return [key for key, entry in self._entries.items()
+                if not self._settled(entry)
+                and now - entry.first_seen >= self.max_writing_seconds]
+
+    def pending(self) -> dict[K, Pending]:
+        """A snapshot of every tracked key, settled or not."""
+        return {
+            key: Pending(*entry.signature, first_seen=entry.first_seen,
+                         stable_since=entry.stable_since, last_seen=entry.last_seen,
+                         changes=entry.changes, poked=entry.poked, settled=self._settled(entry))
+            for key, entry in self._entries.items()
+        }
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
