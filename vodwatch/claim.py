@@ -15,12 +15,14 @@ overlapping across daemons.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -126,26 +128,75 @@ class Claims:
                 dead.append(Path(entry.path))
         return dead
 
-    def take_over(self, peer: Path) -> list[str]:
-        """Give a dead daemon's claimed files back to the inbox; returns their names."""
-        names = []
+    def ticket_path(self, job_id: int) -> Path:
+        """Where a job's ticket (its journal rows as JSON) lives beside its claimed files."""
+        return self.mine / f".job-{job_id}.json"
+
+    def write_ticket(self, job_id: int, data: dict[str, Any]) -> None:
+        """Write the ticket atomically, so a peer can carry the job on if we die."""
+        path = self.ticket_path(job_id)
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            tmp.write_text(json.dumps(data))
+            os.replace(tmp, path)
+        except OSError as exc:
+            log.warning("claim.ticket_failed", job_id=job_id, error=str(exc))
+
+    def drop_ticket(self, job_id: int) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.ticket_path(job_id))
+
+    def take_over(self, peer: Path,
+                  adopt: Callable[[dict[str, Any]], list[tuple[str, str]]]) -> int:
+        """Carry on a dead daemon's jobs; returns how many files were taken.
+
+        Each ticket is first renamed into our folder (one daemon wins it), then
+        ``adopt`` journals the job as ours and says where its files go. Files
+        without a ticket go back to the inbox.
+        """
+        taken = 0
+        for entry in sorted(os.scandir(peer), key=lambda e: e.name):
+            if not (entry.name.startswith(".job-") and entry.name.endswith(".json")):
+                continue
+            mine = self.mine / f".adopt-{peer.name}-{entry.name}"
+            try:
+                os.rename(entry.path, mine)
+            except OSError:
+                continue  # another daemon won this ticket
+            try:
+                ticket = json.loads(mine.read_text())
+                asset_id = str(ticket["job"]["asset_id"])
+                if asset_id:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(self.locks / f"{asset_id}.lock")
+                    self.lock_asset(asset_id)
+                for old, new in adopt(ticket):
+                    old_path = peer / Path(old).name
+                    if os.path.lexists(old_path):
+                        os.rename(old_path, new)
+                        taken += 1
+            except (OSError, ValueError, KeyError) as exc:
+                log.error("claim.adopt_failed", peer=peer.name, ticket=entry.name,
+                          error=str(exc))
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(mine)
         for entry in list(os.scandir(peer)):
             if entry.name.startswith("."):
                 continue
             _, _, original = entry.name.partition(".")
             if self.give_back(Path(entry.path), original or entry.name):
-                names.append(original)
+                taken += 1
         with contextlib.suppress(OSError):
             for lock in list(os.scandir(self.locks)):
                 if _lock_owner(Path(lock.path)) == peer.name:
                     os.unlink(lock.path)
-        remaining = [e for e in os.scandir(peer) if not e.name.startswith(".")]
-        if not remaining:
+        if not [e for e in os.scandir(peer) if not e.name.startswith(".lease")]:
             shutil.rmtree(peer, ignore_errors=True)
             self._peers.pop(peer.name, None)
-        if names:
-            log.warning("claim.taken_over", peer=peer.name, files=len(names))
-        return names
+        if taken:
+            log.warning("claim.taken_over", peer=peer.name, files=taken)
+        return taken
 
     # ---- asset locks -----------------------------------------------------------------
 

@@ -297,6 +297,27 @@ class Daemon:
                 return
         self._unpause(rt)
 
+    def _adopt(self, rt: FolderSetRuntime, ticket: dict[str, Any]) -> list[tuple[str, str]]:
+        """Journal a dead daemon's job as ours; it then resumes like one of our own."""
+        job = ticket["job"]
+        if job["state"] in J.FINAL_STATES:
+            return []
+        for f in ticket["files"]:
+            if f.get("final_path"):  # the peer may mount the share elsewhere
+                folder = rt.fs.failed if job.get("outcome") == "failed" else rt.fs.done
+                f["final_path"] = str(folder / Path(f["final_path"]).name)
+        if job["state"] == J.CLAIMING:
+            job["state"] = J.CLAIMED
+        job_id, moves = self.journal.import_job(rt.fs.name, ticket, rt.claims.claim_path)
+        if job["asset_id"]:
+            rt.watch.active_assets.add(job["asset_id"])
+        rt.claims.write_ticket(job_id, self.journal.export_job(job_id))
+        self.job_folder[job_id] = rt.fs.name
+        self.waiting[job_id] = time.monotonic()
+        log.warning("recover.adopted", job_id=job_id, asset_id=job["asset_id"],
+                    state=job["state"], files=[f["name"] for f in ticket["files"]])
+        return moves
+
     def _unpause(self, rt: FolderSetRuntime) -> None:
         if rt.paused is None:
             return
@@ -326,8 +347,8 @@ class Daemon:
                 rt.claims.lock_asset(job.asset_id)
                 rt.watch.active_assets.add(job.asset_id)
             self.job_folder[job.id] = rt.fs.name
-            delay = max(0.0, (job.retry_at or 0) - time.time())
-            self.waiting[job.id] = time.monotonic() + delay
+            # A restart is a natural moment to retry: recovered jobs run at once.
+            self.waiting[job.id] = time.monotonic()
             log.info("recover.job", job_id=job.id, asset_id=job.asset_id, state=job.state)
         for folder, pause in self.journal.pauses().items():
             rt = self.sets.get(folder)
@@ -470,7 +491,7 @@ class Daemon:
                 if rt.watch.available:
                     rt.claims.renew()
                     for peer in rt.claims.dead_peers():
-                        rt.claims.take_over(peer)
+                        rt.claims.take_over(peer, lambda ticket, rt=rt: self._adopt(rt, ticket))
         if now - self._last_progress_log >= self.config.upload.progress_log_seconds:
             self._last_progress_log = now
             for p in inflight:

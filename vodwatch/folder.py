@@ -172,6 +172,7 @@ class FolderWatch:
         new = [NewFile(p.name, _kind_of(p.name, self.language_map), str(p), "") for p in paths]
         job_id, file_ids = self.journal.create_job(self.name, asset_id, has_video, new,
                                                    claim_path_for=self.claims.claim_path)
+        self.claims.write_ticket(job_id, self.journal.export_job(job_id))
         kept = 0
         for path, file_id in zip(paths, file_ids, strict=True):
             self.settler.forget(path)
@@ -182,8 +183,10 @@ class FolderWatch:
                 self.journal.drop_file(file_id)
         if not kept:
             self.journal.set_job(job_id, state="abandoned", wait_reason="claimed elsewhere")
+            self.claims.drop_ticket(job_id)
             return None
         self.journal.set_job(job_id, state=CLAIMED)
+        self.claims.write_ticket(job_id, self.journal.export_job(job_id))
         if asset_id:
             self.active_assets.add(asset_id)
         log.info("job.claimed", folder=self.name, job_id=job_id, asset_id=asset_id,
@@ -204,11 +207,14 @@ class FolderWatch:
             failure.__dict__))
         self.settler.forget(path)
         self.entries.pop(path, None)
+        self.claims.write_ticket(job_id, self.journal.export_job(job_id))
         if not self.claims.claim(path, self.claims.claim_path(job_id, path.name)):
             self.journal.drop_file(file_ids[0])
             self.journal.set_job(job_id, state="abandoned", wait_reason="claimed elsewhere")
+            self.claims.drop_ticket(job_id)
             return None
         self.journal.set_job(job_id, state=CLAIMED)
+        self.claims.write_ticket(job_id, self.journal.export_job(job_id))
         return job_id
 
     def queue_snapshot(self, limit: int = 50) -> list[dict[str, Any]]:

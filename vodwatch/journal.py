@@ -337,6 +337,38 @@ class Journal:
             db.execute("UPDATE jobs SET state = ?, updated_at = ? WHERE id = ?",
                        (REQUESTED, now, job_id))
 
+    def export_job(self, job_id: int) -> dict[str, Any]:
+        """The job and its files as plain data, for the ticket beside a claim."""
+        job = self.job(job_id)
+        return {"job": job.__dict__, "files": [f.__dict__ for f in self.files(job_id)]}
+
+    def import_job(self, folder: str, ticket: dict[str, Any], claim_path_for: Any
+                   ) -> tuple[int, list[tuple[str, str]]]:
+        """Adopt a dead daemon's job from its ticket; returns (job id, [(old, new) claim paths]).
+
+        The parts are not copied: on resume the store's own list of parts is the truth.
+        """
+        src_job = ticket["job"]
+        now = self._clock()
+        moves = []
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO jobs (folder, asset_id, state, has_video, attempts, outcome,"
+                " outcome_reason, created_at, updated_at) VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?)",
+                (folder, src_job["asset_id"], src_job["state"], int(src_job["has_video"]),
+                 src_job.get("outcome"), src_job.get("outcome_reason"), now, now))
+            job_id = int(cur.lastrowid or 0)
+            for f in ticket["files"]:
+                claim = str(claim_path_for(job_id, f["name"]))
+                cols = {k: v for k, v in f.items() if k not in ("id", "job_id")}
+                cols["claim_path"] = claim
+                names = ", ".join(["job_id", *cols])
+                marks = ", ".join("?" * (len(cols) + 1))
+                db.execute(f"INSERT INTO files ({names}) VALUES ({marks})",
+                           (job_id, *cols.values()))
+                moves.append((f["claim_path"], claim))
+        return job_id, moves
+
     # ---- parts -----------------------------------------------------------------------
 
     def parts(self, file_id: int) -> list[PartRow]:

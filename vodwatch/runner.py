@@ -138,8 +138,12 @@ def run_job(svc: Services, job_id: int) -> Outcome:
             bound.error("job.filesystem_error", state=job.state, error=str(exc))
             return _wait(svc, job, exc, "filesystem")
         finally:
-            if svc.journal.job(job_id).state in J.FINAL_STATES:
+            state = svc.journal.job(job_id).state
+            if state in J.FINAL_STATES:
+                svc.claims.drop_ticket(job_id)
                 _summary(svc, job_id, started)
+            elif state != job.state:
+                svc.claims.write_ticket(job_id, svc.journal.export_job(job_id))
 
 
 def _wait(svc: Services, job: JobRow, exc: BaseException, reason: str) -> Outcome:

@@ -1,0 +1,222 @@
+"""Large files: resumable parallel multipart, files that change, crashes at any moment."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Setup, asset_id, wait_for, write_bytes
+
+MB = 1024 * 1024
+
+
+def file_md5(path: Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(4 * MB):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def ops(setup: Setup, operation: str) -> list:
+    return [r for r in setup.emulator.requests if r.operation == operation]
+
+
+def make_big(path: Path, size: int) -> str:
+    """Write a big file quickly (repeating a random 1 MiB block with a counter)."""
+    rnd = random.Random(path.name)
+    block = rnd.randbytes(MB)
+    h = hashlib.md5()
+    with open(path, "wb") as fh:
+        written = 0
+        i = 0
+        while written < size:
+            piece = (i.to_bytes(8, "big") + block[8:])[: size - written]
+            fh.write(piece)
+            h.update(piece)
+            written += len(piece)
+            i += 1
+    return h.hexdigest()
+
+
+@pytest.mark.parametrize(("size_mb", "part_mb"), [(45, 5), (300, 20)])
+def test_multipart_upload_with_parallel_parts(setup: Setup, size_mb: int, part_mb: int) -> None:
+    """A file above 20 MB goes up in parallel parts; the stored object is byte-identical."""
+    aid = asset_id(100 + size_mb)
+    setup.emulator.seed_asset(aid, "UPLOAD_FAILED")
+    setup.write_config(upload={"part_size_mb": part_mb, "parallel_parts": 4})
+    digest = make_big(setup.inbox / f"{aid}.mp4", size_mb * MB + 12345)
+    result = setup.cli("once", timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    stored = setup.emulator.object_path(aid, "video")
+    assert stored is not None and file_md5(stored) == digest
+    assert setup.emulator.confirms(aid) == ["CREATED"]
+    parts = ops(setup, "obs_part")
+    expected = -(-(size_mb * MB + 12345) // (part_mb * MB))
+    assert len([p for p in parts if p.status == 200]) == expected
+    assert len(ops(setup, "obs_complete")) == 1
+    assert not ops(setup, "obs_put")
+    # Parts really went in parallel: some part started before another one ended.
+    spans = sorted((p.time - p.duration, p.time) for p in parts)
+    assert any(b_start < a_end for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False))
+
+
+def test_file_changed_during_upload_is_sent_again_once_stable(setup: Setup,
+                                                             daemon_factory) -> None:
+    """A file modified mid-upload: the upload is aborted, redone when stable, and matches."""
+    aid = asset_id(200)
+    setup.emulator.seed_asset(aid, "UPLOAD_FAILED")
+    setup.write_config(settle_seconds=1, upload={"part_size_mb": 2, "parallel_parts": 2})
+    setup.emulator.add_fault("slow", "obs_part", count=6, delay=0.5)
+    path = setup.inbox / f"{aid}.mp4"
+    make_big(path, 30 * MB)
+    daemon = daemon_factory()
+    wait_for(lambda: ops(setup, "obs_part"), 30, what="the first part")
+    claimed = wait_for(lambda: list((setup.inbox / ".vodwatch" / "claims").rglob(
+        f"*{aid}.mp4")), 10, what="the claimed file")
+    with open(claimed[0], "ab") as fh:  # the editor is still writing
+        fh.write(b"more frames" * 1000)
+    wait_for(lambda: (setup.done / path.name).exists(), 120, what="the file in done/")
+    assert daemon.stop() == 0
+    final = setup.done / path.name
+    stored = setup.emulator.object_path(aid, "video")
+    assert stored is not None and file_md5(stored) == file_md5(final)
+    assert ops(setup, "obs_abort"), "the half-done upload must be aborted"
+    assert setup.emulator.confirms(aid).count("CREATED") == 1
+
+
+def test_crash_after_update_asset_before_its_answer_was_journaled(setup: Setup,
+                                                                 daemon_factory) -> None:
+    """UpdateAsset took effect but its answer was lost, then kill -9: the restart finishes it.
+
+    The open upload is confirmed CANCELLED and UpdateAsset is sent again (documented choice).
+    """
+    aid = asset_id(201)
+    setup.emulator.seed_asset(aid, "UPLOAD_FAILED")
+    setup.write_config(retry={"base_seconds": 60, "cap_seconds": 60, "jitter": 0})
+    setup.emulator.add_fault("reset", "update_asset", phase="response")
+    data = write_bytes(setup.inbox / f"{aid}.mp4", 200_000)
+    daemon = daemon_factory()
+    wait_for(lambda: (setup.emulator.asset(aid) or {}).get("status") == "CREATING", 30,
+             what="UpdateAsset to take effect")
+    wait_for(lambda: "job.waiting" in daemon.output(), 30, what="the lost answer")
+    daemon.kill()
+    daemon = daemon_factory(name="restarted")
+    wait_for(lambda: (setup.done / f"{aid}.mp4").exists(), 30, what="done after restart")
+    assert daemon.stop() == 0
+    assert setup.emulator.read_object(aid, "video") == data
+    assert setup.emulator.confirms(aid) == ["CANCELLED", "CREATED"]
+    assert len(ops(setup, "update_asset")) == 2
+
+
+def test_sigterm_during_multipart_then_restart_resumes(setup: Setup, daemon_factory) -> None:
+    """SIGTERM mid-upload exits 0 after in-flight parts; the restart sends only the rest."""
+    aid = asset_id(202)
+    setup.emulator.seed_asset(aid, "UPLOAD_FAILED")
+    setup.write_config(upload={"part_size_mb": 1, "parallel_parts": 2})
+    setup.emulator.add_fault("slow", "obs_part", count=None, delay=0.2)
+    digest = make_big(setup.inbox / f"{aid}.mp4", 40 * MB)
+    daemon = daemon_factory()
+    wait_for(lambda: len([p for p in ops(setup, "obs_part") if p.status == 200]) >= 6, 60,
+             what="some parts")
+    assert daemon.stop() == 0
+    sent_before = {int(p.query["partNumber"][0]) for p in ops(setup, "obs_part")
+                   if p.status == 200}
+    setup.emulator.clear_faults()
+    setup.emulator.clear_requests()
+    daemon = daemon_factory(name="restarted")
+    wait_for(lambda: (setup.done / f"{aid}.mp4").exists(), 120, what="done after restart")
+    assert daemon.stop() == 0
+    sent_after = {int(p.query["partNumber"][0]) for p in ops(setup, "obs_part")
+                  if p.status == 200}
+    assert not sent_before & sent_after, "finished parts must not be sent again"
+    assert len(sent_before | sent_after) == 40
+    stored = setup.emulator.object_path(aid, "video")
+    assert stored is not None and file_md5(stored) == digest
+    assert setup.emulator.confirms(aid) == ["CREATED"]
+    assert not ops(setup, "obs_initiate"), "the restart must reuse the upload ID"
+
+
+def test_chaos_kill_9_at_random_moments(setup: Setup, daemon_factory) -> None:
+    """30+ uploads, SIGKILL at random moments and restarts: every file done once, intact."""
+    rnd = random.Random(7)
+    setup.write_config(settle_seconds=0.3, upload={"part_size_mb": 1, "parallel_parts": 3,
+                                                   "workers": 3})
+    expected: dict[str, str] = {}
+    assets = []
+    for i in range(32):
+        aid = asset_id(1000 + i)
+        assets.append(aid)
+        setup.emulator.seed_asset(aid, "UPLOAD_FAILED")
+        size = rnd.choice([50_000, 400_000, 2 * MB, 22 * MB, 26 * MB])
+        name = f"{aid}.mp4"
+        expected[name] = make_big(setup.inbox / name, size)
+        if i % 4 == 0:
+            cover = f"{aid}.cover.jpg"
+            write_bytes(setup.inbox / cover, 30_000)
+            expected[cover] = file_md5(setup.inbox / cover)
+    deadline = time.monotonic() + 150
+    kills = 0
+    while time.monotonic() < deadline:
+        daemon = daemon_factory(name=f"run{kills}")
+        if len(setup.names(setup.done)) == len(expected) or kills >= 12:
+            wait_for(lambda: len(setup.names(setup.done)) == len(expected), 120,
+                     what="everything in done/")
+            assert daemon.stop() == 0
+            break
+        time.sleep(rnd.uniform(0.3, 2.0))
+        daemon.proc.send_signal(signal.SIGKILL)
+        daemon.proc.wait()
+        kills += 1
+    assert kills >= 10
+    assert sorted(setup.names(setup.done)) == sorted(expected)
+    assert setup.names(setup.failed) == []
+    for name, digest in expected.items():
+        assert file_md5(setup.done / name) == digest
+    for aid in assets:
+        stored = setup.emulator.object_path(aid, "video")
+        assert stored is not None and file_md5(stored) == expected[f"{aid}.mp4"], aid
+        assert setup.emulator.confirms(aid).count("CREATED") == 1, aid
+    claims = setup.inbox / ".vodwatch" / "claims"
+    left = [p for p in claims.rglob("*") if p.is_file() and not p.name.startswith(".")]
+    assert left == []
+    assert setup.names(setup.inbox) == []
+
+
+def test_two_daemons_share_one_inbox(setup: Setup, daemon_factory, tmp_path: Path) -> None:
+    """Two daemons on one inbox: each file uploaded once; a killed one's claims are taken over."""
+    n = 200
+    for i in range(n):
+        aid = asset_id(5000 + i)
+        setup.emulator.seed_asset(aid, "PUBLISHED")
+        write_bytes(setup.inbox / f"{aid}.cover.jpg", 20_000)
+    setup.emulator.add_fault("slow", "obs_put", count=None, delay=0.05)
+    configs = []
+    for who in ("alpha", "beta"):
+        path = setup.root / f"{who}.yaml"
+        setup.write_config(state_dir=str(tmp_path / f"state-{who}"),
+                           claims={"instance_id": who, "lease_seconds": 2})
+        os.replace(setup.config_path, path)
+        configs.append(path)
+    alpha = daemon_factory(name="alpha", config=configs[0])
+    beta = daemon_factory(name="beta", config=configs[1])
+    wait_for(lambda: len(setup.names(setup.done)) >= 40, 60, what="some progress")
+    alpha.kill()
+    wait_for(lambda: len(setup.names(setup.done)) == n, 120, what="beta to finish everything")
+    assert beta.stop() == 0
+    puts: dict[str, int] = {}
+    for r in ops(setup, "obs_put"):
+        if r.status == 200:
+            puts[r.path] = puts.get(r.path, 0) + 1
+    assert len(puts) == n
+    assert set(puts.values()) == {1}, "each file uploaded exactly once"
+    assert setup.names(setup.failed) == []
+    claims = setup.inbox / ".vodwatch" / "claims"
+    assert [p for p in claims.rglob("*") if p.is_file() and not p.name.startswith(".")] == []
+    assert "claim.taken_over" in beta.output() or "recover.adopted" in beta.output()

@@ -1,0 +1,7 @@
+"""``python -m vodwatch.emulator``."""
+
+import sys
+
+from . import main
+
+sys.exit(main(sys.argv[1:]))
