@@ -7,7 +7,6 @@ and a restart continues from the store's own list of parts.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import math
 import os
@@ -22,6 +21,7 @@ from typing import TypeVar
 import structlog
 
 from .errors import FileChanged, FileVanished, RemoteError, TransportError, VodwatchError
+from .group import md5_b64
 from .journal import FileRow, Journal, PartRow
 from .vod.api import VodClient
 from .vod.obs import Body, ObsClient, url_expires
@@ -72,11 +72,6 @@ def check_unchanged(path: Path, row: FileRow) -> None:
             row.size, row.mtime_ns, row.ctime_ns, row.ino):
         raise FileChanged(f"{row.name} changed while vodwatch was sending it",
                           "it will be sent again once it stays unchanged")
-
-
-def md5_b64(digest: bytes) -> str:
-    """Base64 of a binary MD5 digest, the format VOD and OBS use."""
-    return base64.b64encode(digest).decode()
 
 
 def hash_file(path: Path, stop: threading.Event | None = None) -> tuple[str, Snapshot]:
@@ -204,9 +199,11 @@ class Uploader:
             body = Body(self._chunks(fd, 0, row.size, progress, hasher), row.size)
             try:
                 self.obs.put_object(url, body, content_type, row.md5)
-            except BaseException:
+            except BaseException as exc:
                 if progress is not None:
                     progress.rewind(row.size)
+                if isinstance(exc, RemoteError) and exc.code == "BadDigest":
+                    check_unchanged(path, row)  # FileChanged if an edit caused it
                 raise
             if md5_b64(hasher.digest()) != row.md5:
                 raise FileChanged(f"{row.name} changed while vodwatch was sending it",
@@ -224,9 +221,8 @@ class Uploader:
         fd = os.open(path, os.O_RDONLY)
         try:
             upload_id, part_size = row.upload_id, row.part_size
-            if upload_id and part_size:
-                if not self._reconcile(row, bucket, key, upload_id):
-                    upload_id = None  # the store forgot it: start afresh
+            if upload_id and part_size and not self._reconcile(row, bucket, key, upload_id):
+                upload_id = None  # the store forgot it: start afresh
             if not upload_id or not part_size:
                 part_size = part_size_for(row.size, self.part_size)
                 upload_id = self._with_retry(lambda: self.obs.initiate(
