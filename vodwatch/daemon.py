@@ -405,6 +405,8 @@ class Daemon:
         log.info("daemon.stopped")
 
     def _exit_code(self) -> int:
+        if not self.once:
+            return 0  # `run` stopped as asked; outcomes are in the journal and logs
         if self.stats.credentials or self.stats.unreachable:
             return 3
         return 1 if self.stats.failed else 0

@@ -130,7 +130,22 @@ def run_job(svc: Services, job_id: int) -> Outcome:
             if decision.action is Action.RETRY or decision.action is Action.REAUTHORIZE:
                 return _wait(svc, job, exc, decision.reason)
             if decision.action is Action.STATE:
-                _to_failed(svc, job, _state_failure(_asset_state(svc, job, exc)))
+                state_error = _asset_state(svc, job, exc)
+                if state_error.state in UPDATABLE and job.attempts < MAX_REREQUESTS and (
+                        job.state in (J.REQUESTED, J.UPLOADING)):
+                    # The upload was closed under us (cancelled elsewhere): ask again.
+                    bound.warning("job.upload_closed", state=state_error.state,
+                                  error=str(exc))
+                    for f in svc.journal.files(job_id):
+                        if f.state != "uploaded":
+                            svc.journal.set_file(f.id, upload_id=None, part_size=None)
+                    svc.journal.set_job(job_id, state=J.REQUESTING, attempts=job.attempts + 1)
+                    continue
+                if state_error.state in UPLOADING and job.attempts < MAX_REREQUESTS and (
+                        job.state in (J.REQUESTED, J.UPLOADING, J.CONFIRMING)):
+                    # VOD's answer contradicts the asset's state: give it a moment.
+                    return _wait(svc, job, exc, "asset_state")
+                _to_failed(svc, job, _state_failure(state_error))
             else:
                 _to_failed(svc, job, _remote_failure(job, exc, decision.explain))
         except OSError as exc:

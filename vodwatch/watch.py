@@ -8,6 +8,7 @@ never of ``done/`` or ``failed/``.
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 from collections.abc import Iterator
@@ -132,7 +133,7 @@ class EventWatcher:
 
         hints = self.hints
 
-        class Handler(FileSystemEventHandler):  # type: ignore[misc]  # untyped base
+        class Handler(FileSystemEventHandler):
             def on_any_event(self, event: FileSystemEvent) -> None:
                 if event.is_directory:
                     return
@@ -151,6 +152,8 @@ class EventWatcher:
 
     def stop(self) -> None:
         if self._observer is not None:
+            # watchdog reports events still queued at shutdown as errors; they are not.
+            logging.getLogger("watchdog.observers.inotify").setLevel(logging.CRITICAL)
             self._observer.stop()
             self._observer.join(timeout=5)
             self._observer = None
