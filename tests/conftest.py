@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -112,12 +113,36 @@ class Setup:
     def cli(self, *args: str, timeout: float = 120, **env: str
             ) -> subprocess.CompletedProcess[str]:
         """Run ``vodwatch ARGS --config config.yaml`` to completion."""
-        return subprocess.run([sys.executable, "-m", "vodwatch", *args, "--config",
-                               str(self.config_path)], env=self.env(**env), cwd=self.root,
-                              capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run([sys.executable, "-m", "vodwatch", *args, "--config",
+                                 str(self.config_path)], env=self.env(**env), cwd=self.root,
+                                capture_output=True, text=True, timeout=timeout)
+        OUTPUTS.append((f"vodwatch {' '.join(args)} in {self.root}",
+                        result.stdout + result.stderr))
+        return result
 
     def names(self, folder: Path) -> list[str]:
         return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+
+
+# Every output of every daemon and CLI run in this test session, scanned at the end.
+OUTPUTS: list[tuple[str, Path | str]] = []
+_SIGNATURE = re.compile(r"Signature=(?!REDACTED)[^&\s\"',]+")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_any_output() -> Iterator[None]:
+    """After the whole run: the SK and URL signatures appear in no daemon or CLI output."""
+    yield
+    leaks = []
+    for label, item in OUTPUTS:
+        text = item.read_text(errors="replace") if isinstance(item, Path) else item
+        if isinstance(item, Path):
+            # Error files written beside failed files are part of what people read.
+            for error_file in item.parent.rglob("*.error.txt"):
+                text += error_file.read_text(errors="replace")
+        if DEFAULT_SK in text or _SIGNATURE.search(text):
+            leaks.append(label)
+    assert not leaks, f"secret or URL signature found in the output of: {leaks[:5]}"
 
 
 @pytest.fixture
@@ -146,6 +171,7 @@ class Daemon:
         self.log_path = setup.root / f"{name}.log"
         self.config = config or setup.config_path
         self._log = open(self.log_path, "ab")  # noqa: SIM115  (closed in stop)
+        OUTPUTS.append((f"daemon {self.log_path}", self.log_path))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "vodwatch", "run", "--config", str(self.config)],
             env=setup.env(**env), stdout=self._log, stderr=subprocess.STDOUT,

@@ -96,6 +96,7 @@ class Daemon:
         self._last_progress_log = time.monotonic()
         self._last_lease = 0.0
         self._signals = 0
+        self._ready = False
 
     # ---- building --------------------------------------------------------------------
 
@@ -157,6 +158,7 @@ class Daemon:
             rt.watch.start()
         self._start_metrics()
         self._tick(time.monotonic())  # first scan before READY
+        self._ready = True
         self.notifier.ready(self._status_line())
         log.info("daemon.ready", folders=len(self.sets), mode="once" if self.once else "run")
         try:
@@ -483,6 +485,8 @@ class Daemon:
             healthy, _ = self._health()
             self.journal.daemon_heartbeat("running" if healthy else "degraded",
                                           self._snapshot())
+            if not self._ready:
+                return
             self.notifier.status(self._status_line())
             # The ping proves the main loop turns; a paused folder set is reported in
             # STATUS and metrics, and a restart would not fix it.
