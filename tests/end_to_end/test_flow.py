@@ -192,8 +192,8 @@ def test_invalid_config_exits_2_naming_the_key(setup: Setup) -> None:
     for command in ("check", "once"):
         result = setup.cli(command)
         assert result.returncode == 2, result.stderr
-        assert "settle_seconds" in result.stderr
-        assert "Traceback" not in result.stderr
+        assert "settle_seconds" in result.stdout + result.stderr
+        assert "Traceback" not in result.stdout + result.stderr
 
 
 def test_secret_key_never_appears_in_any_output(setup: Setup, daemon_factory) -> None:
