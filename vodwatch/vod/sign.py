@@ -39,12 +39,17 @@ def canonical_uri(path: str) -> str:
 
 
 def canonical_query(query: Iterable[tuple[str, str]]) -> str:
-    """Encoded ``k=v`` pairs sorted by name (then value), joined with ``&``."""
-    pairs = sorted((_encode(str(k)), _encode(str(v))) for k, v in query)
-    return "&".join(f"{k}={v}" for k, v in pairs)
+    """``k=v`` pairs sorted by raw name (then value), then encoded, joined with ``&``.
+
+    Sorting before encoding is what the official signer does.
+    """
+    pairs = sorted((str(k), str(v)) for k, v in query)
+    return "&".join(f"{_encode(k)}={_encode(v)}" for k, v in pairs)
 
 
 def _payload_hash(headers: Mapping[str, str], body: bytes) -> str:
+    if not body:
+        return EMPTY_SHA256  # even with UNSIGNED-PAYLOAD, as the official signer does
     for name, value in headers.items():
         if name.lower() == "x-sdk-content-sha256" and value == UNSIGNED_PAYLOAD:
             return UNSIGNED_PAYLOAD
