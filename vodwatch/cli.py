@@ -71,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # noqa: BLE001  (the last line of defence: one line, no trace)
+    except Exception as exc:
         if debug:
             traceback.print_exc()
         print(f"vodwatch: unexpected error: {_redacted(repr(exc))} (run again with --debug "

@@ -8,6 +8,8 @@ comes, re-checks paused folder sets, and reports (journal heartbeat for
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import os
 import queue
@@ -43,6 +45,23 @@ from .vod.obs import ObsClient
 log = structlog.get_logger("vodwatch.daemon")
 
 HEARTBEAT_SECONDS = 2.0
+PRUNE_AFTER_DAYS = 90
+
+
+class _CountingPacer:
+    """The shared pacer, counting throttling answers for the metrics."""
+
+    def __init__(self, pacer: Pacer, metrics: Metrics) -> None:
+        self._pacer = pacer
+        self._metrics = metrics
+
+    def acquire(self, group: str, stop: threading.Event | None = None) -> bool:
+        return self._pacer.acquire(group, stop)
+
+    def throttled(self, group: str, retry_after: float | None) -> None:
+        self._metrics.throttles.labels(group).inc()
+        log.warning("vod.throttled", group=group, retry_after=retry_after)
+        self._pacer.throttled(group, retry_after)
 
 
 @dataclass
@@ -95,6 +114,7 @@ class Daemon:
         self._last_beat = 0.0
         self._last_progress_log = time.monotonic()
         self._last_lease = 0.0
+        self._last_prune = 0.0
         self._signals = 0
         self._ready = False
 
@@ -103,7 +123,7 @@ class Daemon:
     def _build(self, config: Config) -> dict[str, FolderSetRuntime]:
         assert config.credentials is not None
         add_secret(config.credentials.sk)
-        pacer = Pacer.from_limits(config.limits)
+        pacer = _CountingPacer(Pacer.from_limits(config.limits), self.metrics)
         policy = RetryPolicy.from_settings(config.retry)
         http = HttpSettings(config.vod.connect_timeout_seconds, config.vod.read_timeout_seconds,
                             config.vod.verify_tls, config.vod.ca_bundle,
@@ -119,18 +139,21 @@ class Daemon:
                                 parallel_parts=config.upload.parallel_parts, rate=self.rate,
                                 stop=self.stop, abort=self.abort,
                                 retry_part=self._part_retry(policy),
-                                sleep=lambda s: self.abort.wait(s) and None)
+                                sleep=self._sleep_unless_aborted)
             claims = Claims(fs.inbox, config.claims.instance_id, config.claims.lease_seconds)
             svc = Services(fs.name, fs.done, fs.failed, self.journal, vod, uploader, claims,
                            policy, config.language_map,
                            config.upload.multipart_threshold_mb * MiB,
                            config.retry.credentials_recheck_seconds, stop=self.stop,
-                           on_outcome=self._on_outcome)
+                           on_outcome=self._on_outcome, on_retry=self._count_retry)
             watch = FolderWatch(fs, self.journal, claims, config.settle_seconds,
                                 config.max_writing_hours * 3600, config.scan_interval_seconds,
                                 config.rescan_seconds, config.language_map, self.hints)
             sets[fs.name] = FolderSetRuntime(fs, watch, svc, claims)
         return sets
+
+    def _sleep_unless_aborted(self, seconds: float) -> None:
+        self.abort.wait(seconds)
 
     def _part_retry(self, policy: RetryPolicy) -> Any:
         def decide(exc: BaseException, attempt: int) -> float | None:
@@ -210,10 +233,10 @@ class Daemon:
                 for job_id in rt.watch.dispatch(ready):
                     self._submit(rt, job_id)
         for job_id, at in list(self.waiting.items()):
-            rt = self.sets.get(self.job_folder.get(job_id, ""))
-            if rt is not None and at <= now and not rt.paused and not self.stop.is_set():
+            owner = self.sets.get(self.job_folder.get(job_id, ""))
+            if owner is not None and at <= now and not owner.paused and not self.stop.is_set():
                 del self.waiting[job_id]
-                self._submit(rt, job_id)
+                self._submit(owner, job_id)
         self._report(now)
 
     def _submit(self, rt: FolderSetRuntime, job_id: int) -> None:
@@ -222,6 +245,8 @@ class Daemon:
 
     def _run_one(self, rt: FolderSetRuntime, job_id: int) -> Outcome:
         job = self.journal.job(job_id)
+        if job.retry_at is not None:
+            self.journal.set_job(job_id, retry_at=None, wait_reason=None)
         with structlog.contextvars.bound_contextvars(job_id=job_id, asset_id=job.asset_id):
             try:
                 return run_job(rt.svc, job_id)
@@ -251,6 +276,9 @@ class Daemon:
                 continue
             if rt is not None and job.asset_id:
                 rt.watch.active_assets.discard(job.asset_id)
+
+    def _count_retry(self, reason: str) -> None:
+        self.metrics.retries.labels(reason).inc()
 
     def _on_outcome(self, outcome: str, job: J.JobRow, files: list[J.FileRow]) -> None:
         size = sum(f.size or 0 for f in files)
@@ -340,22 +368,22 @@ class Daemon:
             rt.claims.release_all_locks()
         known: set[str] = set()
         for job in self.journal.unfinished_jobs():
-            rt = self.sets.get(job.folder)
-            if rt is None:
+            owner = self.sets.get(job.folder)
+            if owner is None:
                 log.warning("recover.unknown_folder", job_id=job.id, folder=job.folder)
                 continue
             known.update(f.claim_path for f in self.journal.files(job.id))
             if job.asset_id:
-                rt.claims.lock_asset(job.asset_id)
-                rt.watch.active_assets.add(job.asset_id)
-            self.job_folder[job.id] = rt.fs.name
+                owner.claims.lock_asset(job.asset_id)
+                owner.watch.active_assets.add(job.asset_id)
+            self.job_folder[job.id] = owner.fs.name
             # A restart is a natural moment to retry: recovered jobs run at once.
             self.waiting[job.id] = time.monotonic()
             log.info("recover.job", job_id=job.id, asset_id=job.asset_id, state=job.state)
         for folder, pause in self.journal.pauses().items():
-            rt = self.sets.get(folder)
-            if rt is not None:
-                rt.paused = pause["reason"]
+            paused = self.sets.get(folder)
+            if paused is not None:
+                paused.paused = pause["reason"]
         for rt in self.sets.values():
             for path in rt.claims.leftovers():
                 if str(path) not in known:
@@ -395,10 +423,9 @@ class Daemon:
             rt.watch.stop()
         deadline = time.monotonic() + self.config.shutdown_grace_seconds
         for fut in list(self.running.values()):
-            try:
+            # A timeout or a crash here is fine: the journal lets the next start resume.
+            with contextlib.suppress(Exception):
                 fut.result(timeout=max(0.0, deadline - time.monotonic()))
-            except Exception:  # noqa: BLE001, S110  (a timeout or crash: resume covers it)
-                pass
         self.abort.set()
         self.pool.shutdown(wait=False, cancel_futures=True)
         if self._metrics_server is not None:
@@ -461,9 +488,9 @@ class Daemon:
                 for name, rt in self.sets.items()
             },
             "in_flight": [
-                {"file": p.name, "asset_id": p.asset_id, "total": p.total, "sent": p.sent,
-                 "elapsed_s": round(time.monotonic() - p.started, 1)}
-                for rt in self.sets.values() for p in list(rt.svc.progress.values())
+                {"folder": name, "file": p.name, "asset_id": p.asset_id, "total": p.total,
+                 "sent": p.sent, "elapsed_s": round(time.monotonic() - p.started, 1)}
+                for name, rt in self.sets.items() for p in list(rt.svc.progress.values())
             ],
             "waiting": len(self.waiting),
         }
@@ -497,7 +524,11 @@ class Daemon:
                 if rt.watch.available:
                     rt.claims.renew()
                     for peer in rt.claims.dead_peers():
-                        rt.claims.take_over(peer, lambda ticket, rt=rt: self._adopt(rt, ticket))
+                        rt.claims.take_over(peer, functools.partial(self._adopt, rt))
+        if now - self._last_prune >= 24 * 3600:
+            self._last_prune = now
+            # Keep months of history for status, not years of rows.
+            self.journal.prune(time.time() - PRUNE_AFTER_DAYS * 86400)
         if now - self._last_progress_log >= self.config.upload.progress_log_seconds:
             self._last_progress_log = now
             for p in inflight:

@@ -6,6 +6,7 @@ main loop and runs the jobs this returns on its worker pool.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import time
@@ -20,7 +21,7 @@ from .claim import Claims
 from .config import FolderSet
 from .errors import BadName
 from .group import plan_jobs
-from .journal import CLAIMED, NewFile, Journal
+from .journal import CLAIMED, Journal, NewFile
 from .names import Kind, ParsedName, is_ignored, parse_name
 from .settle import Settler
 from .watch import Entry, EventWatcher, choose_mode, scan, stat_entry
@@ -196,10 +197,8 @@ class FolderWatch:
     def fail_before_claim(self, path: Path, failure: Any) -> int | None:
         """Claim a file that is already known to fail, with the failure journaled first."""
         asset_id = ""
-        try:
+        with contextlib.suppress(BadName):
             asset_id = parse_name(path.name, self.language_map).asset_id
-        except BadName:
-            pass
         new = [NewFile(path.name, _kind_of(path.name, self.language_map), str(path), "")]
         job_id, file_ids = self.journal.create_job(self.name, asset_id, False, new,
                                                    claim_path_for=self.claims.claim_path)

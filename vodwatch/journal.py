@@ -326,7 +326,7 @@ class Journal:
 
     def store_urls(self, job_id: int, urls: Sequence[tuple[int, str, float | None,
                                                            str | None, str | None]]) -> None:
-        """Journal UpdateAsset's answer: per file (id, url, expires, bucket, key); state REQUESTED."""
+        """Journal UpdateAsset's answer, per file (id, url, expires, bucket, key); REQUESTED."""
         now = self._clock()
         with self._tx() as db:
             for file_id, url, expires, bucket, key in urls:

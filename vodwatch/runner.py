@@ -80,6 +80,7 @@ class Services:
     progress: dict[int, Progress] = field(default_factory=dict)
     clock: Callable[[], float] = time.time
     on_outcome: Callable[[str, JobRow, list[FileRow]], None] | None = None
+    on_retry: Callable[[str], None] | None = None
 
 
 class _Fail(Exception):
@@ -129,7 +130,7 @@ def run_job(svc: Services, job_id: int) -> Outcome:
                 return Outcome.PAUSED
             if decision.action is Action.RETRY or decision.action is Action.REAUTHORIZE:
                 return _wait(svc, job, exc, decision.reason)
-            if decision.action is Action.STATE:
+            if decision.action is Action.STATE and isinstance(exc, RemoteError):
                 state_error = _asset_state(svc, job, exc)
                 if state_error.state in UPDATABLE and job.attempts < MAX_REREQUESTS and (
                         job.state in (J.REQUESTED, J.UPLOADING)):
@@ -163,6 +164,8 @@ def run_job(svc: Services, job_id: int) -> Outcome:
 
 def _wait(svc: Services, job: JobRow, exc: BaseException, reason: str) -> Outcome:
     attempts = job.attempts + 1
+    if svc.on_retry is not None:
+        svc.on_retry(reason)
     retry_after = getattr(getattr(exc, "fault", None), "retry_after", None)
     delay = svc.policy.delay(attempts, retry_after)
     svc.journal.set_job(job.id, attempts=attempts, retry_at=svc.clock() + delay,
@@ -282,7 +285,7 @@ def _urls_for(files: list[FileRow], answer: dict[str, Any], svc: Services, job: 
     subs = sorted((f for f in files if f.kind == Kind.SUBTITLE),
                   key=lambda f: _parsed(svc, f).subtitle_id or 0)
     sub_urls = answer.get("subtitle_upload_urls") or []
-    out = []
+    out: list[tuple[int, str, float | None, str | None, str | None]] = []
     for f in files:
         if f.kind == Kind.VIDEO:
             url = answer.get("video_upload_url")

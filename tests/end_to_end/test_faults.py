@@ -277,7 +277,7 @@ def test_upload_cancelled_elsewhere_is_requested_again(setup: Setup, daemon_fact
     ("{aid}.webm", ["mp4"]),
     ("{aid} (1).mp4", ["{aid}.mp4"]),
     ("{aid}.1.srt", ["{aid}.1.en.srt"]),
-    ("Schöne Grüße – final.mov", ["<asset_id>"]),
+    ("Schöne Grüße - final.mov", ["<asset_id>"]),
 ])
 def test_almost_right_names_fail_with_a_suggestion(setup: Setup, name: str,
                                                    words: list[str]) -> None:

@@ -7,7 +7,6 @@ import hashlib
 import os
 import re
 import time
-from pathlib import Path
 
 from tests.conftest import Setup, asset_id, wait_for, write_bytes
 from vodwatch.emulator import DEFAULT_SK

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import random
 import signal
@@ -64,7 +65,7 @@ def test_multipart_upload_with_parallel_parts(setup: Setup, size_mb: int, part_m
     assert not ops(setup, "obs_put")
     # Parts really went in parallel: some part started before another one ended.
     spans = sorted((p.time - p.duration, p.time) for p in parts)
-    assert any(b_start < a_end for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False))
+    assert any(b_start < a_end for (_, a_end), (b_start, _) in itertools.pairwise(spans))
 
 
 def test_file_changed_during_upload_is_sent_again_once_stable(setup: Setup,

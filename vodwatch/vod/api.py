@@ -13,7 +13,7 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 
-from ..errors import RemoteError, RemoteFault
+from ..errors import RemoteError, RemoteFault, TransportError
 from .http import retry_after, transport_error
 from .sign import sign_headers
 
@@ -101,8 +101,8 @@ class VodClient:
               query: Sequence[tuple[str, str]] = (), body: dict[str, Any] | None = None
               ) -> dict[str, Any]:
         group = GROUP[operation]
-        if self._pacer is not None:
-            self._pacer.acquire(group, self._stop)
+        if self._pacer is not None and not self._pacer.acquire(group, self._stop):
+            raise TransportError(f"VOD {operation}: not sent, vodwatch is stopping")
         path = self.prefix + path.format(pid=self.project_id)
         payload = json.dumps(body, separators=(",", ":")).encode() if body is not None else b""
         headers = {"Content-Type": "application/json", "X-Project-Id": self.project_id}
