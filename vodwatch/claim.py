@@ -76,14 +76,24 @@ class Claims:
 
     def claim(self, src: Path, dst: Path) -> bool:
         """Rename ``src`` into our claim folder; True if the file is ours now."""
+        if os.path.lexists(dst):
+            return False  # never replace a file already held there
+        try:
+            ino = os.lstat(src).st_ino
+        except FileNotFoundError:
+            return False
         try:
             os.rename(src, dst)
         except FileNotFoundError:
             pass
         except OSError as exc:
             log.warning("claim.rename_failed", file=src.name, error=str(exc))
-        # Decide by where the file is, not by what the rename returned.
-        return os.path.lexists(dst) and not os.path.lexists(src)
+        # Decide by where the file is, not by what the rename returned (a retried
+        # rename on NFS can report ENOENT although it happened).
+        try:
+            return os.lstat(dst).st_ino == ino
+        except FileNotFoundError:
+            return False
 
     def give_back(self, src: Path, inbox_name: str) -> Path | None:
         """Return a claimed file to the inbox under its original name (never overwriting)."""
@@ -115,7 +125,8 @@ class Claims:
         except OSError:
             return []
         for entry in entries:
-            if entry.name == self.mine.name or not entry.is_dir(follow_symlinks=False):
+            if entry.name == self.mine.name or entry.name.startswith(".") or not entry.is_dir(
+                    follow_symlinks=False):
                 continue
             try:
                 content = Path(entry.path, ".lease").read_text()
@@ -154,11 +165,24 @@ class Claims:
         ``adopt`` journals the job as ours and says where its files go. Files
         without a ticket go back to the inbox.
         """
+        # One daemon wins the whole folder by renaming it; the others find it gone.
+        work = self.claims_root / f".takeover-{peer.name}-{self.mine.name}"
+        try:
+            os.rename(peer, work)
+        except OSError:
+            return 0
+        return self.resume_take_over(work, adopt)
+
+    def resume_take_over(self, work: Path,
+                         adopt: Callable[[dict[str, Any]], list[tuple[str, str]]]) -> int:
+        """Adopt the jobs in a dead daemon's folder that we have already won."""
+        peer_name = work.name.removeprefix(".takeover-").removesuffix("-" + self.mine.name)
+        peer = work
         taken = 0
         for entry in sorted(os.scandir(peer), key=lambda e: e.name):
             if not (entry.name.startswith(".job-") and entry.name.endswith(".json")):
                 continue
-            mine = self.mine / f".adopt-{peer.name}-{entry.name}"
+            mine = self.mine / f".adopt-{peer_name}-{entry.name}"
             try:
                 os.rename(entry.path, mine)
             except OSError:
@@ -176,7 +200,7 @@ class Claims:
                         os.rename(old_path, new)
                         taken += 1
             except (OSError, ValueError, KeyError) as exc:
-                log.error("claim.adopt_failed", peer=peer.name, ticket=entry.name,
+                log.error("claim.adopt_failed", peer=peer_name, ticket=entry.name,
                           error=str(exc))
             finally:
                 with contextlib.suppress(FileNotFoundError):
@@ -189,14 +213,22 @@ class Claims:
                 taken += 1
         with contextlib.suppress(OSError):
             for lock in list(os.scandir(self.locks)):
-                if _lock_owner(Path(lock.path)) == peer.name:
+                if _lock_owner(Path(lock.path)) == peer_name:
                     os.unlink(lock.path)
         if not [e for e in os.scandir(peer) if not e.name.startswith(".lease")]:
             shutil.rmtree(peer, ignore_errors=True)
-            self._peers.pop(peer.name, None)
+        self._peers.pop(peer_name, None)
         if taken:
-            log.warning("claim.taken_over", peer=peer.name, files=taken)
+            log.warning("claim.taken_over", peer=peer_name, files=taken)
         return taken
+
+    def unfinished_takeovers(self) -> list[Path]:
+        """Take-overs of ours cut short by a crash: carry them on at start-up."""
+        try:
+            return [Path(e.path) for e in os.scandir(self.claims_root)
+                    if e.name.startswith(".takeover-") and e.name.endswith("-" + self.mine.name)]
+        except OSError:
+            return []
 
     # ---- asset locks -----------------------------------------------------------------
 
@@ -212,6 +244,11 @@ class Claims:
         finally:
             os.close(fd)
         return True
+
+    def holds_or_free(self, asset_id: str) -> bool:
+        """True unless another daemon holds this asset's lock."""
+        owner = _lock_owner(self.locks / f"{asset_id}.lock")
+        return owner in ("", self.mine.name)
 
     def unlock_asset(self, asset_id: str) -> None:
         """Release an asset lock that we hold."""

@@ -46,6 +46,7 @@ log = structlog.get_logger("vodwatch.daemon")
 
 HEARTBEAT_SECONDS = 2.0
 PRUNE_AFTER_DAYS = 90
+WAKE = Path("/")  # a hint that belongs to no inbox: it only wakes the main loop
 
 
 class _CountingPacer:
@@ -115,6 +116,7 @@ class Daemon:
         self._last_progress_log = time.monotonic()
         self._last_lease = 0.0
         self._last_prune = 0.0
+        self._adopted: list[int] = []
         self._signals = 0
         self._ready = False
 
@@ -199,11 +201,14 @@ class Daemon:
         return self._exit_code()
 
     def _sleep(self, now: float) -> None:
+        """Wait for a change event, a finished job, or the next thing due."""
         wake = now + 1.0
         for rt in self.sets.values():
             nxt = rt.watch.settler.next_check_at(now)
             if nxt is not None:
                 wake = min(wake, max(nxt, now + 0.05))
+        if self.waiting:
+            wake = min(wake, max(min(self.waiting.values()), now + 0.01))
         try:
             path = self.hints.get(timeout=max(0.0, wake - time.monotonic()))
         except queue.Empty:
@@ -230,8 +235,12 @@ class Daemon:
             if rt.paused:
                 self._recheck_pause(rt, now)
             elif ready and not self.stop.is_set():
-                for job_id in rt.watch.dispatch(ready):
-                    self._submit(rt, job_id)
+                # Claim only what the workers can start now: on a shared inbox the
+                # rest stays free for the other daemons.
+                room = self.config.upload.workers - len(self.running)
+                if room > 0:
+                    for job_id in rt.watch.dispatch(ready, limit=room):
+                        self._submit(rt, job_id)
         for job_id, at in list(self.waiting.items()):
             owner = self.sets.get(self.job_folder.get(job_id, ""))
             if owner is not None and at <= now and not owner.paused and not self.stop.is_set():
@@ -241,7 +250,9 @@ class Daemon:
 
     def _submit(self, rt: FolderSetRuntime, job_id: int) -> None:
         self.job_folder[job_id] = rt.fs.name
-        self.running[job_id] = self.pool.submit(self._run_one, rt, job_id)
+        fut = self.pool.submit(self._run_one, rt, job_id)
+        fut.add_done_callback(lambda _: self.hints.put(WAKE))  # reap at once
+        self.running[job_id] = fut
 
     def _run_one(self, rt: FolderSetRuntime, job_id: int) -> Outcome:
         job = self.journal.job(job_id)
@@ -339,6 +350,7 @@ class Daemon:
         if job["state"] == J.CLAIMING:
             job["state"] = J.CLAIMED
         job_id, moves = self.journal.import_job(rt.fs.name, ticket, rt.claims.claim_path)
+        self._adopted.append(job_id)
         if job["asset_id"]:
             rt.watch.active_assets.add(job["asset_id"])
         rt.claims.write_ticket(job_id, self.journal.export_job(job_id))
@@ -347,6 +359,22 @@ class Daemon:
         log.warning("recover.adopted", job_id=job_id, asset_id=job["asset_id"],
                     state=job["state"], files=[f["name"] for f in ticket["files"]])
         return moves
+
+    def _after_adoption(self) -> None:
+        """Moving adopted files into our claim folder changed their ctime, and only that.
+
+        The upload checks ctime to catch writers that fake mtime; a file whose size,
+        mtime and inode are as journaled keeps its job, with the new ctime recorded.
+        """
+        for job_id in self._adopted:
+            for f in self.journal.files(job_id):
+                try:
+                    st = os.lstat(f.claim_path)
+                except OSError:
+                    continue
+                if (st.st_size, st.st_mtime_ns, st.st_ino) == (f.size, f.mtime_ns, f.ino):
+                    self.journal.set_file(f.id, ctime_ns=st.st_ctime_ns)
+        self._adopted.clear()
 
     def _unpause(self, rt: FolderSetRuntime) -> None:
         if rt.paused is None:
@@ -366,6 +394,9 @@ class Daemon:
         for rt in self.sets.values():
             rt.claims.prepare()
             rt.claims.release_all_locks()
+            for work in rt.claims.unfinished_takeovers():
+                rt.claims.resume_take_over(work, functools.partial(self._adopt, rt))
+        self._after_adoption()
         known: set[str] = set()
         for job in self.journal.unfinished_jobs():
             owner = self.sets.get(job.folder)
@@ -459,7 +490,7 @@ class Daemon:
         if self._signals > 1:
             os._exit(0)
         self.stop.set()
-        self.hints.put(Path("/"))  # wake the loop
+        self.hints.put(WAKE)
 
     # ---- reporting -------------------------------------------------------------------
 
@@ -525,6 +556,7 @@ class Daemon:
                     rt.claims.renew()
                     for peer in rt.claims.dead_peers():
                         rt.claims.take_over(peer, functools.partial(self._adopt, rt))
+                    self._after_adoption()
         if now - self._last_prune >= 24 * 3600:
             self._last_prune = now
             # Keep months of history for status, not years of rows.

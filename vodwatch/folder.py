@@ -136,11 +136,13 @@ class FolderWatch:
 
     # ---- grouping and claiming --------------------------------------------------------
 
-    def dispatch(self, ready: list[Path]) -> list[int]:
-        """Turn settled files into claimed jobs; returns the new job ids to run."""
+    def dispatch(self, ready: list[Path], limit: int = 1_000_000) -> list[int]:
+        """Turn settled files into claimed jobs (at most ``limit``); returns their ids."""
         good: list[tuple[Path, ParsedName]] = []
         jobs: list[int] = []
-        for path in ready:
+        for path in sorted(ready):
+            if len(jobs) >= limit:
+                return jobs
             entry = self.entries.get(path)
             if entry is None:
                 continue
@@ -156,6 +158,8 @@ class FolderWatch:
                 continue
             good.append((path, parsed))
         for batch in plan_jobs(good, lambda item: item[1]):
+            if len(jobs) >= limit:
+                break
             asset_id = batch[0][1].asset_id
             if asset_id in self.active_assets:
                 continue  # serialised: the next batch waits for this asset's job

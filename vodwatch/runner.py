@@ -465,6 +465,10 @@ def _to_failed(svc: Services, job: JobRow, failure: Failure) -> None:
 def _give_up(svc: Services, job: JobRow, state: str, why: str) -> None:
     """Close any open upload and hand the files still here back to the inbox."""
     files = svc.journal.files(job.id)
+    if job.asset_id and not svc.claims.holds_or_free(job.asset_id):
+        # Another daemon took this job over while we were away: its upload, not ours.
+        svc.journal.set_job(job.id, state=J.ABANDONED, wait_reason="taken over")
+        return
     try:
         for f in files:
             if f.upload_id:

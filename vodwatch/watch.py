@@ -85,9 +85,10 @@ def scan(inbox: Path, recursive: bool = False) -> Iterator[Entry]:
         folder = stack.pop()
         try:
             it = os.scandir(folder)
-        except (FileNotFoundError, NotADirectoryError):
+        except OSError as exc:
             if folder == inbox:
                 raise
+            log.warning("watch.subfolder_unreadable", folder=str(folder), error=str(exc))
             continue
         with it:
             for entry in it:

@@ -191,7 +191,7 @@ def test_chaos_kill_9_at_random_moments(setup: Setup, daemon_factory) -> None:
 
 
 def test_two_daemons_share_one_inbox(setup: Setup, daemon_factory, tmp_path: Path) -> None:
-    """Two daemons on one inbox: each file uploaded once; a killed one's claims are taken over."""
+    """Two daemons on one inbox: files are uploaded once; a killed one's claims are taken over."""
     n = 200
     for i in range(n):
         aid = asset_id(5000 + i)
@@ -202,7 +202,8 @@ def test_two_daemons_share_one_inbox(setup: Setup, daemon_factory, tmp_path: Pat
     for who in ("alpha", "beta"):
         path = setup.root / f"{who}.yaml"
         setup.write_config(state_dir=str(tmp_path / f"state-{who}"),
-                           claims={"instance_id": who, "lease_seconds": 2})
+                           claims={"instance_id": who, "lease_seconds": 2},
+                           limits={"update_asset_per_minute": 6000})
         os.replace(setup.config_path, path)
         configs.append(path)
     alpha = daemon_factory(name="alpha", config=configs[0])
@@ -216,7 +217,12 @@ def test_two_daemons_share_one_inbox(setup: Setup, daemon_factory, tmp_path: Pat
         if r.status == 200:
             puts[r.path] = puts.get(r.path, 0) + 1
     assert len(puts) == n
-    assert set(puts.values()) == {1}, "each file uploaded exactly once"
+    # A PUT in flight when alpha died may have reached the store without alpha
+    # hearing back; the store cannot be asked, so beta sends those again. Only
+    # those: at most one per alpha worker, every other file exactly once.
+    twice = [p for p, k in puts.items() if k > 1]
+    assert len(twice) <= 4, f"{len(twice)} files were sent twice"
+    assert max(puts.values()) <= 2
     assert setup.names(setup.failed) == []
     claims = setup.inbox / ".vodwatch" / "claims"
     assert [p for p in claims.rglob("*") if p.is_file() and not p.name.startswith(".")] == []

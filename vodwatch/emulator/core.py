@@ -205,7 +205,7 @@ class Emulator:
         return None if path is None else path.read_bytes()
 
     def objects(self) -> list[dict[str, Any]]:
-        return [{"bucket": m.bucket, "key": m.key, "size": m.size, "md5": m.md5_hex,
+        return [{"bucket": m.bucket, "key": m.key, "size": m.size, "md5": self.store.md5_hex(m),
                  "etag": m.etag, "content_type": m.content_type} for m in self.store.list_objects()]
 
     def uploads(self) -> list[dict[str, Any]]:
@@ -243,13 +243,14 @@ class Emulator:
         if ex.path.startswith("/_emulator/") or ex.path == "/_emulator":
             control.handle(self, ex)
             return
+        ex.recorder = self._record
         try:
             self._route(ex)
         except Abort:
             ex.status, ex.error_code = 0, ex.error_code or "reset"
             raise
         finally:
-            self._record(ex)
+            ex.record()
 
     def _route(self, ex: Exchange) -> None:
         match = _VOD_ROUTE.match(ex.path)

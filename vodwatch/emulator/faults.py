@@ -45,6 +45,10 @@ def make_fault(fault_id: int, kind: str, target: str, count: int | None,
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if target not in TARGETS:
         raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
+    if kind == "expired" and not (target == "any" or target in URL_ISSUERS
+                                  or target in OBS_TARGETS):
+        raise ValueError(f"an expired fault needs a target that hands out URLs"
+                         f" ({', '.join(sorted(URL_ISSUERS))}), an obs_* target or any")
     if count is not None and count < 1:
         raise ValueError("count must be >= 1 (or None for until cleared)")
     allowed = {"status", "code", "message", "retry_after", "after_bytes", "phase", "delay"}

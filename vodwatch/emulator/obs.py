@@ -181,15 +181,21 @@ class ObsApi:
         upload = self.store.upload(ex.param("uploadId") or "", bucket, key)
         self._need_length(ex, MAX_SINGLE_PUT)
         claimed = self._content_md5(ex)
-        body = ex.receive(self.store.tmp_dir)
-        if claimed is not None and claimed != body.md5:
-            body.path.unlink(missing_ok=True)
-            raise StoreError(400, "BadDigest", "The Content-MD5 you specified did not match"
-                             " what we received.")
+        number = int(number_text)
+        slot = self.store.part_slot(upload, number, ex.content_length or 0)
         try:
-            part = self.store.put_part(upload, int(number_text), body)
+            body = ex.receive(self.store.tmp_dir, into=slot)
+            try:
+                if claimed is not None and claimed != body.md5:
+                    raise StoreError(400, "BadDigest", "The Content-MD5 you specified did not"
+                                     " match what we received.")
+                part = self.store.put_part(upload, number, body)
+            finally:
+                if slot is None:
+                    body.path.unlink(missing_ok=True)
         finally:
-            body.path.unlink(missing_ok=True)
+            if slot is not None:
+                self.store.release_slot(upload, number)
         ex.respond(200, headers={"ETag": part.etag, "x-obs-request-id": ex.request_id})
 
     def list_parts(self, ex: Exchange, bucket: str, key: str, ns: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import select
 import socket
 import socketserver
@@ -16,6 +17,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Protocol
@@ -61,6 +63,10 @@ class Exchange:
         self.responded = False
         self.abort_instead_of_respond = False
         self.rate: float | None = None  # bytes/s for bodies in and out
+        # Called once, just before the answer leaves, so a client that has its
+        # answer always finds the request recorded.
+        self.recorder: Callable[[Exchange], None] | None = None
+        self._recorded = False
         length = handler.headers.get("Content-Length")
         try:
             self.content_length: int | None = int(length) if length is not None else None
@@ -68,6 +74,11 @@ class Exchange:
             self.content_length = None
         self.chunked = "chunked" in (handler.headers.get("Transfer-Encoding") or "").lower()
         self.remaining = max(0, self.content_length or 0) if not self.chunked else 0
+
+    def record(self) -> None:
+        if self.recorder is not None and not self._recorded:
+            self._recorded = True
+            self.recorder(self)
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
@@ -108,24 +119,34 @@ class Exchange:
         while size > 0 and self.remaining:
             size -= len(self._read(min(size, CHUNK)))
 
-    def receive(self, tmp_dir: Path) -> Received:
-        """Stream the body to a temporary file while hashing it (never all in memory)."""
-        path = tmp_dir / f"body-{uuid.uuid4().hex}"
+    def receive(self, tmp_dir: Path, into: tuple[Path, int] | None = None) -> Received:
+        """Stream the body to a file while hashing it (never all in memory).
+
+        A new temporary file in ``tmp_dir``, or ``into``: (file, offset) to write at.
+        """
+        path, offset = into or (tmp_dir / f"body-{uuid.uuid4().hex}", 0)
         md5 = hashlib.md5()
         size = 0
         pacer = _Pacer(self.rate, self.stop)
         try:
-            with path.open("wb") as out:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | (0 if into else os.O_TRUNC), 0o644)
+            try:
                 while self.remaining:
                     data = self._read(pacer.chunk)
                     md5.update(data)
-                    out.write(data)
-                    size += len(data)
+                    view = memoryview(data)
+                    while view:
+                        written = os.pwrite(fd, view, offset + size)
+                        view = view[written:]
+                        size += written
                     pacer.spent(len(data))
+            finally:
+                os.close(fd)
         except BaseException:
-            path.unlink(missing_ok=True)
+            if into is None:
+                path.unlink(missing_ok=True)
             raise
-        return Received(path=path, size=size, md5=md5.digest())
+        return Received(path=path, size=size, md5=md5.digest(), offset=offset)
 
     def close_after(self) -> None:
         """Answer, then close the connection without reading the rest of the body."""
@@ -152,6 +173,7 @@ class Exchange:
         h = self._h
         self.status = status
         self.responded = True
+        self.record()
         h.send_response(status)
         h.send_header("X-Request-Id", self.request_id)
         if content_type:

@@ -19,7 +19,7 @@ import requests
 from ..errors import RemoteError, RemoteFault
 from .http import retry_after, transport_error
 
-_VHOST = re.compile(r"^(?P<bucket>[^.]+)\.obs\.", re.IGNORECASE)
+_VHOST = re.compile(r"^(?P<bucket>[a-z0-9][a-z0-9.-]*?)\.obs\.", re.IGNORECASE)
 
 
 def parse_object_url(url: str) -> tuple[str, str]:

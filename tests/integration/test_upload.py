@@ -1,0 +1,422 @@
+"""Uploads against the emulator over real HTTP with a real journal: hashing, single PUT,
+multipart, and resuming from the journal after a stop, a failure or a store that forgot.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import PID, wait_for, write_bytes
+from vodwatch.emulator import DEFAULT_AK, DEFAULT_SK, Emulator
+from vodwatch.errors import FileChanged, FileVanished, RemoteError, TransportError
+from vodwatch.journal import FileRow, Journal, NewFile, PartRow
+from vodwatch.upload import (
+    ExpiredUrl,
+    Interrupted,
+    Progress,
+    Snapshot,
+    Uploader,
+    check_unchanged,
+    hash_file,
+)
+from vodwatch.vod.api import VodClient
+from vodwatch.vod.http import HttpSettings, make_session
+from vodwatch.vod.obs import ObsClient, parse_object_url, url_expires
+
+A1 = "a1" * 16
+PART = 100 * 1024  # the smallest part the store accepts
+SIZE = 10 * PART + 12_345  # 11 parts, the last one short
+PARTS = math.ceil(SIZE / PART)
+
+
+def _md5(data: bytes) -> str:
+    return base64.b64encode(hashlib.md5(data).digest()).decode()
+
+
+@pytest.fixture
+def session() -> Iterator[requests.Session]:
+    s = make_session(HttpSettings(connect_timeout=2, read_timeout=10))
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Iterator[Journal]:
+    j = Journal.open(tmp_path / "state")
+    yield j
+    j.close()
+
+
+@pytest.fixture
+def vod(emulator: Emulator, session: requests.Session) -> VodClient:
+    return VodClient(emulator.url, PID, DEFAULT_AK, DEFAULT_SK, session=session,
+                     timeout=(2.0, 10.0))
+
+
+@pytest.fixture
+def obs(session: requests.Session) -> ObsClient:
+    return ObsClient(session, (2.0, 10.0))
+
+
+@pytest.fixture
+def video(tmp_path: Path) -> tuple[Path, bytes]:
+    path = tmp_path / "claims" / f"1.{A1}.mp4"
+    path.parent.mkdir()
+    return path, write_bytes(path, SIZE)
+
+
+def _uploader(vod: VodClient, obs: ObsClient, journal: Journal, **kwargs: Any) -> Uploader:
+    return Uploader(vod, obs, journal, part_size=PART, **kwargs)
+
+
+def _job(emulator: Emulator, vod: VodClient, journal: Journal, path: Path) -> FileRow:
+    """Journal a video job as the runner does up to REQUESTED: hashed, URL stored."""
+    md5, snap = hash_file(path)
+    emulator.seed_asset(A1, "UPLOAD_FAILED")
+    answer = vod.update_asset({"asset_id": A1, "video_name": f"{A1}.mp4", "video_type": "MP4",
+                               "video_md5": md5})
+    url = answer["video_upload_url"]
+    job_id, (file_id,) = journal.create_job(str(path.parent), A1, True, [
+        NewFile(f"{A1}.mp4", "video", str(path), str(path))])
+    journal.set_file(file_id, size=snap.size, mtime_ns=snap.mtime_ns, ctime_ns=snap.ctime_ns,
+                     ino=snap.ino, md5=md5)
+    bucket, key = parse_object_url(url)
+    journal.store_urls(job_id, [(file_id, url, url_expires(url), bucket, key)])
+    return journal.file(file_id)
+
+
+def _sent_parts(emulator: Emulator) -> list[int]:
+    """Part numbers the store accepted, in the order they arrived."""
+    return [int(r.query["partNumber"][0]) for r in emulator.requests
+            if r.operation == "obs_part" and r.status == 200]
+
+
+def _count(emulator: Emulator, operation: str) -> int:
+    return sum(1 for r in emulator.requests if r.operation == operation)
+
+
+# ---- hashing ---------------------------------------------------------------------------
+
+def test_hash_file_matches_hashlib_and_the_files_stat(tmp_path: Path) -> None:
+    """hash_file gives the base64 MD5 hashlib computes and a snapshot equal to os.stat."""
+    path = tmp_path / "f.bin"
+    data = write_bytes(path, 9 * 1024 * 1024 + 7)  # more than one read buffer
+    md5, snap = hash_file(path)
+    assert md5 == _md5(data)
+    st = os.stat(path)
+    assert snap == Snapshot(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+def test_hash_file_of_an_empty_file(tmp_path: Path) -> None:
+    """An empty file hashes to the MD5 of no bytes."""
+    path = tmp_path / "empty"
+    path.write_bytes(b"")
+    assert hash_file(path)[0] == _md5(b"")
+
+
+def test_hash_file_stops_when_asked(tmp_path: Path) -> None:
+    """A set stop event interrupts hashing."""
+    path = tmp_path / "f.bin"
+    write_bytes(path, 1000)
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(Interrupted):
+        hash_file(path, stop)
+
+
+def test_hash_file_of_a_vanished_file_says_so(tmp_path: Path) -> None:
+    """A file gone before hashing raises FileVanished, not a bare OSError."""
+    with pytest.raises(FileVanished):
+        hash_file(tmp_path / "gone.mp4")
+
+
+def test_check_unchanged_sees_a_write_that_kept_the_old_mtime(tmp_path: Path) -> None:
+    """A rewrite that restores size and mtime still changes ctime, so it is noticed."""
+    path = tmp_path / "f.bin"
+    write_bytes(path, 1000)
+    _, snap = hash_file(path)
+    row = FileRow(1, 1, "f.bin", "video", "", str(path), snap.size, snap.mtime_ns,
+                  snap.ctime_ns, snap.ino, None, None, None, None, None, None, None, 0, None,
+                  None, "pending", None, None)
+    check_unchanged(path, row)
+    with open(path, "r+b") as fh:
+        fh.write(b"X")
+    os.utime(path, ns=(snap.mtime_ns, snap.mtime_ns))
+    with pytest.raises(FileChanged):
+        check_unchanged(path, row)
+    path.unlink()
+    with pytest.raises(FileVanished):
+        check_unchanged(path, row)
+
+
+# ---- single PUT ------------------------------------------------------------------------
+
+def test_put_single_sends_the_whole_file(emulator: Emulator, vod: VodClient, obs: ObsClient,
+                                         journal: Journal,
+                                         video: tuple[Path, bytes]) -> None:
+    """One PUT to the stored URL delivers the file byte for byte, progress counts it all."""
+    path, data = video
+    row = _job(emulator, vod, journal, path)
+    progress = Progress(row.name, A1, SIZE)
+    _uploader(vod, obs, journal).put_single(row, path, "video/mp4", progress)
+    assert emulator.read_object(A1, "video") == data
+    assert progress.sent == SIZE
+    assert _count(emulator, "obs_put") == 1
+
+
+def test_put_single_refuses_a_url_about_to_expire(emulator: Emulator, vod: VodClient,
+                                                  obs: ObsClient, journal: Journal,
+                                                  video: tuple[Path, bytes]) -> None:
+    """A URL with less than a minute left is ExpiredUrl before any byte is sent."""
+    path, _ = video
+    row = _job(emulator, vod, journal, path)
+    assert row.url_expires is not None
+    expires = row.url_expires
+    uploader = _uploader(vod, obs, journal, clock=lambda: expires - 30)
+    with pytest.raises(ExpiredUrl):
+        uploader.put_single(row, path, "video/mp4")
+    assert _count(emulator, "obs_put") == 0
+
+
+def test_put_single_of_a_file_changed_since_hashing_is_file_changed(
+        emulator: Emulator, vod: VodClient, obs: ObsClient, journal: Journal,
+        video: tuple[Path, bytes]) -> None:
+    """Bytes that no longer match the journaled MD5 end as FileChanged, nothing stored."""
+    path, data = video
+    row = _job(emulator, vod, journal, path)
+    path.write_bytes(b"Z" + data[1:])
+    with pytest.raises(FileChanged):
+        _uploader(vod, obs, journal).put_single(row, path, "video/mp4")
+    assert emulator.read_object(A1, "video") is None
+
+
+# ---- multipart -------------------------------------------------------------------------
+
+def test_put_multipart_sends_every_part_and_completes(emulator: Emulator, vod: VodClient,
+                                                      obs: ObsClient, journal: Journal,
+                                                      video: tuple[Path, bytes]) -> None:
+    """A fresh multipart upload journals each part and leaves a byte-identical object."""
+    path, data = video
+    row = _job(emulator, vod, journal, path)
+    progress = Progress(row.name, A1, SIZE)
+    _uploader(vod, obs, journal, parallel_parts=3).put_multipart(row, path, "video/mp4",
+                                                                 progress)
+    assert emulator.read_object(A1, "video") == data
+    assert sorted(_sent_parts(emulator)) == list(range(1, PARTS + 1))
+    assert (_count(emulator, "obs_initiate"), _count(emulator, "obs_complete"),
+            _count(emulator, "obs_list")) == (1, 1, 0)
+    after = journal.file(row.id)
+    assert after.upload_id and after.part_size == PART and after.state == "uploading"
+    parts = journal.parts(row.id)
+    assert [p.part_number for p in parts] == list(range(1, PARTS + 1))
+    assert parts[0] == PartRow(1, PART, _md5(data[:PART]),
+                               f'"{hashlib.md5(data[:PART]).hexdigest()}"')
+    assert parts[-1].size == SIZE - (PARTS - 1) * PART
+    assert progress.sent == SIZE
+    vod.confirm(A1)
+    assert emulator.confirms(A1) == ["CREATED"]
+
+
+def test_an_upload_stopped_midway_resumes_with_only_the_missing_parts(
+        emulator: Emulator, vod: VodClient, obs: ObsClient, journal: Journal,
+        video: tuple[Path, bytes]) -> None:
+    """After a stop, the next run lists the store's parts and sends only the rest."""
+    path, data = video
+    row = _job(emulator, vod, journal, path)
+    stop = threading.Event()
+    uploader = _uploader(vod, obs, journal, parallel_parts=1, stop=stop)
+    emulator.add_fault("slow", "obs_part", count=None, delay=0.05)
+    outcome: list[BaseException | None] = []
+
+    def first_run() -> None:
+        try:
+            uploader.put_multipart(row, path, "video/mp4")
+            outcome.append(None)
+        except BaseException as exc:  # asserted below
+            outcome.append(exc)
+
+    thread = threading.Thread(target=first_run)
+    thread.start()
+    try:
+        wait_for(lambda: len(journal.parts(row.id)) >= 3 or not thread.is_alive(), timeout=20,
+                 interval=0.01, what="three parts journaled")
+    finally:
+        stop.set()
+        thread.join(30)
+    assert len(outcome) == 1 and isinstance(outcome[0], Interrupted)
+    first = _sent_parts(emulator)
+    assert 3 <= len(first) < PARTS
+    assert [p.part_number for p in journal.parts(row.id)] == sorted(first)
+    assert emulator.read_object(A1, "video") is None
+
+    emulator.clear_faults()
+    emulator.clear_requests()
+    stop.clear()
+    progress = Progress(row.name, A1, SIZE)
+    uploader.put_multipart(journal.file(row.id), path, "video/mp4", progress)
+    second = _sent_parts(emulator)
+    assert sorted(second) == sorted(set(range(1, PARTS + 1)) - set(first))
+    assert (_count(emulator, "obs_initiate"), _count(emulator, "obs_list")) == (0, 1)
+    assert emulator.read_object(A1, "video") == data
+    assert progress.sent == SIZE
+
+
+def test_a_failed_complete_is_redone_without_sending_parts_again(
+        emulator: Emulator, vod: VodClient, obs: ObsClient, journal: Journal,
+        video: tuple[Path, bytes]) -> None:
+    """When only the merge failed, the next run sends no part and completes."""
+    path, data = video
+    row = _job(emulator, vod, journal, path)
+    emulator.add_fault("status", "obs_complete", status=500)
+    uploader = _uploader(vod, obs, journal, parallel_parts=4)
+    with pytest.raises(RemoteError) as info:
+        uploader.put_multipart(row, path, "video/mp4")
+    assert (info.value.status, info.value.fault.operation) == (500, "complete")
+    emulator.clear_requests()
+    uploader.put_multipart(journal.file(row.id), path, "video/mp4")
+    assert _sent_parts(emulator) == []
+    assert (_count(emulator, "obs_list"), _count(emulator, "obs_complete")) == (1, 1)
+    assert emulator.read_object(A1, "video") == data
+
+
+@pytest.fixture
+def half_sent(emulator: Emulator, vod: VodClient, obs: ObsClient, journal: Journal,
+              video: tuple[Path, bytes]) -> tuple[FileRow, Uploader]:
+    """A multipart upload whose first run sent parts 1-4, then stopped for shutdown."""
+    path, _ = video
+    row = _job(emulator, vod, journal, path)
+    stop = threading.Event()
+    uploader = _uploader(vod, obs, journal, parallel_parts=1, stop=stop)
+
+    class StopAfterFourParts(Progress):
+        """Progress that asks for a stop once four parts' bytes went out."""
+
+        def add(self, n: int) -> None:
+            super().add(n)
+            if self.sent >= 4 * PART:
+                stop.set()
+
+    with pytest.raises(Interrupted):
+        uploader.put_multipart(row, path, "video/mp4", StopAfterFourParts(row.name, A1, SIZE))
+    assert _sent_parts(emulator) == [1, 2, 3, 4]
+    stop.clear()
+    emulator.clear_requests()
+    return journal.file(row.id), uploader
+
+
+def test_the_store_forgetting_the_upload_restarts_it(emulator: Emulator, vod: VodClient,
+                                                     obs: ObsClient, journal: Journal,
+                                                     video: tuple[Path, bytes],
+                                                     half_sent: tuple[FileRow, Uploader]
+                                                     ) -> None:
+    """If the upload was aborted in the store, the next run starts a new one from part 1."""
+    path, data = video
+    row, uploader = half_sent
+    assert row.upload_id and row.bucket and row.object_key
+    obs.abort(vod.authority(http_verb="DELETE", bucket=row.bucket, object_key=row.object_key,
+                            upload_id=row.upload_id))
+    emulator.clear_requests()
+    uploader.put_multipart(row, path, "video/mp4")
+    assert [(r.operation, r.status) for r in emulator.requests if r.operation == "obs_list"
+            ] == [("obs_list", 404)]
+    assert _count(emulator, "obs_initiate") == 1
+    assert sorted(_sent_parts(emulator)) == list(range(1, PARTS + 1))
+    after = journal.file(row.id)
+    assert after.upload_id and after.upload_id != row.upload_id
+    assert emulator.read_object(A1, "video") == data
+
+
+def test_parts_the_journal_forgot_are_taken_from_the_store(emulator: Emulator, vod: VodClient,
+                                                           obs: ObsClient, journal: Journal,
+                                                           video: tuple[Path, bytes],
+                                                           half_sent: tuple[FileRow, Uploader]
+                                                           ) -> None:
+    """Parts in the store but not in the journal are not sent again: the store wins."""
+    path, data = video
+    row, uploader = half_sent
+    journal.replace_parts(row.id, [])
+    uploader.put_multipart(row, path, "video/mp4")
+    assert sorted(_sent_parts(emulator)) == list(range(5, PARTS + 1))
+    assert journal.parts(row.id)[0].md5 == _md5(data[:PART])
+    assert emulator.read_object(A1, "video") == data
+
+
+def test_a_part_the_store_never_got_is_sent_again(emulator: Emulator, vod: VodClient,
+                                                  obs: ObsClient, journal: Journal,
+                                                  video: tuple[Path, bytes],
+                                                  half_sent: tuple[FileRow, Uploader]
+                                                  ) -> None:
+    """A journaled part missing from the store's list is dropped and re-sent."""
+    path, data = video
+    row, uploader = half_sent
+    journal.add_part(row.id, PartRow(7, PART, _md5(b"x"), '"0000"'))
+    uploader.put_multipart(row, path, "video/mp4")
+    assert sorted(_sent_parts(emulator)) == list(range(5, PARTS + 1))
+    assert emulator.read_object(A1, "video") == data
+
+
+def test_a_transient_part_failure_is_retried_through_the_hook(
+        emulator: Emulator, vod: VodClient, obs: ObsClient, journal: Journal,
+        video: tuple[Path, bytes]) -> None:
+    """A 503 on one part is retried after the delay retry_part chose; the upload completes."""
+    path, data = video
+    row = _job(emulator, vod, journal, path)
+    slept: list[float] = []
+    asked: list[tuple[str, int]] = []
+
+    def retry_part(exc: BaseException, attempt: int) -> float | None:
+        asked.append((type(exc).__name__, attempt))
+        return 0.25
+
+    emulator.add_fault("status", "obs_part", status=503)
+    _uploader(vod, obs, journal, parallel_parts=1, retry_part=retry_part,
+              sleep=slept.append).put_multipart(row, path, "video/mp4")
+    assert asked == [("RemoteError", 1)] and slept == [0.25]
+    assert emulator.read_object(A1, "video") == data
+
+
+def test_a_dropped_connection_without_retry_budget_is_raised(
+        emulator: Emulator, vod: VodClient, obs: ObsClient, journal: Journal,
+        video: tuple[Path, bytes]) -> None:
+    """With no retry allowed, a reset part raises TransportError; the upload id is kept."""
+    path, _ = video
+    row = _job(emulator, vod, journal, path)
+    emulator.add_fault("reset", "obs_part", after_bytes=10)
+    with pytest.raises(TransportError):
+        _uploader(vod, obs, journal, parallel_parts=1).put_multipart(row, path, "video/mp4")
+    assert journal.file(row.id).upload_id is not None
+
+
+def test_a_file_changed_during_multipart_is_not_completed(emulator: Emulator, vod: VodClient,
+                                                          obs: ObsClient, journal: Journal,
+                                                          video: tuple[Path, bytes]) -> None:
+    """If the file changed since it was journaled, the parts are not merged: FileChanged."""
+    path, data = video
+    row = _job(emulator, vod, journal, path)
+    path.write_bytes(data[::-1])
+    with pytest.raises(FileChanged):
+        _uploader(vod, obs, journal).put_multipart(row, path, "video/mp4")
+    assert _count(emulator, "obs_complete") == 0
+    assert emulator.read_object(A1, "video") is None
+
+
+def test_abort_multipart_drops_the_upload_and_the_journaled_parts(
+        emulator: Emulator, vod: VodClient, obs: ObsClient, journal: Journal,
+        video: tuple[Path, bytes], half_sent: tuple[FileRow, Uploader]) -> None:
+    """abort_multipart tells the store to drop the upload and forgets it in the journal."""
+    row, uploader = half_sent
+    uploader.abort_multipart(row)
+    assert emulator.uploads() == []
+    after = journal.file(row.id)
+    assert (after.upload_id, after.part_size) == (None, None)
+    assert journal.parts(row.id) == []
