@@ -144,14 +144,17 @@ def test_sigterm_during_multipart_then_restart_resumes(setup: Setup, daemon_fact
     assert not ops(setup, "obs_initiate"), "the restart must reuse the upload ID"
 
 
-def test_chaos_kill_9_at_random_moments(setup: Setup, daemon_factory) -> None:
-    """30+ uploads, SIGKILL at random moments and restarts: every file done once, intact."""
-    rnd = random.Random(7)
+def run_chaos(setup: Setup, daemon_factory, *, files: int, seconds: float, kills: int,
+              seed: int = 7) -> int:
+    """Drop ``files`` videos (a quarter with covers), SIGKILL the daemon at random moments
+    ``kills`` times, then let it finish; check every invariant. Returns the kill count."""
+    rnd = random.Random(seed)
     setup.write_config(settle_seconds=0.3, upload={"part_size_mb": 1, "parallel_parts": 3,
-                                                   "workers": 3})
+                                                   "workers": 3},
+                       limits={"update_asset_per_minute": 6000})
     expected: dict[str, str] = {}
     assets = []
-    for i in range(32):
+    for i in range(files):
         aid = asset_id(1000 + i)
         assets.append(aid)
         setup.emulator.seed_asset(aid, "UPLOAD_FAILED")
@@ -162,20 +165,20 @@ def test_chaos_kill_9_at_random_moments(setup: Setup, daemon_factory) -> None:
             cover = f"{aid}.cover.jpg"
             write_bytes(setup.inbox / cover, 30_000)
             expected[cover] = file_md5(setup.inbox / cover)
-    deadline = time.monotonic() + 150
-    kills = 0
-    while time.monotonic() < deadline:
-        daemon = daemon_factory(name=f"run{kills}")
-        if len(setup.names(setup.done)) == len(expected) or kills >= 12:
-            wait_for(lambda: len(setup.names(setup.done)) == len(expected), 120,
+    deadline = time.monotonic() + seconds
+    done = 0
+    while True:
+        daemon = daemon_factory(name=f"run{done}")
+        finished = len(setup.names(setup.done)) == len(expected)
+        if finished or done >= kills or time.monotonic() > deadline:
+            wait_for(lambda: len(setup.names(setup.done)) == len(expected), 300,
                      what="everything in done/")
             assert daemon.stop() == 0
             break
         time.sleep(rnd.uniform(0.3, 2.0))
         daemon.proc.send_signal(signal.SIGKILL)
         daemon.proc.wait()
-        kills += 1
-    assert kills >= 10
+        done += 1
     assert sorted(setup.names(setup.done)) == sorted(expected)
     assert setup.names(setup.failed) == []
     for name, digest in expected.items():
@@ -188,6 +191,20 @@ def test_chaos_kill_9_at_random_moments(setup: Setup, daemon_factory) -> None:
     left = [p for p in claims.rglob("*") if p.is_file() and not p.name.startswith(".")]
     assert left == []
     assert setup.names(setup.inbox) == []
+    return done
+
+
+def test_chaos_kill_9_at_random_moments(setup: Setup, daemon_factory) -> None:
+    """30+ uploads, SIGKILL at random moments and restarts: every file done once, intact."""
+    kills = run_chaos(setup, daemon_factory, files=32, seconds=150, kills=12)
+    assert kills >= 10
+
+
+@pytest.mark.slow
+def test_soak_chaos_many_files_many_kills(setup: Setup, daemon_factory) -> None:
+    """Soak: 150 uploads and 60 random SIGKILLs over up to 20 minutes end as they should."""
+    kills = run_chaos(setup, daemon_factory, files=150, seconds=1200, kills=60, seed=11)
+    assert kills >= 30
 
 
 def test_two_daemons_share_one_inbox(setup: Setup, daemon_factory, tmp_path: Path) -> None:
