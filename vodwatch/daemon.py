@@ -262,7 +262,12 @@ class Daemon:
             try:
                 return run_job(rt.svc, job_id)
             except Exception:
+                # A bug, not the file's fault: keep the file, back off, try again later.
                 log.exception("job.crashed", job_id=job_id)
+                attempts = self.journal.job(job_id).attempts + 1
+                self.journal.set_job(job_id, attempts=attempts, retry_at=time.time()
+                                     + rt.svc.policy.delay(attempts),
+                                     wait_reason="internal error (see the log)")
                 return Outcome.WAITING
 
     def _reap(self) -> None:
@@ -292,16 +297,18 @@ class Daemon:
         self.metrics.retries.labels(reason).inc()
 
     def _on_outcome(self, outcome: str, job: J.JobRow, files: list[J.FileRow]) -> None:
-        size = sum(f.size or 0 for f in files)
-        self.metrics.files.labels(job.folder, outcome).inc(len(files))
-        self.metrics.bytes.labels(job.folder, outcome).inc(size)
+        del outcome  # counted per file: a refused cover fails alone beside a done video
         self.metrics.duration.observe(max(0.0, (job.finished_at or job.updated_at)
                                           - job.created_at))
-        if outcome == "done":
-            self.stats.done += len(files)
-            self.metrics.last_success.set(time.time())
-        else:
-            self.stats.failed += len(files)
+        for f in files:
+            state = "failed" if f.state == "failed" else "done"
+            self.metrics.files.labels(job.folder, state).inc()
+            self.metrics.bytes.labels(job.folder, state).inc(f.size or 0)
+            if state == "done":
+                self.stats.done += 1
+                self.metrics.last_success.set(time.time())
+            else:
+                self.stats.failed += 1
 
     def _fail_still_writing(self, rt: FolderSetRuntime, path: Path) -> None:
         hours = self.config.max_writing_hours

@@ -148,7 +148,8 @@ def run_job(svc: Services, job_id: int) -> Outcome:
                     return _wait(svc, job, exc, "asset_state")
                 _to_failed(svc, job, _state_failure(state_error))
             else:
-                _to_failed(svc, job, _remote_failure(job, exc, decision.explain))
+                _to_failed(svc, job, _remote_failure(job, exc, decision.explain,
+                                                     decision.advice))
         except OSError as exc:
             # A folder we must write to is unwritable or gone: keep the file, say so loudly.
             bound.error("job.filesystem_error", state=job.state, error=str(exc))
@@ -249,7 +250,7 @@ def _ready(svc: Services, job: JobRow) -> None:
 
 def _requesting(svc: Services, job: JobRow) -> None:
     """UpdateAsset may have taken effect before we lost its answer: check, then ask again."""
-    pending = [f for f in svc.journal.files(job.id) if f.state != "uploaded"]
+    pending = [f for f in svc.journal.files(job.id) if f.state not in ("uploaded", "refused")]
     if any(f.kind == Kind.VIDEO for f in pending):
         status = svc.vod.asset_status(job.asset_id)
         if status in UPLOADING:
@@ -262,10 +263,7 @@ def _requesting(svc: Services, job: JobRow) -> None:
 
 
 def _send_update(svc: Services, job: JobRow) -> None:
-    if job.attempts > MAX_REREQUESTS * 20:
-        raise _Fail(Failure("VOD kept refusing the upload", "look at the daemon's log",
-                            asset_id=job.asset_id))
-    files = [f for f in svc.journal.files(job.id) if f.state != "uploaded"]
+    files = [f for f in svc.journal.files(job.id) if f.state not in ("uploaded", "refused")]
     ready = []
     for f in files:
         assert f.md5 is not None and f.size is not None
@@ -311,7 +309,7 @@ def _uploading(svc: Services, job: JobRow) -> None:
     """Send every file not yet sent; then check none changed meanwhile."""
     files = svc.journal.files(job.id)
     for f in files:
-        if f.state == "uploaded":
+        if f.state in ("uploaded", "refused"):
             continue
         path = Path(f.claim_path)
         check_unchanged(path, f)
@@ -329,8 +327,18 @@ def _uploading(svc: Services, job: JobRow) -> None:
                 try:
                     svc.uploader.put_single(f, path, parsed.content_type, progress)
                 except (ExpiredUrl, RemoteError) as exc:
-                    if isinstance(exc, RemoteError) and classify(exc).action is not (
-                            Action.REAUTHORIZE):
+                    decision = classify(exc) if isinstance(exc, RemoteError) else None
+                    if decision is not None and decision.action is Action.FAIL and (
+                            f.kind != Kind.VIDEO):
+                        # The store refused this cover or subtitle for good: it fails
+                        # alone, and the other files of the asset carry on.
+                        assert isinstance(exc, RemoteError)
+                        failure = _remote_failure(job, exc, decision.explain, decision.advice)
+                        svc.journal.set_file(f.id, state="refused",
+                                             error=json.dumps(failure.__dict__))
+                        log.warning("upload.file_refused", file=f.name, error=str(exc))
+                        continue
+                    if decision is not None and decision.action is not Action.REAUTHORIZE:
                         raise
                     _reauthorize(svc, job, f, path, parsed, progress)
         finally:
@@ -340,7 +348,7 @@ def _uploading(svc: Services, job: JobRow) -> None:
         log.info("upload.file_sent", file=f.name, asset_id=job.asset_id, bytes=f.size)
     for f in svc.journal.files(job.id):
         check_unchanged(Path(f.claim_path), f)
-    video_sent = any(f.kind == Kind.VIDEO for f in files)
+    video_sent = any(f.kind == Kind.VIDEO and f.state != "refused" for f in files)
     svc.journal.set_job(job.id, state=J.CONFIRMING if video_sent else J.CONFIRMED)
     if video_sent:
         _confirm(svc, svc.journal.job(job.id), fresh=True)
@@ -527,14 +535,15 @@ def _state_failure(exc: AssetStateError) -> Failure:
     return Failure(exc.message + ".", exc.hint, code, msg, exc.asset_id)
 
 
-def _remote_failure(job: JobRow, exc: RemoteError | TransportError, explain: str) -> Failure:
+def _remote_failure(job: JobRow, exc: RemoteError | TransportError, explain: str,
+                    advice: str = "") -> Failure:
     fault = getattr(exc, "fault", None)
     sentence = explain or str(exc)
     if not sentence.endswith("."):
         sentence += "."
-    hint = exc.hint or _HINTS.get(fault.code if fault else "", "check the file and the "
-                                  "asset in the VOD console, then move the file back into "
-                                  "the inbox")
+    hint = exc.hint or _HINTS.get(fault.code if fault else "") or advice or (
+        "check the file and the asset in the VOD console, then move the file back into "
+        "the inbox")
     return Failure(sentence, hint, fault.code if fault else "",
                    fault.error_msg if fault else "", job.asset_id)
 

@@ -386,3 +386,17 @@ def test_inbox_share_disappears_and_comes_back(setup: Setup, daemon_factory) -> 
     assert daemon.stop() == 0
     assert len(ops(setup, "update_asset")) == 1
     assert setup.names(setup.failed) == []
+
+
+def test_a_refused_cover_fails_alone(setup: Setup) -> None:
+    """When the store refuses a cover for good, the subtitle of the same asset still lands in done/."""
+    aid = asset_id(407)
+    setup.emulator.seed_asset(aid, "PUBLISHED")
+    write_bytes(setup.inbox / f"{aid}.cover.jpg", 1000)
+    write_bytes(setup.inbox / f"{aid}.1.en.srt", 1000)
+    setup.emulator.add_fault("status", "obs_put", count=1, status=403,
+                             code="SignatureDoesNotMatch", message="signature mismatch")
+    assert setup.cli("once").returncode == 1
+    assert setup.names(setup.done) == [f"{aid}.1.en.srt"]
+    assert setup.names(setup.failed) == [f"{aid}.cover.jpg", f"{aid}.cover.jpg.error.txt"]
+    assert "SignatureDoesNotMatch" in (setup.failed / f"{aid}.cover.jpg.error.txt").read_text()
