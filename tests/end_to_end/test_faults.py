@@ -389,7 +389,7 @@ def test_inbox_share_disappears_and_comes_back(setup: Setup, daemon_factory) -> 
 
 
 def test_a_refused_cover_fails_alone(setup: Setup) -> None:
-    """When the store refuses a cover for good, the subtitle of the same asset still lands in done/."""
+    """When the store refuses a cover for good, the same asset's subtitle still goes to done/."""
     aid = asset_id(407)
     setup.emulator.seed_asset(aid, "PUBLISHED")
     write_bytes(setup.inbox / f"{aid}.cover.jpg", 1000)
