@@ -6,7 +6,6 @@ import hashlib
 import http.client
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -21,18 +20,6 @@ from vodwatch.emulator.testing import VodCaller, md5_b64
 A1 = "a1" * 16
 BUCKET = "vod-bucket-emu"
 PART = 100 * 1024
-
-
-@pytest.fixture
-def emu(tmp_path: Path) -> Iterator[Emulator]:
-    with Emulator(tmp_path / "data") as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def vod(emu: Emulator) -> Iterator[VodCaller]:
-    with VodCaller(emu.url) as caller:
-        yield caller
 
 
 def _xml(text: str) -> dict[str, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,18 +16,6 @@ from vodwatch.emulator.testing import PROJECT_ID, VodCaller, md5_b64
 A1 = "a1" * 16
 A2 = "b2" * 16
 DATA = b"video bytes " * 100
-
-
-@pytest.fixture
-def emu(tmp_path: Path) -> Iterator[Emulator]:
-    with Emulator(tmp_path / "data") as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def vod(emu: Emulator) -> Iterator[VodCaller]:
-    with VodCaller(emu.url) as caller:
-        yield caller
 
 
 def _video(asset_id: str = A1, **extra: Any) -> dict[str, Any]:
