@@ -283,9 +283,10 @@ class Daemon:
                 if outcome is Outcome.INTERRUPTED:
                     continue
                 self.waiting[job_id] = time.monotonic() + delay
-                reason = (job.wait_reason or "").split(":")[0]
                 if outcome is Outcome.PAUSED and rt is not None:
-                    self._pause(rt, reason, job.wait_reason or "")
+                    pause = self.journal.pauses().get(rt.fs.name, {})
+                    self._pause(rt, str(pause.get("reason", "credentials")),
+                                str(pause.get("detail", job.wait_reason or "")))
                 elif self.once and job.attempts >= 5:
                     self.stats.unreachable = True
                     self.stats.detail = job.wait_reason or ""
