@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from vodwatch.config_schema import REQUIRED, SCHEMA, Check, Key, check_config
-from vodwatch.config_yaml import INVALID, interpolate, problem_at, read_yaml
+from vodwatch.config_yaml import INVALID, Interpolated, interpolate, problem_at, read_yaml
 from vodwatch.errors import ConfigError
 from vodwatch.log import add_secret
 from vodwatch.names import DEFAULT_LANGUAGE_MAP
@@ -70,6 +70,8 @@ class VodSettings:
     verify_tls: bool
     connect_timeout_seconds: float
     read_timeout_seconds: float
+    ak: str | None = None  # written in the config file itself (discouraged)
+    sk: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -177,13 +179,31 @@ def _read_key(path: Path, key: str, private: bool, source: Path,
     return text
 
 
+def _private_config(source: Path, problems: list[str]) -> None:
+    """A config file that holds the SK itself must be readable by its owner only."""
+    try:
+        mode = os.stat(source).st_mode
+    except OSError:
+        return
+    if mode & 0o044:
+        problems.append(problem_at(source, "vod.sk", f"{source} holds the secret key and is "
+                                   "readable by other users", f"run: chmod 600 {source}"))
+
+
 def _credentials(ak_file: Path | None, sk_file: Path | None, env: Mapping[str, str],
-                 source: Path) -> tuple[Credentials | None, list[str]]:
+                 source: Path, ak: str | None = None, sk: str | None = None,
+                 ) -> tuple[Credentials | None, list[str]]:
     problems: list[str] = []
     missing: list[tuple[str, str, str]] = []
     found: list[str | None] = []
-    for path, key, var, what, private in ((ak_file, "vod.ak_file", AK_ENV, "access key", False),
-                                          (sk_file, "vod.sk_file", SK_ENV, "secret key", True)):
+    if sk is not None and not isinstance(sk, Interpolated):
+        _private_config(source, problems)
+    for inline, path, key, var, what, private in (
+            (ak, ak_file, "vod.ak_file", AK_ENV, "access key", False),
+            (sk, sk_file, "vod.sk_file", SK_ENV, "secret key", True)):
+        if inline is not None:
+            found.append(str(inline).strip())
+            continue
         if path is not None:
             found.append(_read_key(path, key, private, source, problems))
             continue
@@ -214,7 +234,7 @@ def load_credentials(vod: VodSettings, env: Mapping[str, str] | None, source: Pa
     is readable by other users, or when nothing provides a key.
     """
     found, problems = _credentials(vod.ak_file, vod.sk_file,
-                                   os.environ if env is None else env, source)
+                                   os.environ if env is None else env, source, vod.ak, vod.sk)
     if found is None:
         raise ConfigError(problems)
     return found
@@ -253,8 +273,10 @@ def load_config(path: Path, env: Mapping[str, str] | None = None, *,
 
     vod = sections["vod"]
     credentials = None
-    if need_credentials and INVALID not in (vod["ak_file"], vod["sk_file"]):
-        credentials, found = _credentials(vod["ak_file"], vod["sk_file"], env, source)
+    if need_credentials and INVALID not in (vod["ak_file"], vod["sk_file"], vod["ak"],
+                                            vod["sk"]):
+        credentials, found = _credentials(vod["ak_file"], vod["sk_file"], env, source,
+                                          vod["ak"], vod["sk"])
         problems.extend(found)
     if problems:
         raise ConfigError(problems)

@@ -85,6 +85,15 @@ def _text(value: Any, what: str, fix: str) -> str:
     return str(value)
 
 
+def _key_text(value: Any, base: Path) -> str:
+    """A key written in the file: kept as given (an ``Interpolated`` value stays one)."""
+    del base
+    if not isinstance(value, str) or not value.strip():
+        raise _Bad(f"must be the key as text, got {show(value)}",
+                   "write the key, or delete the line to use the environment")
+    return value
+
+
 def _url(value: Any, base: Path) -> str:
     fix = "write it like https://vod.cn-north-4.myhuaweicloud.com"
     text = _text(value, "an http:// or https:// URL", fix)
@@ -201,6 +210,9 @@ SCHEMA: tuple[Key, ...] = (
     Key("vod.ak_file", _path(), None, "file holding the access key ID; else $HUAWEICLOUD_SDK_AK"),
     Key("vod.sk_file", _path(), None,
         "file holding the secret access key, mode 600; else $HUAWEICLOUD_SDK_SK"),
+    Key("vod.ak", _key_text, None, "the access key ID itself; prefer ak_file or the environment"),
+    Key("vod.sk", _key_text, None,
+        "the secret access key itself; the config file must then be private (mode 600)"),
     Key("vod.ca_bundle", _path(existing=True), None,
         "PEM bundle of CAs to trust instead of the system's"),
     Key("vod.verify_tls", _bool, True, "check the server's TLS certificate"),

@@ -520,3 +520,34 @@ def test_config_is_read_as_utf8(tmp_path: Path) -> None:
     path.write_bytes(MINIMAL.encode() + b"# caf\xe9\n")
     (problem,) = problems_of(path)
     assert problem.startswith(f"{path}: the config file is not UTF-8 text")
+
+
+def test_keys_written_in_a_private_config_are_used(tmp_path: Path) -> None:
+    """vod.ak / vod.sk in a mode-600 config file win over the environment."""
+    path = write(tmp_path, with_folder().replace(
+        "vod:\n", "vod:\n  ak: INLINEAK\n  sk: inline-secret-key\n", 1))
+    path.chmod(0o600)
+    config = load_config(path, {"HUAWEICLOUD_SDK_AK": "ENVAK", "HUAWEICLOUD_SDK_SK": "envsk"})
+    assert config.credentials is not None
+    assert (config.credentials.ak, config.credentials.sk) == ("INLINEAK", "inline-secret-key")
+    assert "inline-secret-key" not in repr(config)
+    assert redact("inline-secret-key") != "inline-secret-key"
+
+
+def test_a_config_holding_the_sk_readable_by_others_is_refused(tmp_path: Path) -> None:
+    """A config file with the SK in it that others can read is refused with the chmod fix."""
+    path = write(tmp_path, with_folder().replace(
+        "vod:\n", "vod:\n  ak: INLINEAK\n  sk: inline-secret-key\n", 1))
+    path.chmod(0o644)
+    problems = problems_of(path, {})
+    assert problems == [f"{path}: at 'vod.sk': {path} holds the secret key and is readable "
+                        f"by other users (run: chmod 600 {path})"]
+
+
+def test_an_sk_taken_from_the_environment_needs_no_private_config(tmp_path: Path) -> None:
+    """`sk: ${VAR}` keeps the secret out of the file, so the file may stay readable."""
+    path = write(tmp_path, with_folder().replace(
+        "vod:\n", "vod:\n  ak: INLINEAK\n  sk: ${MY_SK}\n", 1))
+    path.chmod(0o644)
+    config = load_config(path, {"MY_SK": "from-env-secret"})
+    assert config.credentials is not None and config.credentials.sk == "from-env-secret"
