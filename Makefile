@@ -1,7 +1,10 @@
 # The two commands a newcomer needs: `make demo` and `make test`.
 # Both create (or reuse) the local virtual environment .venv themselves.
 
-PYTHON ?= python3.11
+# The first Python 3.11+ found; override with `make PYTHON=/path/to/python3 ...`.
+PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3.14 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	2>/dev/null && echo $$p && break; done)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -9,7 +12,7 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test lint bench bench-quick soak clean
 
 $(BIN)/python:
-	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "vodwatch needs Python 3.11 or newer as $(PYTHON) (set PYTHON=...)"; exit 2; }
+	@test -n "$(PYTHON)" || { echo "vodwatch needs Python 3.11 or newer (none found; set PYTHON=...)"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): $(BIN)/python pyproject.toml
