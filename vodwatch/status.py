@@ -265,8 +265,8 @@ def _header(data: Mapping[str, Any]) -> str:
     if status == "never started":
         return f"vodwatch has never run with the journal {data['journal']}"
     if status == "not running":
-        how = " (stopped)" if d["state"] == "stopped" else ""
-        return f"vodwatch is not running{how} (last seen {ago(d['last_seen_s'])})"
+        how = "stopped" if d["state"] == "stopped" else "not running"
+        return f"vodwatch is {how} (last seen {ago(d['last_seen_s'])})"
     up = duration(data["now"] - d["started_at"])
     return (f"vodwatch is {status} (pid {d['pid']}, up {up}, heartbeat "
             f"{ago(d['last_seen_s'])})")

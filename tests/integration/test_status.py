@@ -192,7 +192,7 @@ def test_stopped_daemon_exits_1(tmp_path: Path, journal: Journal, clock: Clock) 
     populate(journal, clock, tmp_path / "inbox")
     journal.daemon_heartbeat("stopped", snapshot(tmp_path / "inbox"))
     code, text = status_of(config, T0 + 6)
-    assert code == 1 and "not running (stopped)" in text
+    assert code == 1 and "vodwatch is stopped" in text
 
 
 def test_paused_folder_is_degraded(tmp_path: Path, journal: Journal, clock: Clock) -> None:
@@ -306,6 +306,6 @@ def test_cli_status_exit_codes(tmp_path: Path) -> None:
         run = subprocess.run(cmd[:-1], capture_output=True, text=True, env=env, timeout=60,
                              check=False)
         assert run.returncode == 1
-        assert "vodwatch is not running (stopped)" in run.stdout
+        assert "vodwatch is stopped" in run.stdout
     finally:
         live.close()

@@ -124,7 +124,7 @@ def test_render_stale_heartbeat_is_not_running() -> None:
 def test_render_stopped_daemon() -> None:
     """A daemon that wrote "stopped" is not running even with a recent heartbeat."""
     d = data(state="stopped", age=2)
-    assert status.render(d).startswith("vodwatch is not running (stopped) (last seen 2s ago)")
+    assert status.render(d).startswith("vodwatch is stopped (last seen 2s ago)")
     assert status.exit_code(d) == 1
 
 
