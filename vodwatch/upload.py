@@ -31,6 +31,7 @@ _T = TypeVar("_T")
 
 MiB = 1024 * 1024
 CHUNK = 1 * MiB
+HASH_BLOCK = 4 * MiB
 MAX_PARTS = 10_000
 MIN_PART = 100 * 1024
 # A signed URL this close to its expiry is treated as expired: a PUT of a few MB
@@ -78,7 +79,7 @@ def hash_file(path: Path, stop: threading.Event | None = None) -> tuple[str, Sna
     """Whole-file MD5 (base64) and the snapshot it belongs to; FileChanged if it moved."""
     before = Snapshot.of(path)
     h = hashlib.md5()
-    buf = bytearray(4 * MiB)
+    buf = bytearray(HASH_BLOCK)
     view = memoryview(buf)
     with open(path, "rb", buffering=0) as fh:
         while True:
@@ -180,6 +181,22 @@ class Uploader:
             if progress is not None:
                 progress.add(len(data))
             yield data
+
+    def _hash_range(self, fd: int, offset: int, length: int) -> str:
+        """MD5 (base64) of ``length`` bytes at ``offset``; not sent, so not paced."""
+        h = hashlib.md5()
+        buf = bytearray(min(HASH_BLOCK, length) or 1)
+        end = offset + length
+        while offset < end:
+            if self.abort.is_set():
+                raise Interrupted("stopping at once")
+            n = os.preadv(fd, [memoryview(buf)[: end - offset]], offset)
+            if not n:
+                raise FileChanged("the file became shorter while it was being sent",
+                                  "it will be sent again once it stays unchanged")
+            h.update(memoryview(buf)[:n])
+            offset += n
+        return md5_b64(h.digest())
 
     # ---- single PUT ------------------------------------------------------------------
 
@@ -286,46 +303,70 @@ class Uploader:
 
     def _send_parts(self, row: FileRow, fd: int, bucket: str, key: str, upload_id: str,
                     part_size: int, todo: list[int], progress: Progress | None) -> None:
+        """Send the parts in ``todo`` on ``parallel_parts`` threads.
+
+        One more thread works out the parts' MD5s in order, a few parts ahead of the
+        senders, so that hashing the next part overlaps sending the current ones
+        instead of delaying each part by its hashing time.
+        """
         assert row.size is not None
         size = row.size
-        pending = iter(todo)
         lock = threading.Lock()
         give_up = threading.Event()  # one part failed: the others stop taking new parts
+        workers = max(1, min(self.parallel_parts, len(todo)))
+        ahead = workers + 1
+        hasher = ThreadPoolExecutor(1, thread_name_prefix="part-md5")
+        digests: dict[int, Future[str]] = {}
+        taken = 0
+
+        def span(n: int) -> tuple[int, int]:
+            offset = (n - 1) * part_size
+            return offset, min(part_size, size - offset)
+
+        def hash_ahead(i: int) -> None:  # with ``lock`` held
+            if i < len(todo):
+                digests[todo[i]] = hasher.submit(self._hash_range, fd, *span(todo[i]))
 
         def worker() -> None:
+            nonlocal taken
             while True:
                 if give_up.is_set():
                     return
                 if self.stop.is_set():
                     raise Interrupted("stopping: remaining parts are left for later")
                 with lock:
-                    n = next(pending, None)
-                if n is None:
-                    return
-                offset = (n - 1) * part_size
-                length = min(part_size, size - offset)
-                self._send_part(row, fd, bucket, key, upload_id, n, offset, length, progress)
+                    if taken >= len(todo):
+                        return
+                    n = todo[taken]
+                    hash_ahead(taken + ahead)
+                    taken += 1
+                    md5 = digests.pop(n)
+                self._send_part(row, fd, bucket, key, upload_id, n, *span(n), progress,
+                                md5.result())
 
-        workers = max(1, min(self.parallel_parts, len(todo)))
-        with ThreadPoolExecutor(workers, thread_name_prefix="part") as pool:
-            futures: list[Future[None]] = [pool.submit(worker) for _ in range(workers)]
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            failed = [f for f in done if f.exception() is not None]
-            if failed:
-                give_up.set()
-                wait(futures)
-                exc = failed[0].exception()
-                assert exc is not None
-                raise exc
+        try:
+            with lock:
+                for i in range(ahead):
+                    hash_ahead(i)
+            with ThreadPoolExecutor(workers, thread_name_prefix="part") as pool:
+                futures: list[Future[None]] = [pool.submit(worker) for _ in range(workers)]
+                done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+                failed = [f for f in done if f.exception() is not None]
+                if failed:
+                    give_up.set()
+                    wait(futures)
+                    exc = failed[0].exception()
+                    assert exc is not None
+                    raise exc
+        finally:
+            hasher.shutdown(wait=True, cancel_futures=True)
 
     def _send_part(self, row: FileRow, fd: int, bucket: str, key: str, upload_id: str,
-                   n: int, offset: int, length: int, progress: Progress | None) -> None:
+                   n: int, offset: int, length: int, progress: Progress | None,
+                   md5: str) -> None:
+        """Send one part whose MD5 (base64) is ``md5``, retrying as ``retry_part`` says."""
         attempt = 0
         while True:
-            h = hashlib.md5()
-            for chunk in self._chunks(fd, offset, length, None):
-                h.update(chunk)
-            md5 = md5_b64(h.digest())
             try:
                 url = self.vod.authority(http_verb="PUT", bucket=bucket, object_key=key,
                                          content_md5=md5, upload_id=upload_id, part_number=n)
