@@ -73,19 +73,19 @@ def main(argv: list[str] | None = None) -> int:
             j += 1
         busiest = max(busiest, i - j + 1)
     configured = args.update_per_minute / 60.0
-    refill = (args.update_per_minute - default_burst(args.update_per_minute)) / 60.0
+    refill = args.update_per_minute / 60.0  # pacing refills at the configured rate
     res.details.update(assets=count, updates=len(updates), ok_updates=len(ok_updates),
                        span_s=span, rate_per_s=rate, allowed_per_s=allowed_rate,
                        configured_per_s=configured, busiest_window=busiest,
                        throttled=throttled, errors=dict(errors), daemon_cpu_s=cpu)
     print(f"{len(ok_updates)} UpdateAsset in {span:.1f} s = {rate:.2f}/s; allowed "
           f"{allowed_rate:.2f}/s; vodwatch configured {configured:.2f}/s "
-          f"(pacing refills at {refill:.2f}/s); busiest {WINDOW:.0f} s"
+          f"(burst {default_burst(args.update_per_minute)}); busiest {WINDOW:.0f} s"
           f" window {busiest}; throttled {throttled}; assets with exactly one update "
           f"{once}/{count}; other errors {dict(errors)}; daemon CPU {cpu:.1f} s")
     share = rate / allowed_rate
     print(f"vodwatch's pacing sustains at most {100 * refill / allowed_rate:.1f} % of the "
-          f"allowed rate here: it refills at (limit - burst) / 60 per second")
+          f"allowed rate here: its configured limit, with no 60 s window above it")
     res.details["pacing_cap_share"] = refill / allowed_rate
     res.add("Burst: UpdateAsset rate vs allowed", f"{ALLOWED['update_asset']} per "
             f"{WINDOW:.0f} s = {allowed_rate:.2f}/s", ">= 95 %",

@@ -1,11 +1,10 @@
 """Staying under VOD's per-minute call limits (SPEC §4a, VOD-API.md §6.4).
 
 One ``TokenBucket`` per limit group, shared by every thread that calls into the
-group. The refill rate is set so that no window of 60 seconds ever sees more
-than ``per_minute`` calls, burst included: a bucket holding ``burst`` tokens
-grants at most ``burst + rate * 60`` calls in any minute, so the rate is
-``(per_minute - burst) / 60`` (never below half the limit, which matters only for
-limits of one or two calls a minute).
+group. Tokens refill at ``per_minute / 60`` a second after a first ``burst``, and
+the grants of the last 60 seconds are remembered: a call that would make them
+more than ``per_minute`` waits. So no window of 60 seconds ever sees more than
+the limit, and a long queue still goes at the full configured rate.
 
 Throttling that still happens (``throttled()``) stops the whole group until
 ``now + max(Retry-After, backoff)``, empties the bucket and halves the rate; the
@@ -18,6 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -62,7 +62,9 @@ class TokenBucket:
         self.burst = default_burst(per_minute) if burst is None else burst
         if self.burst < 1:
             raise ValueError("burst must be at least 1")
-        self._rate = max(per_minute - self.burst, per_minute / 2) / 60.0  # tokens per second
+        self._rate = per_minute / 60.0  # tokens per second
+        # Grant times of the last 60 s: whatever the refill, no minute exceeds the limit.
+        self._recent: deque[float] = deque()
         self._clock = clock
         self._sleep = sleep
         self._recover = recover_seconds
@@ -104,9 +106,14 @@ class TokenBucket:
         self._refill(now)
         if now < self._paused_until:
             return self._paused_until - now
+        while self._recent and self._recent[0] <= now - 60.0:
+            self._recent.popleft()
+        if len(self._recent) + 1 > self.per_minute:
+            return max(self._recent[0] + 60.0 - now, 0.0) + _MIN_WAIT
         if self._tokens >= 1.0:
             self._tokens -= 1.0
             self._granted += 1
+            self._recent.append(now)
             return 0.0
         return max((1.0 - self._tokens) / (self._rate * self._factor(now)), _MIN_WAIT)
 

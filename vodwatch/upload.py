@@ -96,11 +96,21 @@ def hash_file(path: Path, stop: threading.Event | None = None) -> tuple[str, Sna
     return md5_b64(h.digest()), after
 
 
-def part_size_for(size: int, preferred: int) -> int:
-    """Preferred part size, grown (in whole MiB) so the file needs at most 10,000 parts."""
+def part_size_for(size: int, preferred: int, parallel: int = 1) -> int:
+    """Preferred part size, grown (in whole MiB) so the file needs at most 10,000 parts.
+
+    With ``parallel`` parts in flight, a file of at least that many parts is cut
+    into a multiple of ``parallel`` equal parts (each no larger than preferred), so
+    the last round of parts keeps every connection busy instead of one or two.
+    """
     part = max(preferred, MIN_PART)
     if math.ceil(size / part) > MAX_PARTS:
-        part = math.ceil(size / MAX_PARTS / MiB) * MiB
+        return math.ceil(size / MAX_PARTS / MiB) * MiB
+    count = math.ceil(size / part)
+    if parallel > 1 and count >= parallel and count % parallel:
+        balanced = math.ceil(size / (math.ceil(count / parallel) * parallel))
+        if balanced >= MIN_PART:
+            part = balanced
     return part
 
 
@@ -241,7 +251,7 @@ class Uploader:
             if upload_id and part_size and not self._reconcile(row, bucket, key, upload_id):
                 upload_id = None  # the store forgot it: start afresh
             if not upload_id or not part_size:
-                part_size = part_size_for(row.size, self.part_size)
+                part_size = part_size_for(row.size, self.part_size, self.parallel_parts)
                 upload_id = self._with_retry(lambda: self.obs.initiate(
                     self.vod.authority(http_verb="POST", bucket=bucket, object_key=key,
                                        content_type=content_type), content_type), "initiate")

@@ -199,7 +199,7 @@ def test_once_exits_3_on_rejected_credentials(setup: Setup) -> None:
 def test_burst_of_300_assets_under_the_update_limit(setup: Setup) -> None:
     """300 assets with VOD allowing 100 UpdateAsset per 6 s: done, with no throttling answer."""
     setup.emulator.set_limit("update_asset", 100, 6.0)
-    setup.write_config(limits={"update_asset_per_minute": 950}, upload={"workers": 8},
+    setup.write_config(limits={"update_asset_per_minute": 900}, upload={"workers": 8},
                        settle_seconds=0.2)
     for i in range(300):
         aid = asset_id(10_000 + i)

@@ -64,3 +64,25 @@ def test_every_size_fits_in_ten_thousand_parts_within_store_limits(size: int,
     assert part >= preferred
     assert part <= OBS_MAX_PART
     assert math.ceil(size / part) <= MAX_PARTS
+
+
+@given(size=st.integers(min_value=1, max_value=200 * 20 * MiB),
+       parallel=st.integers(min_value=2, max_value=16))
+def test_parallel_parts_get_an_even_last_round(size: int, parallel: int) -> None:
+    """With several parts in flight, the part count is a multiple of them and parts stay small."""
+    part = part_size_for(size, 20 * MiB, parallel)
+    count = -(-size // part)
+    plain = -(-size // (20 * MiB))
+    assert part <= 20 * MiB
+    if plain >= parallel:
+        assert part >= MIN_PART
+        # Either the rounds are full, or only the rounding of bytes left one short.
+        assert count % parallel == 0 or count == plain
+    else:
+        assert part == 20 * MiB
+
+
+def test_even_rounds_example() -> None:
+    """9 parts of 5 MiB on 4 connections become 12 equal parts: three full rounds."""
+    part = part_size_for(45 * MiB, 5 * MiB, 4)
+    assert -(-45 * MiB // part) == 12
