@@ -7,6 +7,7 @@ and a restart continues from the store's own list of parts.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import math
 import os
@@ -359,7 +360,9 @@ class Uploader:
                 for i in range(ahead):
                     hash_ahead(i)
             with ThreadPoolExecutor(workers, thread_name_prefix="part") as pool:
-                futures: list[Future[None]] = [pool.submit(worker) for _ in range(workers)]
+                # Each sender runs in a copy of this job's logging context (job, asset).
+                futures: list[Future[None]] = [
+                    pool.submit(contextvars.copy_context().run, worker) for _ in range(workers)]
                 done, _ = wait(futures, return_when=FIRST_EXCEPTION)
                 failed = [f for f in done if f.exception() is not None]
                 if failed:

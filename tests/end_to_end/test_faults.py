@@ -66,8 +66,14 @@ def test_connection_reset_in_the_middle_of_a_part(setup: Setup) -> None:
     setup.write_config(upload={"part_size_mb": 5})
     write_bytes(setup.inbox / f"{aid}.mp4", 23 * MB)
     setup.emulator.add_fault("reset", "obs_part", count=2, after_bytes=MB)
-    assert setup.cli("once").returncode == 0
+    result = setup.cli("once")
+    assert result.returncode == 0
     assert setup.emulator.read_object(aid, "video") == (setup.done / f"{aid}.mp4").read_bytes()
+    # Lines logged by the part senders still name the asset and the file.
+    retries = [json.loads(line) for line in result.stdout.splitlines()
+               if '"upload.part_retry"' in line]
+    assert retries and all(r["asset_id"] == aid and r["file"] == f"{aid}.mp4"
+                           for r in retries)
 
 
 @pytest.mark.parametrize("target", ["update_asset", "obs_put", "confirm"])
