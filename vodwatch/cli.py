@@ -47,8 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     r = with_config(sub.add_parser("retry", help="move failed files back to the inbox"))
     r.add_argument("files", nargs="*", metavar="FILE", help="failed files (name or path)")
     r.add_argument("--all", action="store_true", help="every file in every failed/ folder")
-    e = sub.add_parser("emulator", help="local VOD + object-store emulator")
-    e.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    # The emulator parses its own options (vodwatch emulator --help lists them).
+    sub.add_parser("emulator", help="local VOD + object-store emulator", add_help=False)
     d = sub.add_parser("demo", help="emulator + daemon on a scratch folder, for a first try")
     d.add_argument("--dir", type=Path, help="scratch folder (default: a new temporary one)")
     return p
@@ -56,7 +56,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "emulator":
+        args.rest = rest
+    elif rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     debug = bool(getattr(args, "debug", False))
     try:
         return _dispatch(args)
@@ -120,8 +125,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if cmd == "emulator":
         from .emulator import main as emulator_main
 
-        rest = [a for a in args.rest if a != "--"]
-        return int(emulator_main(rest))
+        return int(emulator_main([a for a in args.rest if a != "--"]))
     if cmd == "demo":
         from .demo import run_demo
 
