@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import os
 import queue
 import signal
@@ -579,8 +578,3 @@ class Daemon:
                          total=p.total, percent=round(100 * p.sent / max(p.total, 1), 1),
                          rate_mb_s=round(rate / 1e6, 2),
                          eta_s=round(eta) if eta is not None else None)
-
-
-def snapshot_json(snapshot: dict[str, Any]) -> str:
-    """Compact JSON of a snapshot (tests and status share it)."""
-    return json.dumps(snapshot, separators=(",", ":"))

@@ -32,7 +32,7 @@ from .errors import (
     VodwatchError,
 )
 from .finish import Failure, settle_move, unique_target, write_error_file
-from .group import ReadyFile, update_request
+from .group import ReadyFile, pair_upload_urls, update_request
 from .journal import FileRow, JobRow, Journal
 from .names import Kind, ParsedName, parse_name
 from .retry import Action, RetryPolicy, classify
@@ -275,27 +275,21 @@ def _send_update(svc: Services, job: JobRow) -> None:
         if exc.code == "VOD.10061":
             raise _asset_state(svc, job, exc) from None
         raise
-    svc.journal.store_urls(job.id, _urls_for(files, answer, svc, job))
+    svc.journal.store_urls(job.id, _urls_for(files, ready, answer, job))
 
 
-def _urls_for(files: list[FileRow], answer: dict[str, Any], svc: Services, job: JobRow
-              ) -> list[tuple[int, str, float | None, str | None, str | None]]:
-    subs = sorted((f for f in files if f.kind == Kind.SUBTITLE),
-                  key=lambda f: _parsed(svc, f).subtitle_id or 0)
-    sub_urls = answer.get("subtitle_upload_urls") or []
+def _urls_for(files: list[FileRow], ready: list[ReadyFile], answer: dict[str, Any],
+              job: JobRow) -> list[tuple[int, str, float | None, str | None, str | None]]:
+    """Each file's upload URL from UpdateAsset's answer, with its expiry, bucket and key."""
+    try:
+        by_name = {rf.parsed.name: url for rf, url in pair_upload_urls(answer, ready)}
+    except ValueError as exc:
+        raise _Fail(Failure(f"VOD's answer was incomplete: {exc}.",
+                            "report this; the file is not at fault",
+                            asset_id=job.asset_id)) from None
     out: list[tuple[int, str, float | None, str | None, str | None]] = []
     for f in files:
-        if f.kind == Kind.VIDEO:
-            url = answer.get("video_upload_url")
-        elif f.kind == Kind.COVER:
-            url = answer.get("cover_upload_url")
-        else:
-            i = subs.index(f)
-            url = sub_urls[i] if i < len(sub_urls) else None
-        if not isinstance(url, str) or not url:
-            raise _Fail(Failure(f"VOD gave no upload address for {f.name}",
-                                "report this: VOD's answer was incomplete",
-                                asset_id=job.asset_id))
+        url = by_name[f.name]
         bucket, key = parse_object_url(url)
         out.append((f.id, url, url_expires(url), bucket, key))
     return out
