@@ -1,0 +1,88 @@
+"""FolderWatch: the watch mode it picks, and polling when change events cannot be had."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import queue
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from structlog.testing import capture_logs
+
+from vodwatch.claim import Claims
+from vodwatch.config import FolderSet
+from vodwatch.folder import FolderWatch
+from vodwatch.journal import Journal
+from vodwatch.names import DEFAULT_LANGUAGE_MAP
+
+PID = "0123456789abcdef0123456789abcdef"
+
+
+def make_watch(tmp_path: Path, watch: str) -> FolderWatch:
+    folders = {n: tmp_path / n for n in ("inbox", "done", "failed")}
+    for f in folders.values():
+        f.mkdir(exist_ok=True)
+    fs = FolderSet(folders["inbox"], folders["done"], folders["failed"], "http://127.0.0.1:1",
+                   PID, watch, False)
+    journal = Journal.open(tmp_path / "state")
+    claims = Claims(fs.inbox, "me", 60)
+    claims.prepare()
+    return FolderWatch(fs, journal, claims, 0.5, 3600, 1, 60, DEFAULT_LANGUAGE_MAP,
+                       queue.Queue())
+
+
+@pytest.fixture
+def inotify_exhausted() -> Iterator[None]:
+    """Use up this user's inotify instances for the duration of a test."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("inotify is Linux only")
+    libc = ctypes.CDLL(None, use_errno=True)
+    fds: list[int] = []
+    try:
+        while len(fds) < 4096:
+            fd = libc.inotify_init1(os.O_CLOEXEC)
+            if fd < 0:
+                break
+            fds.append(fd)
+        else:
+            pytest.skip("could not exhaust inotify instances (limit above 4096)")
+        yield
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def test_events_mode_on_a_local_folder(tmp_path: Path) -> None:
+    """`watch: events` on a local folder watches with inotify."""
+    watch = make_watch(tmp_path, "events")
+    watch.start()
+    try:
+        assert watch.mode == "events"
+    finally:
+        watch.stop()
+
+
+def test_polling_mode_is_used_when_asked(tmp_path: Path) -> None:
+    """`watch: polling` never starts an event watcher."""
+    watch = make_watch(tmp_path, "polling")
+    watch.start()
+    assert watch.mode == "polling" and "config" in watch.mode_why
+    watch.stop()
+
+
+def test_inotify_limit_reached_falls_back_to_polling(tmp_path: Path,
+                                                    inotify_exhausted: None) -> None:
+    """With no inotify instance left, the folder is polled and a warning says why."""
+    watch = make_watch(tmp_path, "events")
+    with capture_logs() as logs:
+        watch.start()
+    try:
+        assert watch.mode == "polling"
+        assert "polling instead" in watch.mode_why
+        assert any(e["event"] == "watch.fallback_polling" and e["log_level"] == "warning"
+                   for e in logs)
+    finally:
+        watch.stop()
