@@ -24,6 +24,7 @@ from typing import Any
 import structlog
 
 from . import journal as J
+from . import report
 from .claim import Claims
 from .config import Config, FolderSet, load_config
 from .errors import ConfigError, RemoteError, TransportError
@@ -510,41 +511,16 @@ class Daemon:
         log.info("metrics.listening", address=address)
 
     def _health(self) -> tuple[bool, dict[str, Any]]:
-        paused = {n: rt.paused for n, rt in self.sets.items() if rt.paused}
-        unavailable = [n for n, rt in self.sets.items() if not rt.watch.available]
-        ok = not paused and not unavailable and not self.stop.is_set()
-        return ok, {"paused": paused, "unavailable": unavailable,
-                    "in_flight": len(self.running)}
+        return report.health(self.sets, len(self.running), self.stop.is_set())
 
     def _snapshot(self) -> dict[str, Any]:
-        return {
-            "pid": os.getpid(),
-            "folders": {
-                name: {"mode": rt.watch.mode, "why": rt.watch.mode_why,
-                       "available": rt.watch.available, "paused": rt.paused,
-                       "queue": rt.watch.queue_snapshot()}
-                for name, rt in self.sets.items()
-            },
-            "in_flight": [
-                {"folder": name, "file": p.name, "asset_id": p.asset_id, "total": p.total,
-                 "sent": p.sent, "elapsed_s": round(time.monotonic() - p.started, 1)}
-                for name, rt in self.sets.items() for p in list(rt.svc.progress.values())
-            ],
-            "waiting": len(self.waiting),
-        }
+        return report.snapshot(self.sets, len(self.waiting))
 
     def _status_line(self) -> str:
-        queued = sum(len(rt.watch.settler) for rt in self.sets.values())
-        paused = [n for n, rt in self.sets.items() if rt.paused]
-        text = f"{queued} queued, {len(self.running)} in flight, {len(self.waiting)} waiting"
-        return text + (f", PAUSED: {', '.join(paused)}" if paused else "")
+        return report.status_line(self.sets, len(self.running), len(self.waiting))
 
     def _report(self, now: float) -> None:
-        inflight = [p for rt in self.sets.values() for p in list(rt.svc.progress.values())]
-        self.metrics.inflight_bytes.set(sum(p.sent for p in inflight))
-        for name, rt in self.sets.items():
-            self.metrics.queue.labels(name).set(len(rt.watch.settler))
-            self.metrics.share_available.labels(name).set(1 if rt.watch.available else 0)
+        report.update_gauges(self.metrics, self.sets)
         if now - self._last_beat >= HEARTBEAT_SECONDS:
             self._last_beat = now
             healthy, _ = self._health()
@@ -570,11 +546,4 @@ class Daemon:
             self.journal.prune(time.time() - PRUNE_AFTER_DAYS * 86400)
         if now - self._last_progress_log >= self.config.upload.progress_log_seconds:
             self._last_progress_log = now
-            for p in inflight:
-                elapsed = max(time.monotonic() - p.started, 1e-6)
-                rate = p.sent / elapsed
-                eta = (p.total - p.sent) / rate if rate > 0 else None
-                log.info("upload.progress", file=p.name, asset_id=p.asset_id, sent=p.sent,
-                         total=p.total, percent=round(100 * p.sent / max(p.total, 1), 1),
-                         rate_mb_s=round(rate / 1e6, 2),
-                         eta_s=round(eta) if eta is not None else None)
+            report.log_progress(p for _, p in report.in_flight(self.sets))

@@ -24,12 +24,20 @@ from . import journal as J
 from .claim import Claims
 from .errors import (
     AssetStateError,
-    BadName,
     FileChanged,
     FileVanished,
     RemoteError,
     TransportError,
     VodwatchError,
+)
+from .explain import (
+    MISSING,
+    UPDATABLE,
+    UPLOADING,
+    remote_failure,
+    state_failure,
+    state_words,
+    uploadable_problem,
 )
 from .finish import Failure, settle_move, unique_target, write_error_file
 from .group import ReadyFile, pair_upload_urls, update_request
@@ -42,11 +50,6 @@ from .vod.obs import parse_object_url, url_expires
 
 log = structlog.get_logger("vodwatch.runner")
 
-# VOD accepts a replacement video only in these states (VOD-API.md §0.1, §10).
-UPDATABLE = frozenset({"UPLOAD_FAILED", "CANCELLED", "SERVER_ERROR"})
-# The state UpdateAsset puts an asset in while its upload is open.
-UPLOADING = frozenset({"CREATING"})
-MISSING = frozenset({"UNCREATED", "DELETED", "NO_ASSET", "DELETING"})
 # How often one job may go back to UpdateAsset before it is called a failure.
 MAX_REREQUESTS = 5
 
@@ -117,7 +120,7 @@ def run_job(svc: Services, job_id: int) -> Outcome:
             _give_up(svc, job, J.REQUEUED, str(exc))
             return Outcome.REQUEUED
         except AssetStateError as exc:
-            _to_failed(svc, job, _state_failure(exc))
+            _to_failed(svc, job, state_failure(exc))
         except _Fail as exc:
             _to_failed(svc, job, exc.failure)
         except (RemoteError, TransportError) as exc:
@@ -146,9 +149,9 @@ def run_job(svc: Services, job_id: int) -> Outcome:
                         job.state in (J.REQUESTED, J.UPLOADING, J.CONFIRMING)):
                     # VOD's answer contradicts the asset's state: give it a moment.
                     return _wait(svc, job, exc, "asset_state")
-                _to_failed(svc, job, _state_failure(state_error))
+                _to_failed(svc, job, state_failure(state_error))
             else:
-                _to_failed(svc, job, _remote_failure(job, exc, decision.explain,
+                _to_failed(svc, job, remote_failure(job.asset_id, exc, decision.explain,
                                                      decision.advice))
         except OSError as exc:
             # A folder we must write to is unwritable or gone: keep the file, say so loudly.
@@ -215,32 +218,14 @@ def _claimed(svc: Services, job: JobRow) -> None:
             log.warning("asset.open_upload_cancelled", asset_id=job.asset_id, state=status)
             _cancel_upload(svc, job.asset_id)
         elif status not in UPDATABLE:
-            raise AssetStateError(job.asset_id, status, *_state_words(job.asset_id, status))
+            raise AssetStateError(job.asset_id, status, *state_words(job.asset_id, status))
     svc.journal.set_job(job.id, state=J.READY)
 
 
 def _check_uploadable(svc: Services, f: FileRow, path: Path, job: JobRow) -> None:
-    """Problems that no retry can fix: a bad name, a symbolic link, an empty file."""
-    try:
-        parse_name(f.name, svc.language_map)
-    except BadName as exc:
-        sentence = exc.message.rstrip(".") + "."
-        todo = exc.hint
-        if exc.suggestion:
-            todo = f"rename it to {exc.suggestion} and drop it in the inbox again ({todo})"
-        raise _Fail(Failure(sentence, todo, asset_id=job.asset_id)) from None
-    if path.is_symlink():
-        raise _Fail(Failure(f"{f.name} is a symbolic link, and vodwatch uploads only real "
-                            "files (links are never followed out of the inbox).",
-                            "copy the file itself into the inbox", asset_id=job.asset_id))
-    if not path.is_file():
-        raise _Fail(Failure(f"{f.name} is not a regular file.",
-                            "drop only finished video, cover and subtitle files",
-                            asset_id=job.asset_id))
-    if path.stat().st_size == 0:
-        raise _Fail(Failure(f"{f.name} is empty (0 bytes).",
-                            "the copy probably failed: copy the file again",
-                            asset_id=job.asset_id))
+    failure = uploadable_problem(f.name, path, svc.language_map, job.asset_id)
+    if failure is not None:
+        raise _Fail(failure)
 
 
 def _ready(svc: Services, job: JobRow) -> None:
@@ -258,7 +243,7 @@ def _requesting(svc: Services, job: JobRow) -> None:
                      action="cancel the open upload and ask again")
             _cancel_upload(svc, job.asset_id)
         elif status in MISSING:
-            raise AssetStateError(job.asset_id, status, *_state_words(job.asset_id, status))
+            raise AssetStateError(job.asset_id, status, *state_words(job.asset_id, status))
     _send_update(svc, job)
 
 
@@ -327,7 +312,8 @@ def _uploading(svc: Services, job: JobRow) -> None:
                         # The store refused this cover or subtitle for good: it fails
                         # alone, and the other files of the asset carry on.
                         assert isinstance(exc, RemoteError)
-                        failure = _remote_failure(job, exc, decision.explain, decision.advice)
+                        failure = remote_failure(job.asset_id, exc, decision.explain,
+                                                 decision.advice)
                         svc.journal.set_file(f.id, state="refused",
                                              error=json.dumps(failure.__dict__))
                         log.warning("upload.file_refused", file=f.name, error=str(exc))
@@ -385,7 +371,7 @@ def _confirm(svc: Services, job: JobRow, *, fresh: bool) -> None:
             raise
         status = svc.vod.asset_status(job.asset_id)
         if status in UPLOADING or status in UPDATABLE or status in MISSING:
-            raise AssetStateError(job.asset_id, status, *_state_words(job.asset_id, status),
+            raise AssetStateError(job.asset_id, status, *state_words(job.asset_id, status),
                                   fault=exc.fault) from None
     svc.journal.set_job(job.id, state=J.CONFIRMED)
     log.info("job.confirmed", job_id=job.id, asset_id=job.asset_id)
@@ -507,47 +493,8 @@ def _cancel_upload(svc: Services, asset_id: str) -> None:
 
 def _asset_state(svc: Services, job: JobRow, exc: RemoteError) -> AssetStateError:
     status = svc.vod.asset_status(job.asset_id)
-    return AssetStateError(job.asset_id, status, *_state_words(job.asset_id, status),
+    return AssetStateError(job.asset_id, status, *state_words(job.asset_id, status),
                            fault=exc.fault)
-
-
-def _state_words(asset_id: str, status: str) -> tuple[str, str]:
-    if status in MISSING:
-        return (f"VOD has no media asset with ID {asset_id} (its state is {status})",
-                "check the asset ID in the file name, or create the asset in VOD first, "
-                "then move the file back into the inbox")
-    return (f"VOD accepts a replacement video only for an asset whose upload failed or was "
-            f"cancelled, and asset {asset_id} is in state {status}",
-            "this is not a problem with the file: if this asset should get this video, an "
-            "operator can cancel the asset's upload or create a new asset in the VOD "
-            "console, then move the file back into the inbox (or run vodwatch retry)")
-
-
-def _state_failure(exc: AssetStateError) -> Failure:
-    code = exc.fault.code if exc.fault else ""
-    msg = exc.fault.error_msg if exc.fault else ""
-    return Failure(exc.message + ".", exc.hint, code, msg, exc.asset_id)
-
-
-def _remote_failure(job: JobRow, exc: RemoteError | TransportError, explain: str,
-                    advice: str = "") -> Failure:
-    fault = getattr(exc, "fault", None)
-    sentence = explain or str(exc)
-    if not sentence.endswith("."):
-        sentence += "."
-    hint = exc.hint or _HINTS.get(fault.code if fault else "") or advice or (
-        "check the file and the asset in the VOD console, then move the file back into "
-        "the inbox")
-    return Failure(sentence, hint, fault.code if fault else "",
-                   fault.error_msg if fault else "", job.asset_id)
-
-
-_HINTS = {
-    "VOD.10062": "check the asset ID in the file name, or create the asset in VOD first",
-    "VOD.10053": "check the file's name and type; VOD refused the request's parameters",
-    "VOD.10063": "convert the file to a type VOD accepts (see the accepted names)",
-    "BadDigest": "the file may be damaged; copy it again and drop it in the inbox",
-}
 
 
 def _parsed(svc: Services, f: FileRow) -> ParsedName:

@@ -1,0 +1,82 @@
+"""What the daemon tells the outside about itself: the snapshot that ``status`` reads,
+the sd_notify STATUS line, health for ``/healthz``, gauges, and progress log lines.
+
+Pure functions of the folder sets' state, so the daemon's loop only decides when.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from .metrics import Metrics
+from .upload import Progress
+
+if TYPE_CHECKING:
+    from .daemon import FolderSetRuntime
+
+log = structlog.get_logger("vodwatch.report")
+
+
+def in_flight(sets: Mapping[str, FolderSetRuntime]) -> list[tuple[str, Progress]]:
+    """(folder set, progress) of every file being sent now."""
+    return [(name, p) for name, rt in sets.items() for p in list(rt.svc.progress.values())]
+
+
+def snapshot(sets: Mapping[str, FolderSetRuntime], waiting: int) -> dict[str, Any]:
+    """The daemon's in-memory view, written to the journal for ``vodwatch status``."""
+    return {
+        "pid": os.getpid(),
+        "folders": {
+            name: {"mode": rt.watch.mode, "why": rt.watch.mode_why,
+                   "available": rt.watch.available, "paused": rt.paused,
+                   "queue": rt.watch.queue_snapshot()}
+            for name, rt in sets.items()
+        },
+        "in_flight": [
+            {"folder": name, "file": p.name, "asset_id": p.asset_id, "total": p.total,
+             "sent": p.sent, "elapsed_s": round(time.monotonic() - p.started, 1)}
+            for name, p in in_flight(sets)
+        ],
+        "waiting": waiting,
+    }
+
+
+def status_line(sets: Mapping[str, FolderSetRuntime], running: int, waiting: int) -> str:
+    """One line for sd_notify's STATUS (what ``systemctl status`` shows)."""
+    queued = sum(len(rt.watch.settler) for rt in sets.values())
+    paused = [n for n, rt in sets.items() if rt.paused]
+    text = f"{queued} queued, {running} in flight, {waiting} waiting"
+    return text + (f", PAUSED: {', '.join(paused)}" if paused else "")
+
+
+def health(sets: Mapping[str, FolderSetRuntime], running: int, stopping: bool
+           ) -> tuple[bool, dict[str, Any]]:
+    """Healthy unless a folder set is paused or unavailable, or the daemon is stopping."""
+    paused = {n: rt.paused for n, rt in sets.items() if rt.paused}
+    unavailable = [n for n, rt in sets.items() if not rt.watch.available]
+    ok = not paused and not unavailable and not stopping
+    return ok, {"paused": paused, "unavailable": unavailable, "in_flight": running}
+
+
+def update_gauges(metrics: Metrics, sets: Mapping[str, FolderSetRuntime]) -> None:
+    """Queue depth, share availability and bytes in flight."""
+    metrics.inflight_bytes.set(sum(p.sent for _, p in in_flight(sets)))
+    for name, rt in sets.items():
+        metrics.queue.labels(name).set(len(rt.watch.settler))
+        metrics.share_available.labels(name).set(1 if rt.watch.available else 0)
+
+
+def log_progress(progress: Iterable[Progress]) -> None:
+    """One ``upload.progress`` line per file in flight: percent, rate and ETA."""
+    for p in progress:
+        elapsed = max(time.monotonic() - p.started, 1e-6)
+        rate = p.sent / elapsed
+        eta = (p.total - p.sent) / rate if rate > 0 else None
+        log.info("upload.progress", file=p.name, asset_id=p.asset_id, sent=p.sent,
+                 total=p.total, percent=round(100 * p.sent / max(p.total, 1), 1),
+                 rate_mb_s=round(rate / 1e6, 2), eta_s=round(eta) if eta is not None else None)
