@@ -278,10 +278,10 @@ class Daemon:
             rt = self.sets.get(self.job_folder.get(job_id, ""))
             outcome = fut.result()
             job = self.journal.job(job_id)
-            if outcome in (Outcome.WAITING, Outcome.PAUSED, Outcome.INTERRUPTED):
+            if outcome is Outcome.INTERRUPTED:
+                continue
+            if outcome in (Outcome.WAITING, Outcome.PAUSED):
                 delay = max(0.0, (job.retry_at or time.time()) - time.time())
-                if outcome is Outcome.INTERRUPTED:
-                    continue
                 self.waiting[job_id] = time.monotonic() + delay
                 if outcome is Outcome.PAUSED and rt is not None:
                     pause = self.journal.pauses().get(rt.fs.name, {})
@@ -297,8 +297,8 @@ class Daemon:
     def _count_retry(self, reason: str) -> None:
         self.metrics.retries.labels(reason).inc()
 
-    def _on_outcome(self, outcome: str, job: J.JobRow, files: list[J.FileRow]) -> None:
-        del outcome  # counted per file: a refused cover fails alone beside a done video
+    def _on_outcome(self, job: J.JobRow, files: list[J.FileRow]) -> None:
+        # Counted per file: a refused cover fails alone beside a done video.
         self.metrics.duration.observe(max(0.0, (job.finished_at or job.updated_at)
                                           - job.created_at))
         for f in files:
@@ -546,4 +546,4 @@ class Daemon:
             self.journal.prune(time.time() - PRUNE_AFTER_DAYS * 86400)
         if now - self._last_progress_log >= self.config.upload.progress_log_seconds:
             self._last_progress_log = now
-            report.log_progress(p for _, p in report.in_flight(self.sets))
+            report.log_progress(report.in_flight(self.sets))

@@ -10,7 +10,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-ERROR_SUFFIX = ".error.txt"
+from .log import redact
+from .names import ERROR_SUFFIX
+
+__all__ = ["ERROR_SUFFIX", "Failure", "error_text", "move_no_replace", "settle_move",
+           "unique_target", "write_error_file"]
 
 
 def unique_target(directory: Path, name: str) -> Path:
@@ -111,8 +115,6 @@ def write_error_file(target: Path, failure: Failure, when: datetime | None = Non
     """Write ``target.error.txt`` atomically (temp file, fsync, rename); return its path."""
     path = Path(str(target) + ERROR_SUFFIX)
     tmp = path.with_name(f".{path.name}.tmp")
-    from .log import redact
-
     data = redact(error_text(target.name, failure, when)).encode()
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:

@@ -6,7 +6,6 @@ main loop and runs the jobs this returns on its worker pool.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import queue
 import time
@@ -20,6 +19,7 @@ import structlog
 from .claim import Claims
 from .config import FolderSet
 from .errors import BadName
+from .finish import Failure
 from .group import plan_jobs
 from .journal import CLAIMED, Journal, NewFile
 from .names import Kind, ParsedName, is_ignored, parse_name
@@ -146,13 +146,11 @@ class FolderWatch:
             entry = self.entries.get(path)
             if entry is None:
                 continue
-            try:
-                parsed = parse_name(path.name, self.language_map)
-            except BadName:
-                parsed = None
+            parsed = self._parse(path.name)
             if parsed is None or entry.is_symlink or entry.size == 0:
                 # A file with a problem is a job of its own; the runner explains it.
-                job = self._claim_job(parsed.asset_id if parsed else "", False, [path])
+                job = self._claim_job(parsed.asset_id if parsed else "", False,
+                                      [(path, parsed)])
                 if job is not None:
                     jobs.append(job)
                 continue
@@ -166,20 +164,42 @@ class FolderWatch:
             if not self.claims.lock_asset(asset_id):
                 continue  # another daemon is updating this asset
             has_video = any(p.kind == Kind.VIDEO for _, p in batch)
-            job = self._claim_job(asset_id, has_video, [path for path, _ in batch])
+            job = self._claim_job(asset_id, has_video, list(batch))
             if job is None:
                 self.claims.unlock_asset(asset_id)
             else:
                 jobs.append(job)
         return jobs
 
-    def _claim_job(self, asset_id: str, has_video: bool, paths: list[Path]) -> int | None:
-        new = [NewFile(p.name, _kind_of(p.name, self.language_map), str(p), "") for p in paths]
+    def fail_before_claim(self, path: Path, failure: Failure) -> int | None:
+        """Claim a file that is already known to fail, with the failure journaled first."""
+        parsed = self._parse(path.name)
+        return self._claim_job(parsed.asset_id if parsed else "", False, [(path, parsed)],
+                               failure)
+
+    def _parse(self, name: str) -> ParsedName | None:
+        try:
+            return parse_name(name, self.language_map)
+        except BadName:
+            return None
+
+    def _claim_job(self, asset_id: str, has_video: bool,
+                   files: list[tuple[Path, ParsedName | None]],
+                   failure: Failure | None = None) -> int | None:
+        """Journal a job, then rename its files into our claim folder; its id if any is ours.
+
+        A ``failure`` decided before the claim is journaled before the renames too.
+        """
+        new = [NewFile(path.name, str(parsed.kind) if parsed else "unknown", str(path), "")
+               for path, parsed in files]
         job_id, file_ids = self.journal.create_job(self.name, asset_id, has_video, new,
                                                    claim_path_for=self.claims.claim_path)
+        if failure is not None:
+            self.journal.set_job(job_id, outcome="failed",
+                                 outcome_reason=json.dumps(failure.__dict__))
         self.claims.write_ticket(job_id, self.journal.export_job(job_id))
         kept = 0
-        for path, file_id in zip(paths, file_ids, strict=True):
+        for (path, _), file_id in zip(files, file_ids, strict=True):
             self.settler.forget(path)
             self.entries.pop(path, None)
             if self.claims.claim(path, self.claims.claim_path(job_id, path.name)):
@@ -195,29 +215,7 @@ class FolderWatch:
         if asset_id:
             self.active_assets.add(asset_id)
         log.info("job.claimed", folder=self.name, job_id=job_id, asset_id=asset_id,
-                 files=[p.name for p in paths])
-        return job_id
-
-    def fail_before_claim(self, path: Path, failure: Any) -> int | None:
-        """Claim a file that is already known to fail, with the failure journaled first."""
-        asset_id = ""
-        with contextlib.suppress(BadName):
-            asset_id = parse_name(path.name, self.language_map).asset_id
-        new = [NewFile(path.name, _kind_of(path.name, self.language_map), str(path), "")]
-        job_id, file_ids = self.journal.create_job(self.name, asset_id, False, new,
-                                                   claim_path_for=self.claims.claim_path)
-        self.journal.set_job(job_id, outcome="failed", outcome_reason=json.dumps(
-            failure.__dict__))
-        self.settler.forget(path)
-        self.entries.pop(path, None)
-        self.claims.write_ticket(job_id, self.journal.export_job(job_id))
-        if not self.claims.claim(path, self.claims.claim_path(job_id, path.name)):
-            self.journal.drop_file(file_ids[0])
-            self.journal.set_job(job_id, state="abandoned", wait_reason="claimed elsewhere")
-            self.claims.drop_ticket(job_id)
-            return None
-        self.journal.set_job(job_id, state=CLAIMED)
-        self.claims.write_ticket(job_id, self.journal.export_job(job_id))
+                 files=[path.name for path, _ in files])
         return job_id
 
     def queue_snapshot(self, limit: int = 50) -> list[dict[str, Any]]:
@@ -229,10 +227,3 @@ class FolderWatch:
                         "stable_for_s": round(now - info.stable_since, 1),
                         "waiting_for_s": round(now - info.first_seen, 1)})
         return out
-
-
-def _kind_of(name: str, language_map: Any) -> str:
-    try:
-        return str(parse_name(name, language_map).kind)
-    except BadName:
-        return "unknown"

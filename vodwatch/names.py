@@ -88,9 +88,12 @@ _LANG_RE = re.compile(_LANG, _FLAGS)
 _HEX_RUN_RE = re.compile(r"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])", _FLAGS)
 _DIGITS_RE = re.compile(r"[0-9]+", re.ASCII)
 
+# vodwatch's own error files, written beside failed files as <name>.error.txt.
+ERROR_SUFFIX = ".error.txt"
+
 _IGNORED_NAMES = frozenset({"thumbs.db", "desktop.ini"})
 _IGNORED_SUFFIXES = (".part", ".tmp", ".temp", ".crdownload", ".partial", ".filepart",
-                     ".aspx", ".!sync", ".error.txt")
+                     ".aspx", ".!sync", ERROR_SUFFIX)
 
 # ISO 639-2 codes editors use where VOD wants the ISO 639-1 form.
 _THREE_LETTER = MappingProxyType({

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from .metrics import Metrics
-from .upload import Progress
+from .status import upload_progress
 
 if TYPE_CHECKING:
     from .daemon import FolderSetRuntime
@@ -22,9 +22,11 @@ if TYPE_CHECKING:
 log = structlog.get_logger("vodwatch.report")
 
 
-def in_flight(sets: Mapping[str, FolderSetRuntime]) -> list[tuple[str, Progress]]:
-    """(folder set, progress) of every file being sent now."""
-    return [(name, p) for name, rt in sets.items() for p in list(rt.svc.progress.values())]
+def in_flight(sets: Mapping[str, FolderSetRuntime]) -> list[dict[str, Any]]:
+    """Every file being sent now: folder set, file, asset, bytes sent of total, elapsed."""
+    return [{"folder": name, "file": p.name, "asset_id": p.asset_id, "total": p.total,
+             "sent": p.sent, "elapsed_s": round(time.monotonic() - p.started, 1)}
+            for name, rt in sets.items() for p in list(rt.svc.progress.values())]
 
 
 def snapshot(sets: Mapping[str, FolderSetRuntime], waiting: int) -> dict[str, Any]:
@@ -37,11 +39,7 @@ def snapshot(sets: Mapping[str, FolderSetRuntime], waiting: int) -> dict[str, An
                    "queue": rt.watch.queue_snapshot()}
             for name, rt in sets.items()
         },
-        "in_flight": [
-            {"folder": name, "file": p.name, "asset_id": p.asset_id, "total": p.total,
-             "sent": p.sent, "elapsed_s": round(time.monotonic() - p.started, 1)}
-            for name, p in in_flight(sets)
-        ],
+        "in_flight": in_flight(sets),
         "waiting": waiting,
     }
 
@@ -65,18 +63,18 @@ def health(sets: Mapping[str, FolderSetRuntime], running: int, stopping: bool
 
 def update_gauges(metrics: Metrics, sets: Mapping[str, FolderSetRuntime]) -> None:
     """Queue depth, share availability and bytes in flight."""
-    metrics.inflight_bytes.set(sum(p.sent for _, p in in_flight(sets)))
+    metrics.inflight_bytes.set(sum(item["sent"] for item in in_flight(sets)))
     for name, rt in sets.items():
         metrics.queue.labels(name).set(len(rt.watch.settler))
         metrics.share_available.labels(name).set(1 if rt.watch.available else 0)
 
 
-def log_progress(progress: Iterable[Progress]) -> None:
-    """One ``upload.progress`` line per file in flight: percent, rate and ETA."""
-    for p in progress:
-        elapsed = max(time.monotonic() - p.started, 1e-6)
-        rate = p.sent / elapsed
-        eta = (p.total - p.sent) / rate if rate > 0 else None
-        log.info("upload.progress", file=p.name, asset_id=p.asset_id, sent=p.sent,
-                 total=p.total, percent=round(100 * p.sent / max(p.total, 1), 1),
-                 rate_mb_s=round(rate / 1e6, 2), eta_s=round(eta) if eta is not None else None)
+def log_progress(items: Iterable[Mapping[str, Any]]) -> None:
+    """One ``upload.progress`` line per file in flight (a snapshot's ``in_flight``)."""
+    for item in items:
+        p = upload_progress(item)  # the same percent, rate and ETA that status shows
+        rate = p["rate_bytes_per_s"]
+        log.info("upload.progress", file=p["file"], asset_id=p["asset_id"], sent=p["sent"],
+                 total=p["total"], percent=p["percent"],
+                 rate_mb_s=round(rate / 1e6, 2) if rate is not None else None,
+                 eta_s=round(p["eta_s"]) if p["eta_s"] is not None else None)

@@ -82,7 +82,7 @@ class Services:
     stop: threading.Event = field(default_factory=threading.Event)
     progress: dict[int, Progress] = field(default_factory=dict)
     clock: Callable[[], float] = time.time
-    on_outcome: Callable[[str, JobRow, list[FileRow]], None] | None = None
+    on_outcome: Callable[[JobRow, list[FileRow]], None] | None = None
     on_retry: Callable[[str], None] | None = None
 
 
@@ -105,6 +105,8 @@ def run_job(svc: Services, job_id: int) -> Outcome:
             return Outcome(job.state)
         try:
             _STEPS[job.state](svc, job)
+        except _Restart:
+            continue  # the step moved the state back; run the loop again
         except Interrupted:
             bound.info("job.interrupted", state=job.state)
             return Outcome.INTERRUPTED
@@ -418,7 +420,7 @@ def _finishing(svc: Services, job: JobRow) -> None:
     svc.journal.set_job(job.id, state=J.FAILED if job.outcome == "failed" else J.DONE)
     svc.claims.unlock_asset(job.asset_id)
     if svc.on_outcome is not None:
-        svc.on_outcome(job.outcome or "done", svc.journal.job(job.id),
+        svc.on_outcome(svc.journal.job(job.id),
                        svc.journal.files(job.id))
 
 
@@ -510,19 +512,5 @@ def _summary(svc: Services, job_id: int, started: float) -> None:
              files=[f.name for f in files], bytes=size, duration_s=round(took, 2),
              rate_mb_s=round(size / took / 1e6, 2), attempts=job.attempts + 1)
 
-
-# A step that moved the state back raises _Restart; the loop simply runs again.
-def _wrap_restart(step: Callable[[Services, JobRow], None]
-                  ) -> Callable[[Services, JobRow], None]:
-    def run(svc: Services, job: JobRow) -> None:
-        try:
-            step(svc, job)
-        except _Restart:
-            return
-
-    return run
-
-
-_STEPS = {state: _wrap_restart(step) for state, step in _STEPS.items()}
 
 __all__ = ["Outcome", "Services", "VodwatchError", "run_job"]

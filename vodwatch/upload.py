@@ -405,22 +405,22 @@ class Uploader:
 
     def _complete(self, bucket: str, key: str, upload_id: str,
                   parts: list[tuple[int, str]]) -> None:
-        attempt = 0
-        while True:
+        tried = False
+
+        def complete() -> None:
+            nonlocal tried
             try:
                 self.obs.complete(self.vod.authority(http_verb="POST", bucket=bucket,
                                                      object_key=key, upload_id=upload_id),
                                   parts)
-                return
-            except (RemoteError, TransportError) as exc:
-                if attempt > 0 and isinstance(exc, RemoteError) and exc.code == "NoSuchUpload":
-                    # An earlier complete whose answer was lost did merge the parts.
-                    return
-                attempt += 1
-                delay = self.retry_part(exc, attempt)
-                if delay is None:
+            except RemoteError as exc:
+                if not (tried and exc.code == "NoSuchUpload"):
                     raise
-                self.sleep(delay)
+                # An earlier complete whose answer was lost did merge the parts.
+            finally:
+                tried = True
+
+        self._with_retry(complete, "complete")
 
     def _with_retry(self, fn: Callable[[], _T], what: str) -> _T:
         attempt = 0

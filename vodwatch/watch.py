@@ -13,6 +13,7 @@ import logging
 import os
 import queue
 import select
+import stat as S
 import struct
 import sys
 import threading
@@ -117,8 +118,6 @@ def stat_entry(path: Path) -> Entry | None:
         st = os.stat(path, follow_symlinks=False)
     except (FileNotFoundError, NotADirectoryError):
         return None
-    import stat as S
-
     return Entry(path, path.name, st.st_size, st.st_mtime_ns, st.st_ino, S.S_ISREG(st.st_mode),
                  S.S_ISLNK(st.st_mode), S.S_ISDIR(st.st_mode))
 

@@ -14,6 +14,7 @@ from urllib.parse import urlencode, urlsplit
 import requests
 
 from ..errors import RemoteError, RemoteFault, TransportError
+from ..retry import classify
 from .http import retry_after, transport_error
 from .sign import sign_headers
 
@@ -24,8 +25,6 @@ GROUP = {
     "authority": "upload",
     "asset_info": "query",
 }
-
-THROTTLE_CODES = frozenset({"VOD.10127", "APIGW.0308"})
 
 
 class Pacer(Protocol):
@@ -123,10 +122,10 @@ class VodClient:
             except ValueError:
                 data = {}
             return data if isinstance(data, dict) else {}
-        fault = _fault(operation, resp)
-        if self._pacer is not None and (fault.code in THROTTLE_CODES or fault.status == 429):
-            self._pacer.throttled(group, fault.retry_after)
-        raise RemoteError(fault)
+        error = RemoteError(_fault(operation, resp))
+        if self._pacer is not None and classify(error).throttled:
+            self._pacer.throttled(group, error.fault.retry_after)
+        raise error
 
 
 def _fault(operation: str, resp: requests.Response) -> RemoteFault:

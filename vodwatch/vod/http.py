@@ -7,6 +7,7 @@ become :class:`TransportError` whose text never carries a signed URL.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -82,8 +83,6 @@ def retry_after(headers: Any) -> float | None:
     except ValueError:
         pass
     try:
-        import time
-
         return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError):
         return None
