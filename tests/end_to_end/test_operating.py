@@ -22,7 +22,7 @@ def free_port() -> int:
 
 def test_sd_notify_ready_watchdog_stopping_in_order(setup: Setup, daemon_factory,
                                                     tmp_path: Path) -> None:
-    """The daemon sends READY after its first scan, WATCHDOG pings, then STOPPING."""
+    """READY after the first scan, WATCHDOG pings, RELOADING then READY on SIGHUP, STOPPING."""
     sock_path = tmp_path / "notify.sock"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(sock_path))
@@ -32,16 +32,24 @@ def test_sd_notify_ready_watchdog_stopping_in_order(setup: Setup, daemon_factory
         daemon = daemon_factory(NOTIFY_SOCKET=str(sock_path), WATCHDOG_USEC="4000000")
         while not any("WATCHDOG=1" in m for m in messages):
             messages.append(sock.recv(4096).decode())
+        daemon.signal(signal.SIGHUP)
+        while not any("RELOADING=1" in m for m in messages):
+            messages.append(sock.recv(4096).decode())
+        reload_at = len(messages)
+        while not any("READY=1" in m for m in messages[reload_at:]):
+            messages.append(sock.recv(4096).decode())
         daemon.signal(signal.SIGTERM)
         while not any("STOPPING=1" in m for m in messages):
             messages.append(sock.recv(4096).decode())
         assert daemon.proc.wait(30) == 0
     finally:
         sock.close()
-    kinds = [next(k for k in ("READY=1", "WATCHDOG=1", "STOPPING=1", "STATUS=") if k in m)
-             for m in messages]
-    first = {k: kinds.index(k) for k in ("READY=1", "WATCHDOG=1", "STOPPING=1")}
-    assert first["READY=1"] < first["WATCHDOG=1"] < first["STOPPING=1"]
+    kinds = [next(k for k in ("READY=1", "WATCHDOG=1", "RELOADING=1", "STOPPING=1", "STATUS=")
+                  if k in m) for m in messages]
+    first = {k: kinds.index(k) for k in ("READY=1", "WATCHDOG=1", "RELOADING=1", "STOPPING=1")}
+    assert first["READY=1"] < first["WATCHDOG=1"] < first["RELOADING=1"] < first["STOPPING=1"]
+    assert "READY=1" in kinds[first["RELOADING=1"]:first["STOPPING=1"]]
+    assert any("MONOTONIC_USEC=" in m for m in messages if "RELOADING=1" in m)
     assert any("queued" in m for m in messages if "STATUS=" in m)
 
 
