@@ -1,279 +1,419 @@
 """Claims: which daemon handles which file, when several watch the same share.
 
-A file is claimed by renaming it into this daemon's claim folder inside the inbox
-(same filesystem, so the rename is atomic); the winner is whoever's folder the
-file is in afterwards, not whoever's rename returned without error (NFS may
-report a retried rename as failed although it happened). Each claim folder has a
-lease file that its owner rewrites regularly; another daemon that sees a lease
-unchanged for ``lease_seconds`` (by its own clock: no clock skew between hosts
-matters) gives the dead daemon's files back to the inbox.
+The editor's file never moves until it goes to done/ or failed/. Coordination
+lives in the share's hidden folder ``<inbox>/.vodwatch/``:
 
-Per-asset lock files, created with O_EXCL, keep two updates of one asset from
-overlapping across daemons.
+- ``share-id``: a random identity written once, so that an empty mount point is
+  never mistaken for the share (see ``ShareIdentity``).
+- ``daemons/<daemon id>``: each daemon's lease, rewritten regularly. A peer whose
+  lease has not changed for ``lease_seconds`` (by the observer's own clock, so no
+  clock skew between hosts matters) is dead.
+- ``files/<digest>/``: a claim marker, one per file being worked on, made with an
+  exclusive ``mkdir`` (atomic on local disks, NFS and SMB alike). The digest of the
+  file's path in the inbox names it, so a long file name cannot break it. Its
+  ``owner`` file names the daemon.
+- ``assets/<asset id>/``: the per-asset lock, a marker too, so it is a lease like
+  the claims: none outlives its owner.
+- ``jobs/<daemon id>/<job id>.json``: a ticket per job (its journal rows without
+  any signed URL), so that a survivor can carry a dead daemon's job on, multipart
+  upload included. What is secret is asked for again.
+
+A daemon confirms an upload or moves a file only while it is *fenced*: it renewed
+its lease within half the lease time. One cut off from the share stops before
+another can take over.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import json
 import os
+import secrets
 import shutil
+import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import structlog
 
-from .finish import move_no_replace
-
 log = structlog.get_logger("vodwatch.claim")
 
 STATE_DIR_NAME = ".vodwatch"
+SHARE_ID = "share-id"
+OWNER = "owner"
+# Errors that say the share itself is in trouble, not one file.
+SHARE_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO,
+                          errno.ENOENT, errno.ENOTDIR, errno.ESTALE, errno.ENOTCONN,
+                          errno.EDQUOT, errno.EHOSTDOWN, errno.ETIMEDOUT})
 
 
-def _safe_id(instance_id: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in instance_id) or "default"
+def safe_id(text: str) -> str:
+    """``text`` reduced to characters safe in a file name (0.1's claim folder names)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text) or "default"
+
+
+def new_daemon_id(instance_id: str) -> str:
+    """A daemon identity: readable host part plus a random part, unique per state_dir."""
+    return f"{safe_id(instance_id)[:64]}-{secrets.token_hex(4)}"
+
+
+def marker_name(relative: str) -> str:
+    """The claim marker's name for a file's path relative to the inbox."""
+    return hashlib.sha256(relative.encode("utf-8", "surrogateescape")).hexdigest()[:40]
+
+
+def _write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        try:
+            os.write(fd, text.encode())
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(errors="replace")
+    except FileNotFoundError:
+        return None
+
+
+def _owner_of(marker: Path) -> str | None:
+    """The marker's owner; "" while it is being made (or its maker died); None if gone."""
+    text = _read(marker / OWNER)
+    if text is None:
+        return "" if os.path.isdir(marker) else None
+    return text.split("\n", 1)[0].strip()
 
 
 @dataclass
 class Claims:
-    """Claim folder, lease and asset locks of one daemon in one inbox."""
+    """The markers, leases, locks and tickets of one daemon in one inbox."""
 
     inbox: Path
-    instance_id: str
+    daemon_id: str
     lease_seconds: float
     clock: Callable[[], float] = time.monotonic
+    renewed_at: float | None = None  # our clock, last lease written successfully
     _beat: int = 0
-    _peers: dict[str, tuple[str, float]] = field(default_factory=dict)
+    _seen: dict[str, tuple[str, float]] = field(default_factory=dict)
+
+    # ---- layout ----------------------------------------------------------------------
 
     @property
     def root(self) -> Path:
         return self.inbox / STATE_DIR_NAME
 
     @property
-    def claims_root(self) -> Path:
-        return self.root / "claims"
+    def markers(self) -> Path:
+        return self.root / "files"
+
+    @property
+    def asset_locks(self) -> Path:
+        return self.root / "assets"
+
+    @property
+    def leases(self) -> Path:
+        return self.root / "daemons"
+
+    @property
+    def tickets(self) -> Path:
+        return self.root / "jobs"
 
     @property
     def mine(self) -> Path:
-        return self.claims_root / _safe_id(self.instance_id)
-
-    @property
-    def locks(self) -> Path:
-        return self.root / "locks"
+        """Our tickets folder."""
+        return self.tickets / self.daemon_id
 
     def prepare(self) -> None:
-        """Create the claim and lock folders and write a first lease."""
-        self.mine.mkdir(parents=True, exist_ok=True)
-        self.locks.mkdir(parents=True, exist_ok=True)
+        """Create the hidden folders (never the inbox itself) and write a first lease.
+
+        Raises OSError when the inbox is missing or the share cannot be written.
+        """
+        if not self.inbox.is_dir():
+            raise FileNotFoundError(errno.ENOENT, "the inbox does not exist", str(self.inbox))
+        for folder in (self.root, self.markers, self.asset_locks, self.leases, self.tickets,
+                       self.mine):
+            with contextlib.suppress(FileExistsError):
+                folder.mkdir()
         self.renew()
 
-    def claim_path(self, job_id: int, name: str) -> Path:
-        """Where a file of a job lives while it is ours."""
-        return self.mine / f"{job_id}.{name}"
-
-    def claim(self, src: Path, dst: Path) -> bool:
-        """Rename ``src`` into our claim folder; True if the file is ours now."""
-        if os.path.lexists(dst):
-            return False  # never replace a file already held there
-        try:
-            ino = os.lstat(src).st_ino
-        except FileNotFoundError:
-            return False
-        try:
-            os.rename(src, dst)
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            log.warning("claim.rename_failed", file=src.name, error=str(exc))
-        # Decide by where the file is, not by what the rename returned (a retried
-        # rename on NFS can report ENOENT although it happened).
-        try:
-            return os.lstat(dst).st_ino == ino
-        except FileNotFoundError:
-            return False
-
-    def give_back(self, src: Path, inbox_name: str) -> Path | None:
-        """Return a claimed file to the inbox under its original name (never overwriting)."""
-        dst = self.inbox / inbox_name
-        try:
-            move_no_replace(src, dst)
-        except FileExistsError:
-            log.warning("claim.give_back_collision", file=inbox_name)
-            return None
-        return dst
+    # ---- leases and fencing ----------------------------------------------------------
 
     def renew(self) -> None:
-        """Rewrite our lease (a counter and the time) so peers see we are alive."""
+        """Rewrite our lease so peers see we are alive; OSError if the share refuses."""
         self._beat += 1
-        lease = self.mine / ".lease"
-        tmp = self.mine / ".lease.tmp"
-        try:
-            tmp.write_text(f"{self._beat} {time.time():.3f} {os.getpid()}\n")
-            os.replace(tmp, lease)
-        except OSError as exc:
-            log.warning("claim.lease_failed", error=str(exc))
+        text = f"{self._beat} {time.time():.3f} {os.getpid()} {socket.gethostname()}\n"
+        _write_atomic(self.leases / self.daemon_id, text)
+        self.renewed_at = self.clock()
 
-    def dead_peers(self) -> list[Path]:
-        """Claim folders of other daemons whose lease stopped changing."""
+    def fenced(self) -> bool:
+        """True while our lease is fresh enough to act on the share (half the lease time)."""
+        return self.renewed_at is not None and (
+            self.clock() - self.renewed_at < self.lease_seconds / 2)
+
+    def _observe(self, owner: str, content: str) -> bool:
+        """Track ``owner``'s lease content; True once it stayed unchanged for a lease."""
         now = self.clock()
+        seen = self._seen.get(owner)
+        if seen is None or seen[0] != content:
+            self._seen[owner] = (content, now)
+            return False
+        return now - seen[1] >= self.lease_seconds
+
+    def dead_owners(self) -> list[str]:
+        """Other daemons (by id) whose lease stopped changing, that still hold something."""
+        owners: set[str] = set()
+        for folder in (self.leases, self.tickets):
+            with contextlib.suppress(OSError):
+                owners.update(e.name for e in os.scandir(folder) if not e.name.startswith("."))
+        for marker in self._all_markers():
+            owner = _owner_of(marker)
+            if owner == "" and self._observe("?" + marker.name, ""):
+                # Its maker died between mkdir and naming itself: nobody holds it.
+                shutil.rmtree(marker, ignore_errors=True)
+            elif owner:
+                owners.add(owner)
+        owners.discard(self.daemon_id)
         dead = []
-        try:
-            entries = list(os.scandir(self.claims_root))
-        except OSError:
-            return []
-        for entry in entries:
-            if entry.name == self.mine.name or entry.name.startswith(".") or not entry.is_dir(
-                    follow_symlinks=False):
-                continue
-            try:
-                content = Path(entry.path, ".lease").read_text()
-            except OSError:
-                content = ""
-            seen = self._peers.get(entry.name)
-            if seen is None or seen[0] != content:
-                self._peers[entry.name] = (content, now)
-            elif now - seen[1] >= self.lease_seconds:
-                dead.append(Path(entry.path))
+        for owner in sorted(owners):
+            content = _read(self.leases / owner) if owner else None
+            if self._observe(owner, content or ""):
+                dead.append(owner)
         return dead
 
-    def ticket_path(self, job_id: int) -> Path:
-        """Where a job's ticket (its journal rows as JSON) lives beside its claimed files."""
-        return self.mine / f".job-{job_id}.json"
+    def alive_peers(self) -> int:
+        """How many other daemons' leases changed within the last lease (for status)."""
+        now = self.clock()
+        return sum(1 for owner, (content, since) in self._seen.items()
+                   if content and now - since < self.lease_seconds)
 
-    def write_ticket(self, job_id: int, data: dict[str, Any]) -> None:
-        """Write the ticket atomically, so a peer can carry the job on if we die."""
-        path = self.ticket_path(job_id)
-        tmp = path.with_name(path.name + ".tmp")
-        try:
-            tmp.write_text(json.dumps(data))
-            os.replace(tmp, path)
-        except OSError as exc:
-            log.warning("claim.ticket_failed", job_id=job_id, error=str(exc))
+    # ---- claim markers ---------------------------------------------------------------
 
-    def drop_ticket(self, job_id: int) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.ticket_path(job_id))
+    def relative(self, path: Path) -> str:
+        return str(path.relative_to(self.inbox))
 
-    def take_over(self, peer: Path,
-                  adopt: Callable[[dict[str, Any]], list[tuple[str, str]]]) -> int:
-        """Carry on a dead daemon's jobs; returns how many files were taken.
+    def marker_for(self, path: Path) -> Path:
+        return self.markers / marker_name(self.relative(path))
 
-        Each ticket is first renamed into our folder (one daemon wins it), then
-        ``adopt`` journals the job as ours and says where its files go. Files
-        without a ticket go back to the inbox.
+    def claim(self, path: Path, job_id: int) -> Path | None:
+        """Take the marker of ``path``; its path if the file is ours now, else None.
+
+        OSError (other than "exists") means the share refused: the caller makes the
+        folder set unavailable. A marker whose owner cannot be written is removed.
         """
-        # One daemon wins the whole folder by renaming it; the others find it gone.
-        work = self.claims_root / f".takeover-{peer.name}-{self.mine.name}"
+        marker = self.marker_for(path)
         try:
-            os.rename(peer, work)
+            marker.mkdir()
+        except FileExistsError:
+            return None  # held, by a peer or by another job of ours
+        try:
+            _write_atomic(marker / OWNER, f"{self.daemon_id}\n{job_id}\n{self.relative(path)}\n")
         except OSError:
-            return 0
-        return self.resume_take_over(work, adopt)
+            shutil.rmtree(marker, ignore_errors=True)
+            raise
+        return marker
 
-    def resume_take_over(self, work: Path,
-                         adopt: Callable[[dict[str, Any]], list[tuple[str, str]]]) -> int:
-        """Adopt the jobs in a dead daemon's folder that we have already won."""
-        peer_name = work.name.removeprefix(".takeover-").removesuffix("-" + self.mine.name)
-        peer = work
-        taken = 0
-        for entry in sorted(os.scandir(peer), key=lambda e: e.name):
-            if not (entry.name.startswith(".job-") and entry.name.endswith(".json")):
-                continue
-            mine = self.mine / f".adopt-{peer_name}-{entry.name}"
-            try:
-                os.rename(entry.path, mine)
-            except OSError:
-                continue  # another daemon won this ticket
-            try:
-                ticket = json.loads(mine.read_text())
-                asset_id = str(ticket["job"]["asset_id"])
-                if asset_id:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(self.locks / f"{asset_id}.lock")
-                    self.lock_asset(asset_id)
-                for old, new in adopt(ticket):
-                    old_path = peer / Path(old).name
-                    if os.path.lexists(old_path):
-                        os.rename(old_path, new)
-                        taken += 1
-            except (OSError, ValueError, KeyError) as exc:
-                log.error("claim.adopt_failed", peer=peer_name, ticket=entry.name,
-                          error=str(exc))
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(mine)
-        for entry in list(os.scandir(peer)):
-            if entry.name.startswith("."):
-                continue
-            _, _, original = entry.name.partition(".")
-            if self.give_back(Path(entry.path), original or entry.name):
-                taken += 1
+    def owns(self, marker: Path) -> bool:
+        return _owner_of(marker) == self.daemon_id
+
+    def is_claimed(self, path: Path) -> bool:
+        """True if any daemon holds the marker of ``path``."""
+        return os.path.isdir(self.marker_for(path))
+
+    def release(self, marker: Path) -> None:
+        """Drop a marker of ours (the file went to done/ or failed/, or back to waiting)."""
+        if _owner_of(marker) == self.daemon_id:
+            shutil.rmtree(marker, ignore_errors=True)
+
+    def adopt_marker(self, marker: Path, job_id: int) -> None:
+        """Make a dead daemon's marker ours (its job is carried on by us)."""
+        text = _read(marker / OWNER) or ""
+        lines = text.split("\n")
+        relative = lines[2] if len(lines) > 2 else ""
+        with contextlib.suppress(FileExistsError):
+            marker.mkdir()
+        _write_atomic(marker / OWNER, f"{self.daemon_id}\n{job_id}\n{relative}\n")
+
+    def _all_markers(self) -> list[Path]:
+        out = []
+        for folder in (self.markers, self.asset_locks):
+            with contextlib.suppress(OSError):
+                out += [Path(e.path) for e in os.scandir(folder) if not e.name.startswith(".")]
+        return out
+
+    def my_markers(self) -> list[Path]:
+        """Claim markers we hold (at start-up: those no unfinished job needs are dropped)."""
         with contextlib.suppress(OSError):
-            for lock in list(os.scandir(self.locks)):
-                if _lock_owner(Path(lock.path)) == peer_name:
-                    os.unlink(lock.path)
-        if not [e for e in os.scandir(peer) if not e.name.startswith(".lease")]:
-            shutil.rmtree(peer, ignore_errors=True)
-        self._peers.pop(peer_name, None)
-        if taken:
-            log.warning("claim.taken_over", peer=peer_name, files=taken)
-        return taken
-
-    def unfinished_takeovers(self) -> list[Path]:
-        """Take-overs of ours cut short by a crash: carry them on at start-up."""
-        try:
-            return [Path(e.path) for e in os.scandir(self.claims_root)
-                    if e.name.startswith(".takeover-") and e.name.endswith("-" + self.mine.name)]
-        except OSError:
-            return []
+            return [Path(e.path) for e in os.scandir(self.markers)
+                    if _owner_of(Path(e.path)) == self.daemon_id]
+        return []
 
     # ---- asset locks -----------------------------------------------------------------
 
     def lock_asset(self, asset_id: str) -> bool:
-        """Take the share-wide lock of an asset; False if another daemon holds it."""
-        path = self.locks / f"{asset_id}.lock"
+        """Take the share-wide lease of an asset; False if another daemon holds it."""
+        path = self.asset_locks / asset_id
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            path.mkdir()
         except FileExistsError:
-            return _lock_owner(path) == self.mine.name
+            return _owner_of(path) == self.daemon_id
         try:
-            os.write(fd, self.mine.name.encode())
-        finally:
-            os.close(fd)
+            _write_atomic(path / OWNER, f"{self.daemon_id}\n")
+        except OSError:
+            shutil.rmtree(path, ignore_errors=True)
+            raise
         return True
 
     def holds_or_free(self, asset_id: str) -> bool:
         """True unless another daemon holds this asset's lock."""
-        owner = _lock_owner(self.locks / f"{asset_id}.lock")
-        return owner in ("", self.mine.name)
+        return _owner_of(self.asset_locks / asset_id) in (None, self.daemon_id)
 
     def unlock_asset(self, asset_id: str) -> None:
         """Release an asset lock that we hold."""
-        path = self.locks / f"{asset_id}.lock"
-        if _lock_owner(path) == self.mine.name:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
+        if asset_id:
+            self.release(self.asset_locks / asset_id)
 
     def release_all_locks(self) -> None:
-        """Drop every lock of ours (at start-up, before resumed jobs take theirs again)."""
+        """Drop every asset lock of ours (at start-up, before resumed jobs take theirs)."""
         with contextlib.suppress(OSError):
-            for lock in list(os.scandir(self.locks)):
-                if _lock_owner(Path(lock.path)) == self.mine.name:
-                    os.unlink(lock.path)
+            for entry in list(os.scandir(self.asset_locks)):
+                self.release(Path(entry.path))
 
-    def leftovers(self) -> list[Path]:
-        """Files in our claim folder (for recovery of files no job knows about)."""
+    # ---- tickets ---------------------------------------------------------------------
+
+    def write_ticket(self, job_id: int, data: dict[str, Any]) -> None:
+        """Write the job's ticket atomically, without any signed URL."""
         try:
-            return [Path(e.path) for e in os.scandir(self.mine) if not e.name.startswith(".")]
-        except OSError:
-            return []
+            _write_atomic(self.mine / f"{job_id}.json", json.dumps(strip_secrets(data)))
+        except OSError as exc:
+            log.warning("claim.ticket_failed", job_id=job_id, error=str(exc))
+
+    def drop_ticket(self, job_id: int) -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(self.mine / f"{job_id}.json")
+
+    def lost_tickets(self) -> bool:
+        """True when our tickets folder was taken by a peer (we were presumed dead)."""
+        return not self.mine.is_dir() and self.root.is_dir()
+
+    # ---- take-over -------------------------------------------------------------------
+
+    def take_over(self, dead: str, adopt: Callable[[dict[str, Any]], Iterable[tuple[Path, int]]]
+                  ) -> int:
+        """Carry on a dead daemon's jobs; returns how many jobs were adopted.
+
+        The dead daemon's tickets folder is renamed to one of ours first (exactly one
+        daemon wins it); ``adopt`` journals each ticket's job as ours and returns its
+        (marker, new job id) pairs, which we then own. The dead daemon's other markers
+        and locks are dropped: their files are in the inbox and simply free again.
+        """
+        work = self.tickets / f".takeover-{dead}-{self.daemon_id}"
+        try:
+            os.rename(self.tickets / dead, work)
+        except FileNotFoundError:
+            work.mkdir(exist_ok=True)  # it held markers but no tickets
+        except OSError as exc:
+            log.warning("claim.takeover_failed", peer=dead, error=str(exc))
+            return 0
+        return self.finish_take_over(work, dead, adopt)
+
+    def finish_take_over(self, work: Path, dead: str,
+                         adopt: Callable[[dict[str, Any]], Iterable[tuple[Path, int]]]) -> int:
+        """Adopt the tickets in a folder we already won (also after a crash of ours)."""
+        adopted = 0
+        for entry in sorted(os.scandir(work), key=lambda e: e.name):
+            if not entry.name.endswith(".json") or entry.name.startswith("."):
+                continue
+            try:
+                ticket = json.loads(Path(entry.path).read_text())
+                for marker, job_id in adopt(ticket):
+                    self.adopt_marker(marker, job_id)
+                asset_id = str(ticket["job"]["asset_id"])
+                if asset_id:
+                    shutil.rmtree(self.asset_locks / asset_id, ignore_errors=True)
+                    self.lock_asset(asset_id)
+                adopted += 1
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                log.error("claim.adopt_failed", peer=dead, ticket=entry.name, error=str(exc))
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+        for marker in self._all_markers():
+            if _owner_of(marker) == dead:
+                shutil.rmtree(marker, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            os.unlink(self.leases / dead)
+        shutil.rmtree(work, ignore_errors=True)
+        self._seen.pop(dead, None)
+        if adopted:
+            log.warning("claim.taken_over", peer=dead, jobs=adopted)
+        return adopted
+
+    def unfinished_takeovers(self) -> list[tuple[Path, str]]:
+        """Take-overs of ours cut short by a crash: (folder, dead id) to carry on at start-up."""
+        out = []
+        prefix, suffix = ".takeover-", "-" + self.daemon_id
+        with contextlib.suppress(OSError):
+            for e in os.scandir(self.tickets):
+                if e.name.startswith(prefix) and e.name.endswith(suffix):
+                    out.append((Path(e.path), e.name[len(prefix):-len(suffix)]))
+        return out
 
 
-def _lock_owner(path: Path) -> str:
-    try:
-        return path.read_text().strip()
-    except OSError:
-        return ""
+def strip_secrets(ticket: dict[str, Any]) -> dict[str, Any]:
+    """A journal export without signed URLs (what may be written to the share)."""
+    files = [{k: v for k, v in f.items() if k != "upload_url"} for f in ticket.get("files", [])]
+    return {**ticket, "files": files}
+
+
+@dataclass
+class ShareIdentity:
+    """Is this inbox the share we know, or an empty mount point while the share is gone?
+
+    The first start writes a random id into the hidden folder; the journal keeps it
+    with the inbox's device. Later: the id present and equal is the share; the id
+    missing on another device than before is an unmounted share (unavailable, never
+    "every file vanished"); missing on the same device is an inbox that was removed
+    and recreated, which gets a new id.
+    """
+
+    inbox: Path
+
+    @property
+    def path(self) -> Path:
+        return self.inbox / STATE_DIR_NAME / SHARE_ID
+
+    def check(self, known: dict[str, Any] | None) -> tuple[str | None, dict[str, Any] | None]:
+        """(problem or None, identity to remember). Writes an id only where none is known."""
+        try:
+            st = os.stat(self.inbox)
+        except OSError as exc:
+            return f"the inbox cannot be read ({exc.strerror or exc})", None
+        current = _read(self.path) if os.path.isdir(self.inbox) else None
+        current = current.strip() if current else None
+        if current:
+            if known and known.get("id") != current:
+                log.warning("share.identity_changed", folder=str(self.inbox),
+                            hint="another share is mounted here, or the hidden folder was "
+                            "replaced; carrying on with it")
+            return None, {"id": current, "dev": st.st_dev}
+        if known and known.get("dev") != st.st_dev:
+            return ("the share is not mounted (the inbox is an empty folder on another disk "
+                    "than before)"), None
+        return None, None  # no id yet: the caller creates the hidden folder, then one
+
+    def create(self, st_dev: int | None = None) -> dict[str, Any]:
+        ident = secrets.token_hex(16)
+        _write_atomic(self.path, ident + "\n")
+        return {"id": ident, "dev": st_dev if st_dev is not None else os.stat(self.inbox).st_dev}

@@ -24,12 +24,12 @@ from typing import Any
 import structlog
 
 from . import journal as J
-from . import report
-from .claim import Claims
+from . import report, upgrade
+from .claim import Claims, new_daemon_id
 from .config import Config, FolderSet, load_config
 from .errors import ConfigError, RemoteError, TransportError
 from .finish import Failure
-from .folder import FolderWatch
+from .folder import FolderWatch, share_fault
 from .journal import Journal
 from .log import add_secret
 from .metrics import Metrics, MetricsServer
@@ -116,7 +116,8 @@ class Daemon:
         self._last_progress_log = time.monotonic()
         self._last_lease = 0.0
         self._last_prune = 0.0
-        self._adopted: list[int] = []
+        self.daemon_id = _daemon_id(self.config.state_dir, self.config.claims.instance_id)
+        self._legacy_left = True
         self._signals = 0
         self._ready = False
 
@@ -142,7 +143,7 @@ class Daemon:
                                 stop=self.stop, abort=self.abort,
                                 retry_part=self._part_retry(policy),
                                 sleep=self._sleep_unless_aborted)
-            claims = Claims(fs.inbox, config.claims.instance_id, config.claims.lease_seconds)
+            claims = Claims(fs.inbox, self.daemon_id, config.claims.lease_seconds)
             svc = Services(fs.name, fs.done, fs.failed, self.journal, vod, uploader, claims,
                            policy, config.language_map,
                            config.upload.multipart_threshold_mb * MiB,
@@ -151,6 +152,7 @@ class Daemon:
             watch = FolderWatch(fs, self.journal, claims, config.settle_seconds,
                                 config.max_writing_hours * 3600, config.scan_interval_seconds,
                                 config.rescan_seconds, config.language_map, self.hints)
+            svc.ticket = watch.ticket
             sets[fs.name] = FolderSetRuntime(fs, watch, svc, claims)
         return sets
 
@@ -243,7 +245,8 @@ class Daemon:
                         self._submit(rt, job_id)
         for job_id, at in list(self.waiting.items()):
             owner = self.sets.get(self.job_folder.get(job_id, ""))
-            if owner is not None and at <= now and not owner.paused and not self.stop.is_set():
+            if owner is not None and at <= now and not owner.paused and (
+                    owner.watch.available) and not self.stop.is_set():
                 del self.waiting[job_id]
                 self._submit(owner, job_id)
         self._report(now)
@@ -280,6 +283,11 @@ class Daemon:
             job = self.journal.job(job_id)
             if outcome is Outcome.INTERRUPTED:
                 continue
+            if outcome is Outcome.UNAVAILABLE:
+                self.waiting[job_id] = time.monotonic() + 2.0
+                if rt is not None:
+                    rt.watch.set_unavailable(job.wait_reason or "the share failed")
+                continue
             if outcome in (Outcome.WAITING, Outcome.PAUSED):
                 delay = max(0.0, (job.retry_at or time.time()) - time.time())
                 self.waiting[job_id] = time.monotonic() + delay
@@ -291,8 +299,9 @@ class Daemon:
                     self.stats.unreachable = True
                     self.stats.detail = job.wait_reason or ""
                 continue
-            if rt is not None and job.asset_id:
-                rt.watch.active_assets.discard(job.asset_id)
+            if rt is not None:
+                rt.watch.job_ended([Path(f.inbox_path) for f in self.journal.files(job_id)],
+                                   job.asset_id)
 
     def _count_retry(self, reason: str) -> None:
         self.metrics.retries.labels(reason).inc()
@@ -346,8 +355,12 @@ class Daemon:
                 return
         self._unpause(rt)
 
-    def _adopt(self, rt: FolderSetRuntime, ticket: dict[str, Any]) -> list[tuple[str, str]]:
-        """Journal a dead daemon's job as ours; it then resumes like one of our own."""
+    def _adopt(self, rt: FolderSetRuntime, ticket: dict[str, Any]) -> list[tuple[Path, int]]:
+        """Journal a dead daemon's job as ours; it then resumes like one of our own.
+
+        Tickets hold no signed URL: a job that still needs one asks VOD again (a
+        multipart upload in flight carries on through the authority API).
+        """
         job = ticket["job"]
         if job["state"] in J.FINAL_STATES:
             return []
@@ -357,32 +370,52 @@ class Daemon:
                 f["final_path"] = str(folder / Path(f["final_path"]).name)
         if job["state"] == J.CLAIMING:
             job["state"] = J.CLAIMED
-        job_id, moves = self.journal.import_job(rt.fs.name, ticket, rt.claims.claim_path)
-        self._adopted.append(job_id)
+        if job["state"] in (J.REQUESTED, J.UPLOADING) and any(
+                f["state"] not in ("uploaded", "refused") and not f.get("upload_id")
+                for f in ticket["files"]):
+            job["state"] = J.REQUESTING
+        job_id, files = self.journal.import_job(rt.fs.name, ticket, rt.fs.inbox)
         if job["asset_id"]:
             rt.watch.active_assets.add(job["asset_id"])
-        rt.claims.write_ticket(job_id, self.journal.export_job(job_id))
+        rt.watch.busy.update(Path(f.inbox_path) for f in files)
+        rt.claims.write_ticket(job_id, rt.watch.ticket(job_id))
         self.job_folder[job_id] = rt.fs.name
         self.waiting[job_id] = time.monotonic()
         log.warning("recover.adopted", job_id=job_id, asset_id=job["asset_id"],
-                    state=job["state"], files=[f["name"] for f in ticket["files"]])
-        return moves
+                    state=job["state"], files=[f.name for f in files])
+        return [(Path(f.marker), job_id) for f in files]
 
-    def _after_adoption(self) -> None:
-        """Moving adopted files into our claim folder changed their ctime, and only that.
+    def _keep_lease(self, rt: FolderSetRuntime) -> None:
+        """Renew our lease, notice if we were taken over, and take over dead peers."""
+        if rt.claims.lost_tickets():
+            self._disown(rt)
+        if not rt.watch.renew():
+            return
+        try:
+            for dead in rt.claims.dead_owners():
+                rt.claims.take_over(dead, functools.partial(self._adopt, rt))
+            if self._legacy_left:
+                self._legacy_left = not upgrade.sweep(rt.claims, self.config.claims.instance_id)
+        except OSError as exc:
+            rt.watch.set_unavailable(share_fault(exc, exc.filename or str(rt.fs.inbox)))
 
-        The upload checks ctime to catch writers that fake mtime; a file whose size,
-        mtime and inode are as journaled keeps its job, with the new ctime recorded.
-        """
-        for job_id in self._adopted:
-            for f in self.journal.files(job_id):
-                try:
-                    st = os.lstat(f.claim_path)
-                except OSError:
-                    continue
-                if (st.st_size, st.st_mtime_ns, st.st_ino) == (f.size, f.mtime_ns, f.ino):
-                    self.journal.set_file(f.id, ctime_ns=st.st_ctime_ns)
-        self._adopted.clear()
+    def _disown(self, rt: FolderSetRuntime) -> None:
+        """A peer presumed us dead and carried our jobs on: they are its own now."""
+        log.error("claim.taken_over_by_peer", folder=rt.fs.name,
+                  hint="this daemon could not renew its lease in time (share cut off or "
+                  "slow); a peer carries its jobs on")
+        for job in self.journal.unfinished_jobs():
+            if job.folder != rt.fs.name:
+                continue
+            fut = self.running.get(job.id)
+            if fut is not None and not fut.done():
+                continue  # it stops at its next step: our lease is not fresh
+            self.journal.set_job(job.id, state=J.ABANDONED, wait_reason="taken over by a peer")
+            self.waiting.pop(job.id, None)
+            rt.watch.job_ended([Path(f.inbox_path) for f in self.journal.files(job.id)],
+                               job.asset_id)
+        with contextlib.suppress(OSError):
+            rt.claims.mine.mkdir(parents=False)
 
     def _unpause(self, rt: FolderSetRuntime) -> None:
         if rt.paused is None:
@@ -399,36 +432,51 @@ class Daemon:
     # ---- start, reload, stop ---------------------------------------------------------
 
     def _recover(self) -> None:
+        """Carry on every unfinished job; a folder set whose share is away waits for it.
+
+        A restart during an outage forgets nothing and cancels nothing: the jobs of an
+        unavailable folder set wait, and the share's hidden folder is touched only
+        when the share is there.
+        """
         for rt in self.sets.values():
-            rt.claims.prepare()
-            rt.claims.release_all_locks()
-            for work in rt.claims.unfinished_takeovers():
-                rt.claims.resume_take_over(work, functools.partial(self._adopt, rt))
-        self._after_adoption()
-        known: set[str] = set()
+            if rt.watch.open_share():
+                self._recover_share(rt)
         for job in self.journal.unfinished_jobs():
             owner = self.sets.get(job.folder)
             if owner is None:
                 log.warning("recover.unknown_folder", job_id=job.id, folder=job.folder)
                 continue
-            known.update(f.claim_path for f in self.journal.files(job.id))
+            owner.watch.busy.update(Path(f.inbox_path) for f in self.journal.files(job.id))
             if job.asset_id:
-                owner.claims.lock_asset(job.asset_id)
+                with contextlib.suppress(OSError):
+                    owner.claims.lock_asset(job.asset_id)
                 owner.watch.active_assets.add(job.asset_id)
             self.job_folder[job.id] = owner.fs.name
             # A restart is a natural moment to retry: recovered jobs run at once.
             self.waiting[job.id] = time.monotonic()
             log.info("recover.job", job_id=job.id, asset_id=job.asset_id, state=job.state)
+        if all(rt.watch.available for rt in self.sets.values()):
+            self.journal.set_meta("legacy_claims", None)
         for folder, pause in self.journal.pauses().items():
             paused = self.sets.get(folder)
             if paused is not None:
                 paused.paused = pause["reason"]
-        for rt in self.sets.values():
-            for path in rt.claims.leftovers():
-                if str(path) not in known:
-                    _, _, name = path.name.partition(".")
-                    rt.claims.give_back(path, name or path.name)
-                    log.warning("recover.unknown_claim_returned", file=name)
+
+    def _recover_share(self, rt: FolderSetRuntime) -> None:
+        """Our part of the share after a restart: 0.1 leftovers, take-overs, stale markers."""
+        try:
+            upgrade.migrate_own_jobs(rt.claims, self.journal, rt.fs.name)
+            upgrade.sweep(rt.claims, self.config.claims.instance_id)
+            rt.claims.release_all_locks()
+            for work, dead in rt.claims.unfinished_takeovers():
+                rt.claims.finish_take_over(work, dead, functools.partial(self._adopt, rt))
+            needed = {f.marker for job in self.journal.unfinished_jobs()
+                      if job.folder == rt.fs.name for f in self.journal.files(job.id)}
+            for marker in rt.claims.my_markers():
+                if str(marker) not in needed:
+                    rt.claims.release(marker)
+        except OSError as exc:
+            rt.watch.set_unavailable(share_fault(exc, exc.filename or str(rt.fs.inbox)))
 
     def _reload(self) -> None:
         self.notifier.reloading(time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000)
@@ -536,10 +584,7 @@ class Daemon:
             self._last_lease = now
             for rt in self.sets.values():
                 if rt.watch.available:
-                    rt.claims.renew()
-                    for peer in rt.claims.dead_peers():
-                        rt.claims.take_over(peer, functools.partial(self._adopt, rt))
-                    self._after_adoption()
+                    self._keep_lease(rt)
         if now - self._last_prune >= 24 * 3600:
             self._last_prune = now
             # Keep months of history for status, not years of rows.
@@ -547,3 +592,21 @@ class Daemon:
         if now - self._last_progress_log >= self.config.upload.progress_log_seconds:
             self._last_progress_log = now
             report.log_progress(report.in_flight(self.sets))
+
+
+def _daemon_id(state_dir: Path, instance_id: str) -> str:
+    """This daemon's identity on shares: kept in state_dir, so unique per state_dir."""
+    path = state_dir / "daemon-id"
+    try:
+        return path.read_text().strip() or _new_id(path, instance_id)
+    except FileNotFoundError:
+        return _new_id(path, instance_id)
+
+
+def _new_id(path: Path, instance_id: str) -> str:
+    ident = new_daemon_id(instance_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(".daemon-id.tmp")
+    tmp.write_text(ident + "\n")
+    os.replace(tmp, path)
+    return ident

@@ -1,12 +1,19 @@
 """One folder set: watch its inbox, settle files, group them and start jobs.
 
 Steps 1 to 4 of a file's flow for one inbox; the daemon calls ``tick`` from its
-main loop and runs the jobs this returns on its worker pool.
+main loop and runs the jobs this returns on its worker pool. Files are claimed
+with markers in the share's hidden folder and never leave the inbox before done/
+or failed/. A fault of the share (inbox gone, an empty mount point, a full or
+read-only disk) makes the folder set *unavailable* with its reason, and it comes
+back by itself.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno as e
 import json
+import os
 import queue
 import time
 from collections.abc import Callable
@@ -16,7 +23,7 @@ from typing import Any
 
 import structlog
 
-from .claim import Claims
+from .claim import Claims, ShareIdentity
 from .config import FolderSet
 from .errors import BadName
 from .finish import Failure
@@ -27,6 +34,21 @@ from .settle import Settler
 from .watch import Entry, EventWatcher, choose_mode, scan, stat_entry
 
 log = structlog.get_logger("vodwatch.folder")
+
+
+def share_fault(exc: OSError, where: str) -> str:
+    """One sentence for a share fault, with what to do."""
+    code = exc.errno
+    if code in (e.ENOSPC, e.EDQUOT):
+        return f"the share is full ({where}): free some space; vodwatch carries on by itself"
+    if code in (e.EROFS, e.EACCES, e.EPERM):
+        return (f"vodwatch may not write to {where} ({exc.strerror}): give the service user "
+                "write access; vodwatch carries on by itself")
+    if code in (e.EEXIST, e.ENOTDIR) and where and not os.path.isdir(where):
+        return f"{where} is not a folder: make it a folder; vodwatch carries on by itself"
+    if code == e.ENOENT:
+        return f"{where} is missing: is the share mounted? vodwatch waits for it"
+    return f"the share does not answer ({where}: {exc.strerror or exc}); vodwatch waits for it"
 
 
 @dataclass
@@ -45,23 +67,32 @@ class FolderWatch:
     clock: Callable[[], float] = time.monotonic
     mode: str = "polling"
     mode_why: str = ""
-    available: bool = True
+    unavailable: str | None = None  # why the share cannot be used now, in one sentence
     active_assets: set[str] = field(default_factory=set)
     entries: dict[Path, Entry] = field(default_factory=dict)
+    busy: set[Path] = field(default_factory=set)  # files of our unfinished jobs
+    elsewhere: set[Path] = field(default_factory=set)  # files another daemon holds
+    skipped: dict[str, str] = field(default_factory=dict)  # name -> why it is not handled
     _next_scan: float = 0.0
     _watcher: EventWatcher | None = None
+    _prepared: bool = False
 
     def __post_init__(self) -> None:
         self.settler: Settler[Path] = Settler(self.settle_seconds, self.max_writing_seconds)
+        self.identity = ShareIdentity(self.fs.inbox)
 
     @property
     def name(self) -> str:
         return str(self.fs.inbox)
 
+    @property
+    def available(self) -> bool:
+        return self.unavailable is None
+
     def start(self) -> None:
         """Choose events or polling, and start the watcher (falling back to polling)."""
         self.mode, self.mode_why = choose_mode(self.fs.watch, self.fs.inbox)
-        if self.mode == "events":
+        if self.mode == "events" and self.available:
             watcher = EventWatcher(self.fs.inbox, self.fs.recursive, self.hints)
             try:
                 watcher.start()
@@ -79,17 +110,81 @@ class FolderWatch:
 
     def hint(self, path: Path) -> None:
         """A change event for a path in this inbox: look at it soon."""
-        if not is_ignored(path.name):
+        if not is_ignored(path.name) and path not in self.busy:
             self.settler.poke(path, self.clock())
+
+    # ---- is the share there? ----------------------------------------------------------
+
+    def open_share(self) -> bool:
+        """Check the share is the one we know and usable; prepare its hidden folder.
+
+        Returns True when available. Never creates the inbox; creates done/ and
+        failed/ beside an inbox that exists.
+        """
+        key = f"share:{self.fs.name}"
+        problem, ident = self.identity.check(self.journal.get_meta(key))
+        try:
+            if problem is None:
+                self.claims.prepare()
+                if ident is None:
+                    ident = self.identity.create()
+                    log.info("share.identity_created", folder=self.name)
+                if self.journal.get_meta(key) != ident:
+                    self.journal.set_meta(key, ident)
+                for folder in (self.fs.done, self.fs.failed):
+                    folder.mkdir(exist_ok=True)
+                    probe_write(folder)
+        except OSError as exc:
+            problem = share_fault(exc, exc.filename or self.name)
+        if problem is not None:
+            self.set_unavailable(problem)
+            return False
+        self._prepared = True
+        self.set_available()
+        return True
+
+    def set_unavailable(self, why: str) -> None:
+        """Say loudly (once) that the share cannot be used, and stop settling its files."""
+        if self.unavailable != why:
+            log.error("folder.unavailable", folder=self.name, reason=why,
+                      hint="files stay where they are; nothing is lost, cancelled or sent "
+                      "twice, and vodwatch carries on by itself when this is fixed")
+            self.journal.event(self.fs.name, "unavailable", detail=why)
+        self.unavailable = why
+        for path in list(self.entries):
+            self.settler.forget(path)
+        self.entries.clear()
+
+    def set_available(self) -> None:
+        if self.unavailable is not None:
+            log.warning("folder.available_again", folder=self.name, was=self.unavailable)
+            self.journal.event(self.fs.name, "available", detail="")
+            if self.mode == "events" and self._watcher is None:
+                self.start()
+        self.unavailable = None
+
+    def renew(self) -> bool:
+        """Renew our lease on the share; False (and unavailable) if the share refuses."""
+        try:
+            self.claims.renew()
+        except OSError as exc:
+            self.set_unavailable(share_fault(exc, str(self.claims.leases)))
+            return False
+        return True
 
     # ---- the scan is the truth --------------------------------------------------------
 
     def tick(self, now: float) -> list[Path]:
         """Rescan if due, re-stat files that are due; return settled paths."""
         interval = self.scan_interval if self.mode == "polling" else self.rescan_seconds
+        if not self.available:
+            interval = min(interval, 2.0)  # look again soon: it may be back
         if now >= self._next_scan:
-            self._full_scan(now)
             self._next_scan = now + interval
+            if self.available or self.open_share():
+                self._full_scan(now)
+        if not self.available:
+            return []
         for path in self.settler.due(now):
             entry = stat_entry(path)
             if entry is None or not self._wanted(entry):
@@ -101,31 +196,34 @@ class FolderWatch:
         return self.settler.ready(now)
 
     def _wanted(self, entry: Entry) -> bool:
-        if is_ignored(entry.name):
+        if is_ignored(entry.name) or entry.path in self.busy or entry.path in self.elsewhere:
             return False
-        return entry.is_file or entry.is_symlink
+        return not entry.is_dir
 
     def _full_scan(self, now: float) -> None:
         try:
-            seen = {}
-            for entry in scan(self.fs.inbox, self.fs.recursive):
-                if self._wanted(entry):
-                    seen[entry.path] = entry
+            found = list(scan(self.fs.inbox, self.fs.recursive))
+            share_there = self.identity.path.exists()
         except OSError as exc:
-            if self.available:
-                log.error("folder.unavailable", folder=self.name, error=str(exc),
-                          hint="the share or folder is gone; files stay where they are and "
-                          "nothing is uploaded again when it comes back")
-                self.journal.event(self.name, "unavailable", detail=str(exc))
-            self.available = False
-            for path in list(self.entries):
-                self.settler.forget(path)
-            self.entries.clear()
+            self.set_unavailable(share_fault(exc, self.name))
             return
-        if not self.available:
-            log.warning("folder.available_again", folder=self.name)
-            self.journal.event(self.name, "available", detail="")
-            self.available = True
+        if not share_there:
+            # The hidden folder went with the inbox (removed and recreated, or
+            # unmounted): check the share again rather than trust an empty listing.
+            self.open_share()
+            return
+        seen: dict[Path, Entry] = {}
+        skipped: dict[str, str] = {}
+        for entry in found:
+            if entry.is_dir and not self.fs.recursive and not entry.name.startswith("."):
+                skipped[entry.name] = ("a folder: vodwatch does not look inside folders here; "
+                                       "move the files themselves into the inbox")
+            elif self._wanted(entry):
+                seen[entry.path] = entry
+        self.skipped = skipped
+        for path in list(self.elsewhere):
+            if path not in {e.path for e in found} or not self.claims.is_claimed(path):
+                self.elsewhere.discard(path)  # done elsewhere, or free again
         for path in list(self.entries):
             if path not in seen:
                 self.settler.forget(path)
@@ -141,13 +239,13 @@ class FolderWatch:
         good: list[tuple[Path, ParsedName]] = []
         jobs: list[int] = []
         for path in sorted(ready):
-            if len(jobs) >= limit:
+            if len(jobs) >= limit or not self.available:
                 return jobs
             entry = self.entries.get(path)
             if entry is None:
                 continue
             parsed = self._parse(path.name)
-            if parsed is None or entry.is_symlink or entry.size == 0:
+            if parsed is None or not entry.is_file or entry.size == 0:
                 # A file with a problem is a job of its own; the runner explains it.
                 job = self._claim_job(parsed.asset_id if parsed else "", False,
                                       [(path, parsed)])
@@ -156,13 +254,17 @@ class FolderWatch:
                 continue
             good.append((path, parsed))
         for batch in plan_jobs(good, lambda item: item[1]):
-            if len(jobs) >= limit:
+            if len(jobs) >= limit or not self.available:
                 break
             asset_id = batch[0][1].asset_id
             if asset_id in self.active_assets:
                 continue  # serialised: the next batch waits for this asset's job
-            if not self.claims.lock_asset(asset_id):
-                continue  # another daemon is updating this asset
+            try:
+                if not self.claims.lock_asset(asset_id):
+                    continue  # another daemon is updating this asset
+            except OSError as exc:
+                self.set_unavailable(share_fault(exc, str(self.claims.asset_locks)))
+                break
             has_video = any(p.kind == Kind.VIDEO for _, p in batch)
             job = self._claim_job(asset_id, has_video, list(batch))
             if job is None:
@@ -186,37 +288,55 @@ class FolderWatch:
     def _claim_job(self, asset_id: str, has_video: bool,
                    files: list[tuple[Path, ParsedName | None]],
                    failure: Failure | None = None) -> int | None:
-        """Journal a job, then rename its files into our claim folder; its id if any is ours.
+        """Journal a job, then take its files' markers; its id if any file is ours.
 
-        A ``failure`` decided before the claim is journaled before the renames too.
+        The files stay in the inbox. A ``failure`` decided before the claim is
+        journaled before the markers too.
         """
-        new = [NewFile(path.name, str(parsed.kind) if parsed else "unknown", str(path), "")
+        new = [NewFile(path.name, str(parsed.kind) if parsed else "unknown", str(path),
+                       str(self.claims.marker_for(path)))
                for path, parsed in files]
-        job_id, file_ids = self.journal.create_job(self.name, asset_id, has_video, new,
-                                                   claim_path_for=self.claims.claim_path)
+        job_id, file_ids = self.journal.create_job(self.fs.name, asset_id, has_video, new)
         if failure is not None:
             self.journal.set_job(job_id, outcome="failed",
                                  outcome_reason=json.dumps(failure.__dict__))
-        self.claims.write_ticket(job_id, self.journal.export_job(job_id))
-        kept = 0
+        kept: list[Path] = []
         for (path, _), file_id in zip(files, file_ids, strict=True):
             self.settler.forget(path)
             self.entries.pop(path, None)
-            if self.claims.claim(path, self.claims.claim_path(job_id, path.name)):
-                kept += 1
+            try:
+                marker = self.claims.claim(path, job_id)
+            except OSError as exc:
+                self.set_unavailable(share_fault(exc, str(self.claims.markers)))
+                marker = None
+            if marker is not None:
+                kept.append(path)
             else:
+                if self.available:
+                    self.elsewhere.add(path)
                 self.journal.drop_file(file_id)
         if not kept:
             self.journal.set_job(job_id, state="abandoned", wait_reason="claimed elsewhere")
-            self.claims.drop_ticket(job_id)
             return None
         self.journal.set_job(job_id, state=CLAIMED)
-        self.claims.write_ticket(job_id, self.journal.export_job(job_id))
+        self.busy.update(kept)
+        self.claims.write_ticket(job_id, self.ticket(job_id))
         if asset_id:
             self.active_assets.add(asset_id)
-        log.info("job.claimed", folder=self.name, job_id=job_id, asset_id=asset_id,
-                 files=[path.name for path, _ in files])
+        log.info("job.claimed", folder=self.fs.name, job_id=job_id, asset_id=asset_id,
+                 files=[path.name for path in kept])
         return job_id
+
+    def ticket(self, job_id: int) -> dict[str, Any]:
+        """The job's ticket for the share: its journal rows (no URL) and our inbox path."""
+        return {**self.journal.export_job(job_id), "inbox": str(self.fs.inbox)}
+
+    def job_ended(self, paths: list[Path], asset_id: str) -> None:
+        """A job of ours ended: its files that are still here may be looked at again."""
+        for path in paths:
+            self.busy.discard(path)
+        if asset_id:
+            self.active_assets.discard(asset_id)
 
     def queue_snapshot(self, limit: int = 50) -> list[dict[str, Any]]:
         """Files waiting in the inbox, for ``status``."""
@@ -227,3 +347,12 @@ class FolderWatch:
                         "stable_for_s": round(now - info.stable_since, 1),
                         "waiting_for_s": round(now - info.first_seen, 1)})
         return out
+
+
+def probe_write(folder: Path) -> None:
+    """Create and delete a hidden file in ``folder``; OSError if the share refuses."""
+    path = folder / f".vodwatch-probe-{os.getpid()}"
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    os.close(fd)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Job states, in the order a job normally walks them.
-CLAIMING = "claiming"  # files being renamed into our claim folder
+CLAIMING = "claiming"  # claim markers being made in the share's hidden folder
 CLAIMED = "claimed"  # files are ours; not yet hashed
 READY = "ready"  # hashed and the asset checked; UpdateAsset not yet sent
 REQUESTING = "requesting"  # UpdateAsset sent, answer not yet journaled
@@ -32,8 +32,8 @@ CONFIRMED = "confirmed"  # VOD has everything; only the moves are left
 FINISHING = "finishing"  # moving files to done/ or failed/
 DONE = "done"
 FAILED = "failed"
-REQUEUED = "requeued"  # given back to the inbox (file changed); a new job will follow
-ABANDONED = "abandoned"  # another daemon took the files; nothing of ours is left
+REQUEUED = "requeued"  # the file changed; it waits in the inbox and a new job will follow
+ABANDONED = "abandoned"  # the file vanished or another daemon took it; nothing of ours is left
 
 FINAL_STATES = frozenset({DONE, FAILED, REQUEUED, ABANDONED})
 
@@ -63,7 +63,7 @@ CREATE TABLE IF NOT EXISTS files (
     name TEXT NOT NULL,
     kind TEXT NOT NULL,
     inbox_path TEXT NOT NULL,
-    claim_path TEXT NOT NULL,
+    marker TEXT NOT NULL,
     size INTEGER,
     mtime_ns INTEGER,
     ctime_ns INTEGER,
@@ -128,7 +128,7 @@ class FileRow:
     name: str
     kind: str
     inbox_path: str
-    claim_path: str
+    marker: str  # the claim marker in the share's hidden folder
     size: int | None
     mtime_ns: int | None
     ctime_ns: int | None
@@ -186,7 +186,7 @@ class NewFile:
     name: str
     kind: str
     inbox_path: str
-    claim_path: str
+    marker: str
 
 
 _FILE_COLS = ", ".join(FileRow.__dataclass_fields__)
@@ -220,6 +220,23 @@ class Journal:
             self._db.executescript(_SCHEMA)
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                              (str(SCHEMA_VERSION),))
+            self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring a 0.1 journal (schema 1) up to date; its jobs carry on.
+
+        0.1 kept a claimed file in a claim folder (``files.claim_path``); the column is
+        now the claim marker. ``meta.legacy_claims`` tells the upgrade step at start-up
+        (vodwatch.upgrade) to return those files to the inbox before the jobs resume.
+        """
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(files)")}
+        if "claim_path" in columns:
+            with self._tx() as db:
+                db.execute("ALTER TABLE files RENAME COLUMN claim_path TO marker")
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('legacy_claims', '1')")
+        with self._tx() as db:
+            db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                       (str(SCHEMA_VERSION),))
 
     @classmethod
     def open(cls, state_dir: Path, **kwargs: Any) -> Journal:
@@ -249,11 +266,8 @@ class Journal:
     # ---- jobs ----------------------------------------------------------------------
 
     def create_job(self, folder: str, asset_id: str, has_video: bool,
-                   files: Sequence[NewFile], claim_path_for: Any = None) -> tuple[int, list[int]]:
-        """Record a new job in state ``claiming`` with its files; return (job id, file ids).
-
-        ``claim_path_for(job_id, name)`` may compute claim paths that embed the job id.
-        """
+                   files: Sequence[NewFile]) -> tuple[int, list[int]]:
+        """Record a new job in state ``claiming`` with its files; return (job id, file ids)."""
         now = self._clock()
         with self._tx() as db:
             cur = db.execute(
@@ -263,10 +277,9 @@ class Journal:
             job_id = int(cur.lastrowid or 0)
             ids = []
             for f in files:
-                claim = str(claim_path_for(job_id, f.name)) if claim_path_for else f.claim_path
                 cur = db.execute(
-                    "INSERT INTO files (job_id, name, kind, inbox_path, claim_path)"
-                    " VALUES (?, ?, ?, ?, ?)", (job_id, f.name, f.kind, f.inbox_path, claim))
+                    "INSERT INTO files (job_id, name, kind, inbox_path, marker)"
+                    " VALUES (?, ?, ?, ?, ?)", (job_id, f.name, f.kind, f.inbox_path, f.marker))
                 ids.append(int(cur.lastrowid or 0))
         return job_id, ids
 
@@ -319,7 +332,7 @@ class Journal:
             db.execute(f"UPDATE files SET {cols} WHERE id = ?", (*fields.values(), file_id))
 
     def drop_file(self, file_id: int) -> None:
-        """Forget a file that never became ours (the claim rename did not happen)."""
+        """Forget a file that never became ours (another daemon holds its marker)."""
         with self._tx() as db:
             db.execute("DELETE FROM parts WHERE file_id = ?", (file_id,))
             db.execute("DELETE FROM files WHERE id = ?", (file_id,))
@@ -338,19 +351,21 @@ class Journal:
                        (REQUESTED, now, job_id))
 
     def export_job(self, job_id: int) -> dict[str, Any]:
-        """The job and its files as plain data, for the ticket beside a claim."""
+        """The job and its files as plain data, for the job's ticket on the share."""
         job = self.job(job_id)
         return {"job": job.__dict__, "files": [f.__dict__ for f in self.files(job_id)]}
 
-    def import_job(self, folder: str, ticket: dict[str, Any], claim_path_for: Any
-                   ) -> tuple[int, list[tuple[str, str]]]:
-        """Adopt a dead daemon's job from its ticket; returns (job id, [(old, new) claim paths]).
+    def import_job(self, folder: str, ticket: dict[str, Any], inbox: Path
+                   ) -> tuple[int, list[FileRow]]:
+        """Adopt a dead daemon's job from its ticket; returns (job id, its files).
 
-        The parts are not copied: on resume the store's own list of parts is the truth.
+        Paths are rebased onto ``inbox`` (the peer may mount the share elsewhere).
+        The parts are not copied: on resume the store's own list of parts is checked
+        against the file. Signed URLs are not on the share: the job asks again.
         """
         src_job = ticket["job"]
+        peer_inbox = Path(str(ticket.get("inbox") or ""))
         now = self._clock()
-        moves = []
         with self._tx() as db:
             cur = db.execute(
                 "INSERT INTO jobs (folder, asset_id, state, has_video, attempts, outcome,"
@@ -359,15 +374,33 @@ class Journal:
                  src_job.get("outcome"), src_job.get("outcome_reason"), now, now))
             job_id = int(cur.lastrowid or 0)
             for f in ticket["files"]:
-                claim = str(claim_path_for(job_id, f["name"]))
-                cols = {k: v for k, v in f.items() if k not in ("id", "job_id")}
-                cols["claim_path"] = claim
+                cols = {k: v for k, v in f.items()
+                        if k in _FILE_UPDATABLE | {"name", "kind"} and k != "upload_url"}
+                old = Path(str(f["inbox_path"]))
+                try:
+                    relative = old.relative_to(peer_inbox) if ticket.get("inbox") else Path(
+                        f["name"])
+                except ValueError:
+                    relative = Path(f["name"])
+                cols["inbox_path"] = str(inbox / relative)
+                cols["marker"] = str(inbox / ".vodwatch" / "files" / Path(str(f["marker"])).name)
                 names = ", ".join(["job_id", *cols])
                 marks = ", ".join("?" * (len(cols) + 1))
                 db.execute(f"INSERT INTO files ({names}) VALUES ({marks})",
                            (job_id, *cols.values()))
-                moves.append((f["claim_path"], claim))
-        return job_id, moves
+        return job_id, self.files(job_id)
+
+    # ---- share identity and other small facts -----------------------------------------
+
+    def get_meta(self, key: str) -> Any:
+        """A value stored with ``set_meta`` (decoded JSON), or None."""
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return json.loads(rows[0][0]) if rows else None
+
+    def set_meta(self, key: str, value: Any) -> None:
+        """Remember a small fact (JSON) across restarts."""
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
 
     # ---- parts -----------------------------------------------------------------------
 

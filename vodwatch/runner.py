@@ -9,6 +9,7 @@ file changed, ``abandoned`` when it vanished).
 
 from __future__ import annotations
 
+import errno
 import json
 import threading
 import time
@@ -21,7 +22,7 @@ from typing import Any
 import structlog
 
 from . import journal as J
-from .claim import Claims
+from .claim import SHARE_ERRNOS, Claims
 from .errors import (
     AssetStateError,
     FileChanged,
@@ -40,6 +41,7 @@ from .explain import (
     uploadable_problem,
 )
 from .finish import Failure, settle_move, unique_target, write_error_file
+from .folder import probe_write, share_fault
 from .group import ReadyFile, pair_upload_urls, update_request
 from .journal import FileRow, JobRow, Journal
 from .names import Kind, ParsedName, parse_name
@@ -62,6 +64,7 @@ class Outcome(StrEnum):
     REQUEUED = "requeued"
     ABANDONED = "abandoned"
     INTERRUPTED = "interrupted"  # shutdown; the journal holds the checkpoint
+    UNAVAILABLE = "unavailable"  # the share failed; wait_reason says how, in one sentence
 
 
 @dataclass
@@ -84,6 +87,15 @@ class Services:
     clock: Callable[[], float] = time.time
     on_outcome: Callable[[JobRow, list[FileRow]], None] | None = None
     on_retry: Callable[[str], None] | None = None
+    ticket: Callable[[int], dict[str, Any]] | None = None  # the job's ticket for the share
+
+
+class LeaseLost(VodwatchError):
+    """Our lease on the share is too old to act on it (we may be cut off from the share)."""
+
+
+class MoveRefused(VodwatchError):
+    """done/ is writable but the file cannot be moved now (an editor has it open)."""
 
 
 class _Fail(Exception):
@@ -111,9 +123,10 @@ def run_job(svc: Services, job_id: int) -> Outcome:
             bound.info("job.interrupted", state=job.state)
             return Outcome.INTERRUPTED
         except FileVanished as exc:
-            if not svc.claims.mine.is_dir():
+            if not svc.claims.root.is_dir():
                 # The whole share went away: an outage, not a deletion.
-                return _wait(svc, job, exc, "share unavailable")
+                return _unavailable(svc, job, "the share is not there (is it mounted?); "
+                                    "vodwatch waits for it")
             bound.warning("job.file_vanished", state=job.state, error=str(exc))
             _give_up(svc, job, J.ABANDONED, str(exc))
             return Outcome.ABANDONED
@@ -155,17 +168,28 @@ def run_job(svc: Services, job_id: int) -> Outcome:
             else:
                 _to_failed(svc, job, remote_failure(job.asset_id, exc, decision.explain,
                                                      decision.advice))
+        except LeaseLost as exc:
+            return _wait(svc, job, exc, "lease")
+        except MoveRefused as exc:
+            return _wait(svc, job, exc, "delivered, waiting to move")
         except OSError as exc:
             # A folder we must write to is unwritable or gone: keep the file, say so loudly.
             bound.error("job.filesystem_error", state=job.state, error=str(exc))
-            return _wait(svc, job, exc, "filesystem")
+            return _unavailable(svc, job, share_fault(exc, exc.filename or svc.folder))
         finally:
             state = svc.journal.job(job_id).state
             if state in J.FINAL_STATES:
                 svc.claims.drop_ticket(job_id)
                 _summary(svc, job_id, started)
-            elif state != job.state:
-                svc.claims.write_ticket(job_id, svc.journal.export_job(job_id))
+            elif state != job.state and svc.ticket is not None:
+                svc.claims.write_ticket(job_id, svc.ticket(job_id))
+
+
+def _unavailable(svc: Services, job: JobRow, why: str) -> Outcome:
+    """The share failed under the job: it waits, the folder set becomes unavailable."""
+    svc.journal.set_job(job.id, retry_at=svc.clock() + 2.0, wait_reason=why)
+    log.warning("job.share_unavailable", job_id=job.id, asset_id=job.asset_id, reason=why)
+    return Outcome.UNAVAILABLE
 
 
 def _wait(svc: Services, job: JobRow, exc: BaseException, reason: str) -> Outcome:
@@ -184,10 +208,10 @@ def _wait(svc: Services, job: JobRow, exc: BaseException, reason: str) -> Outcom
 # ---- steps ---------------------------------------------------------------------------
 
 def _claiming(svc: Services, job: JobRow) -> None:
-    """Settle what the claim renames achieved: keep what is ours, forget the rest."""
+    """Settle what the claim achieved: keep the files whose markers are ours."""
     kept = 0
     for f in svc.journal.files(job.id):
-        if Path(f.claim_path).exists() or Path(f.claim_path).is_symlink():
+        if svc.claims.owns(Path(f.marker)):
             kept += 1
         else:
             svc.journal.drop_file(f.id)
@@ -201,18 +225,30 @@ def _claimed(svc: Services, job: JobRow) -> None:
         return
     files = svc.journal.files(job.id)
     for f in files:
-        path = Path(f.claim_path)
-        _check_uploadable(svc, f, path, job)
-        if f.md5:
-            try:
-                check_unchanged(path, f)
-                continue
-            except FileChanged:
-                pass
-        md5, snap = hash_file(path, svc.stop)
+        path = Path(f.inbox_path)
+        if f.error:
+            continue
+        try:
+            _check_uploadable(svc, f, path, job)
+            if f.md5:
+                try:
+                    check_unchanged(path, f)
+                    continue
+                except FileChanged:
+                    pass
+            md5, snap = hash_file(path, svc.stop)
+        except OSError as exc:
+            if exc.errno in SHARE_ERRNOS - {errno.EACCES, errno.EPERM}:
+                raise  # the share, not the file
+            _refuse(svc, job, f, _unreadable(f.name, exc, job.asset_id))
+            continue
         svc.journal.set_file(f.id, md5=md5, size=snap.size, mtime_ns=snap.mtime_ns,
                              ctime_ns=snap.ctime_ns, ino=snap.ino)
-    if job.has_video:
+    files = svc.journal.files(job.id)
+    if not [f for f in files if not f.error]:
+        raise _Fail(Failure(**json.loads(files[0].error or '{}')))
+    video = next((f for f in files if f.kind == Kind.VIDEO and not f.error), None)
+    if video is not None:
         status = svc.vod.asset_status(job.asset_id)
         if status in UPLOADING:
             # We hold the asset's lock, so no vodwatch is uploading it: an upload left
@@ -220,8 +256,24 @@ def _claimed(svc: Services, job: JobRow) -> None:
             log.warning("asset.open_upload_cancelled", asset_id=job.asset_id, state=status)
             _cancel_upload(svc, job.asset_id)
         elif status not in UPDATABLE:
-            raise AssetStateError(job.asset_id, status, *state_words(job.asset_id, status))
+            error = AssetStateError(job.asset_id, status, *state_words(job.asset_id, status))
+            if len([f for f in files if not f.error]) == 1 or status in MISSING:
+                raise error
+            # Each file has its own outcome: the video fails, the others go on.
+            _refuse(svc, job, video, state_failure(error))
     svc.journal.set_job(job.id, state=J.READY)
+
+
+def _unreadable(name: str, exc: OSError, asset_id: str) -> Failure:
+    return Failure(f"{name} cannot be read ({exc.strerror or exc}).",
+                   "make the file readable (its permissions or owner), then drop it again",
+                   asset_id=asset_id)
+
+
+def _refuse(svc: Services, job: JobRow, f: FileRow, failure: Failure) -> None:
+    """This file fails on its own; the other files of the job carry on."""
+    svc.journal.set_file(f.id, state="refused", error=json.dumps(failure.__dict__))
+    log.warning("file.refused", file=f.name, asset_id=job.asset_id, reason=failure.sentence)
 
 
 def _check_uploadable(svc: Services, f: FileRow, path: Path, job: JobRow) -> None:
@@ -238,6 +290,9 @@ def _ready(svc: Services, job: JobRow) -> None:
 def _requesting(svc: Services, job: JobRow) -> None:
     """UpdateAsset may have taken effect before we lost its answer: check, then ask again."""
     pending = [f for f in svc.journal.files(job.id) if f.state not in ("uploaded", "refused")]
+    if not pending:
+        svc.journal.set_job(job.id, state=J.UPLOADING)
+        return
     if any(f.kind == Kind.VIDEO for f in pending):
         status = svc.vod.asset_status(job.asset_id)
         if status in UPLOADING:
@@ -254,13 +309,19 @@ def _send_update(svc: Services, job: JobRow) -> None:
     ready = []
     for f in files:
         assert f.md5 is not None and f.size is not None
-        ready.append(ReadyFile(_parsed(svc, f), Path(f.claim_path), f.size, f.md5))
+        ready.append(ReadyFile(_parsed(svc, f), Path(f.inbox_path), f.size, f.md5))
     body = update_request(job.asset_id, ready)
     try:
         answer = svc.vod.update_asset(body)
     except RemoteError as exc:
         if exc.code == "VOD.10061":
-            raise _asset_state(svc, job, exc) from None
+            state_error = _asset_state(svc, job, exc)
+            video = next((f for f in files if f.kind == Kind.VIDEO), None)
+            if video is None or len(files) == 1 or state_error.state in MISSING:
+                raise state_error from None
+            # VOD refused the video for the asset's state: send the others without it.
+            _refuse(svc, job, video, state_failure(state_error))
+            raise _Restart() from None
         raise
     svc.journal.store_urls(job.id, _urls_for(files, ready, answer, job))
 
@@ -292,7 +353,7 @@ def _uploading(svc: Services, job: JobRow) -> None:
     for f in files:
         if f.state in ("uploaded", "refused"):
             continue
-        path = Path(f.claim_path)
+        path = Path(f.inbox_path)
         check_unchanged(path, f)
         parsed = _parsed(svc, f)
         assert f.size is not None
@@ -329,7 +390,8 @@ def _uploading(svc: Services, job: JobRow) -> None:
                              progress_at=svc.clock())
         log.info("upload.file_sent", file=f.name, asset_id=job.asset_id, bytes=f.size)
     for f in svc.journal.files(job.id):
-        check_unchanged(Path(f.claim_path), f)
+        if f.state != "refused":
+            check_unchanged(Path(f.inbox_path), f)
     video_sent = any(f.kind == Kind.VIDEO and f.state != "refused" for f in files)
     svc.journal.set_job(job.id, state=J.CONFIRMING if video_sent else J.CONFIRMED)
     if video_sent:
@@ -358,8 +420,15 @@ def _confirming(svc: Services, job: JobRow) -> None:
 
 
 def _confirm(svc: Services, job: JobRow, *, fresh: bool) -> None:
-    """Confirm the video upload; a confirm whose answer was lost is checked, not repeated."""
+    """Confirm the video upload; a confirm whose answer was lost is checked, not repeated.
+
+    Only with a fresh lease, and only for files that are still what was sent.
+    """
+    _fence(svc)
     if not fresh:
+        for f in svc.journal.files(job.id):
+            if f.state != "refused":
+                check_unchanged(Path(f.inbox_path), f)
         status = svc.vod.asset_status(job.asset_id)
         if status not in UPLOADING:
             log.info("job.confirm_took_effect", job_id=job.id, asset_id=job.asset_id,
@@ -385,24 +454,26 @@ def _confirmed(svc: Services, job: JobRow) -> None:
 
 def _finishing(svc: Services, job: JobRow) -> None:
     """Move every file to done/ or failed/; the target is journaled before the move."""
+    _fence(svc)
     for f in svc.journal.files(job.id):
         if f.state in ("done", "failed"):
             continue  # moved before a crash or a retry
         failed = job.outcome == "failed" or f.error is not None
         directory = svc.failed_dir if failed else svc.done_dir
-        claim = Path(f.claim_path)
+        source = Path(f.inbox_path)
         if f.final_path:
             target = Path(f.final_path)
         else:
             target = unique_target(directory, f.name)
             svc.journal.set_file(f.id, final_path=str(target))
         try:
-            moved = settle_move(claim, target)
+            moved = _move(source, target, directory)
         except FileExistsError:
             # Someone put a file there between our choice and the move: choose again.
             target = unique_target(directory, f.name)
             svc.journal.set_file(f.id, final_path=str(target))
-            moved = settle_move(claim, target)
+            moved = _move(source, target, directory)
+        svc.claims.release(Path(f.marker))
         if not moved:
             log.warning("finish.file_missing", file=f.name, asset_id=job.asset_id)
             continue
@@ -417,11 +488,38 @@ def _finishing(svc: Services, job: JobRow) -> None:
                               f.error or job.outcome_reason or "{}").get("sentence", ""))
         log.info("file.failed" if failed else "file.done", file=f.name,
                  asset_id=job.asset_id, to=str(target))
+    for f in svc.journal.files(job.id):
+        svc.claims.release(Path(f.marker))
     svc.journal.set_job(job.id, state=J.FAILED if job.outcome == "failed" else J.DONE)
     svc.claims.unlock_asset(job.asset_id)
     if svc.on_outcome is not None:
         svc.on_outcome(svc.journal.job(job.id),
                        svc.journal.files(job.id))
+
+
+def _move(source: Path, target: Path, directory: Path) -> bool:
+    """Move a finished file; MoveRefused when only the file itself refuses (open by an editor)."""
+    try:
+        return settle_move(source, target)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ENOSPC, errno.EROFS, errno.EIO,
+                         errno.ESTALE, errno.ENOTCONN):
+            raise
+        probe_write(directory)  # OSError here: the folder is the problem, not the file
+        raise MoveRefused(f"{source.name} is delivered but cannot be moved yet ({exc.strerror})",
+                          "it is moved as soon as nobody has it open") from None
+
+
+def _fence(svc: Services) -> None:
+    """Act on the share only with a fresh lease and the share in place."""
+    if not svc.claims.root.is_dir():
+        raise FileNotFoundError(errno.ENOENT, "the share's hidden folder is gone",
+                                str(svc.claims.root))
+    if not svc.claims.fenced():
+        raise LeaseLost("our lease on the share is not fresh (is the share slow or cut off?)",
+                        "vodwatch renews it and carries on")
 
 
 _STEPS: dict[str, Callable[[Services, JobRow], None]] = {
@@ -453,7 +551,7 @@ def _to_failed(svc: Services, job: JobRow, failure: Failure) -> None:
 
 
 def _give_up(svc: Services, job: JobRow, state: str, why: str) -> None:
-    """Close any open upload and hand the files still here back to the inbox."""
+    """Close any open upload and let the files in the inbox wait for a new job."""
     files = svc.journal.files(job.id)
     if job.asset_id and not svc.claims.holds_or_free(job.asset_id):
         # Another daemon took this job over while we were away: its upload, not ours.
@@ -468,18 +566,9 @@ def _give_up(svc: Services, job: JobRow, state: str, why: str) -> None:
             _cancel_upload(svc, job.asset_id)
     except (RemoteError, TransportError) as exc:
         log.info("job.cancel_failed", job_id=job.id, error=str(exc))
-    for f in files:
-        claim = Path(f.claim_path)
-        if claim.exists() and svc.claims.give_back(claim, f.name) is None:
-            # A newer file of the same name is waiting in the inbox: this one is stale.
-            failure = Failure("a newer file with the same name arrived while this one "
-                              "was being sent", "nothing to do unless this version was "
-                              "the one wanted", asset_id=job.asset_id)
-            svc.journal.set_file(f.id, error=json.dumps(failure.__dict__))
-    if any(f.error for f in svc.journal.files(job.id)):
-        svc.journal.set_job(job.id, state=J.FINISHING, outcome="failed")
-        return
     svc.journal.set_job(job.id, state=state, wait_reason=why)
+    for f in files:
+        svc.claims.release(Path(f.marker))
     svc.journal.event(svc.folder, state, job_id=job.id, asset_id=job.asset_id, detail=why)
     svc.claims.unlock_asset(job.asset_id)
 

@@ -215,16 +215,16 @@ def test_secret_key_never_appears_in_any_output(setup: Setup, daemon_factory) ->
 
 
 def test_done_folder_not_writable_keeps_the_file(setup: Setup, daemon_factory) -> None:
-    """If done/ cannot be written the daemon says so, keeps the file, and finishes later."""
+    """If done/ is not a folder, the folder set is unavailable; the file stays and goes later."""
     aid = asset_id(12)
     setup.emulator.seed_asset(aid, "PUBLISHED")
     setup.done.rename(setup.root / "done-away")
     setup.done.write_text("not a folder")  # a file where the folder should be
     write_bytes(setup.inbox / f"{aid}.cover.jpg", 100)
     daemon = daemon_factory()
-    wait_for(lambda: "job.filesystem_error" in daemon.output(), 30, what="the complaint")
-    claimed = list((setup.inbox / ".vodwatch" / "claims").rglob(f"*{aid}.cover.jpg"))
-    assert claimed, "the file must still be kept"
+    wait_for(lambda: "folder.unavailable" in daemon.output(), 30, what="the complaint")
+    assert "done" in daemon.output().split("folder.unavailable", 1)[1].split("\n", 1)[0]
+    assert (setup.inbox / f"{aid}.cover.jpg").exists(), "the file stays in the inbox"
     setup.done.unlink()
     (setup.root / "done-away").rename(setup.done)
     wait_for(lambda: (setup.done / f"{aid}.cover.jpg").exists(), 30, what="done")
@@ -236,6 +236,5 @@ def test_run_stops_cleanly_on_sigterm(setup: Setup, daemon_factory) -> None:
     daemon = daemon_factory()
     wait_for(lambda: "daemon.ready" in daemon.output(), 20, what="ready")
     assert daemon.stop() == 0
-    claims = setup.inbox / ".vodwatch" / "claims" / "test-host"
-    assert [p for p in claims.iterdir() if not p.name.startswith(".")] == []
+    assert list((setup.inbox / ".vodwatch" / "files").iterdir()) == []
     assert os.path.isdir(setup.inbox)
