@@ -83,9 +83,14 @@ def test_a_second_process_on_the_state_dir_is_refused_and_the_first_carries_on(
 
 
 def test_once_tightens_a_state_dir_others_can_read(setup: Setup, umask_022: None) -> None:
-    """`once` on a 0755 state_dir makes it 0700, says so in its log, and does its work."""
+    """`check` warns about a 0755 state_dir; `once` makes it 0700, says so, and does its work."""
     setup.state.mkdir(mode=0o755)
     os.chmod(setup.state, 0o755)
+    before = setup.cli("check")
+    assert (f"[WARN] state_dir {setup.state} can be read by others (mode 0755): vodwatch run "
+            f"and once make it private (0700) when they start; chmod 700 {setup.state} does it "
+            "now") in before.stdout
+    assert mode(setup.state) == 0o755  # check only reports
     run = setup.cli("once")
     assert run.returncode == 0, run.stdout + run.stderr
     assert mode(setup.state) == 0o700
