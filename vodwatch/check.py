@@ -18,9 +18,19 @@ from pathlib import Path
 from typing import TextIO
 
 from .config import AK_ENV, SK_ENV, Config, Credentials, FolderSet, load_config, load_credentials
-from .errors import ConfigError, RemoteError, TransportError
+from .errors import ConfigError, RemoteError, StateUnavailable, TransportError
 from .log import add_secret, redact
 from .retry import Action, classify
+from .state import (
+    DIR_MODE,
+    FILE_MODE,
+    JOURNAL_NAME,
+    is_locked,
+    loose_modes,
+    open_journal,
+    probe_write,
+    read_holder,
+)
 from .vod.api import VodClient
 from .vod.http import HttpSettings, make_session
 from .watch import NETWORK_FS, choose_mode, filesystem_type
@@ -222,23 +232,52 @@ def check_inotify(folders: Sequence[FolderSet], proc: Path = INOTIFY_DIR,
 
 
 def check_state_dir(state_dir: Path) -> list[Result]:
-    """state_dir exists (created if missing) and files can be written in it."""
+    """state_dir exists (created private if missing), is private and writable, its journal
+    is sound, and whether a vodwatch uses it now; takes no lock and changes no mode."""
     fix = (f"create it for the user vodwatch runs as (install -d -o vodwatch -g vodwatch "
-           f"-m 750 {state_dir}); under systemd, StateDirectory= does this")
+           f"-m 700 {state_dir}); under systemd, StateDirectory= does this")
     created = not state_dir.exists()
     try:
-        state_dir.mkdir(parents=True, exist_ok=True)
+        state_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        if created:
+            os.chmod(state_dir, DIR_MODE)
     except OSError as exc:
         return [Result(FAIL, f"state_dir {state_dir} cannot be created: {exc.strerror}", fix)]
     if not state_dir.is_dir():
         return [Result(FAIL, f"state_dir {state_dir} is not a folder", fix)]
-    trouble = probe(state_dir)
-    if trouble is not None:
-        step, error = trouble
-        return [Result(FAIL, f"cannot {step} a file in state_dir {state_dir}: "
-                       f"{error.strerror or error}", fix)]
-    return [Result(OK, f"state_dir {state_dir} is writable" + (" (created it)" if created
-                                                               else ""))]
+    results = []
+    for path, mode in loose_modes(state_dir):
+        private = DIR_MODE if path == state_dir else FILE_MODE
+        what = "state_dir" if path == state_dir else "journal file"
+        results.append(Result(
+            WARN, f"{what} {path} can be read by others (mode {mode:04o})",
+            f"vodwatch run and once make it private ({private:04o}) when they start; "
+            f"chmod {private:o} {path} does it now"))
+    try:
+        probe_write(state_dir)
+    except StateUnavailable as exc:
+        return [*results, Result(FAIL, exc.message, exc.hint)]
+    results.append(Result(OK, f"state_dir {state_dir} is writable" + (
+        " (created it)" if created else "")))
+    results += check_journal(state_dir)
+    if is_locked(state_dir):
+        holder = read_holder(state_dir)
+        who = f"another vodwatch ({holder.describe()})" if holder else "another vodwatch"
+        results.append(Result(OK, f"state_dir {state_dir} is in use by {who}; a second run "
+                              "or once on it is refused until that one stops"))
+    return results
+
+
+def check_journal(state_dir: Path) -> list[Result]:
+    """The journal, if there is one, opens read-only and passes SQLite's quick check."""
+    path = state_dir / JOURNAL_NAME
+    if not path.exists():
+        return []
+    try:
+        open_journal(state_dir, readonly=True).close()
+    except StateUnavailable as exc:
+        return [Result(FAIL, exc.message, exc.hint)]
+    return [Result(OK, f"the journal {path} is sound (SQLite quick check)")]
 
 
 def _masked(ak: str) -> str:

@@ -1,7 +1,8 @@
 """The ``vodwatch`` command: subcommands, and every error mapped to one line + exit code.
 
 Exit codes: 0 success; 1 some files failed (``once``) or an operation failed;
-2 bad usage or invalid config; 3 cannot reach VOD or credentials rejected.
+2 bad usage or invalid config, another process already uses the state_dir, or the
+state_dir cannot be used; 3 cannot reach VOD or credentials rejected.
 """
 
 from __future__ import annotations
@@ -13,10 +14,14 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .config import Config, default_config_path, load_config
-from .errors import ConfigError, VodwatchError
+from .errors import ConfigError, StateBusy, StateUnavailable, VodwatchError
+
+if TYPE_CHECKING:
+    from .state import StateLock
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
@@ -68,6 +73,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"vodwatch: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except (StateBusy, StateUnavailable) as exc:
+        # Not a bug and not the files' fault: the person must act (stop the other one,
+        # fix the folder), and systemd must not restart into the same wall (exit 2).
+        if debug:
+            traceback.print_exc()
+        print(f"vodwatch: {_redacted(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except VodwatchError as exc:
         if debug:
@@ -133,11 +145,25 @@ def _dispatch(args: argparse.Namespace) -> int:
     raise AssertionError(cmd)
 
 
+# The state_dir locks of this process: held until it exits (worker threads may still
+# write to the journal after the daemon's run returns), and dropped by the kernel then.
+_STATE_LOCKS: list[StateLock] = []
+
+
 def _run(args: argparse.Namespace, *, once: bool) -> int:
+    import structlog
+
     from .daemon import Daemon
+    from .state import StateLock, open_journal, prepare_state_dir
 
     config = _load(args)
     _logging(config, bool(getattr(args, "debug", False)))
+    log = structlog.get_logger("vodwatch.state")
+    for warning in prepare_state_dir(config.state_dir):
+        log.warning("state_dir.tightened", detail=warning)
+    # Before anything opens the journal: a second process must not touch the first's work.
+    _STATE_LOCKS.append(StateLock.acquire(config.state_dir, "once" if once else "run"))
+    open_journal(config.state_dir).close()  # a damaged journal is told now, with the fix
     daemon = Daemon(config, once=once, env=dict(os.environ))
     signal.signal(signal.SIGTERM, daemon.handle_signal)
     signal.signal(signal.SIGINT, daemon.handle_signal)

@@ -113,3 +113,15 @@ class AssetStateError(VodwatchError):
 
 class FolderUnavailable(VodwatchError):
     """A watched folder (inbox, done, failed) is missing or not writable."""
+
+
+class StateUnavailable(VodwatchError):
+    """state_dir cannot be created, written or read, or the journal in it is damaged."""
+
+
+class JournalDamaged(StateUnavailable):
+    """The journal file is not a SQLite database, or SQLite found it corrupt."""
+
+
+class StateBusy(VodwatchError):
+    """Another vodwatch process holds the state_dir's lock: one state_dir, one process."""

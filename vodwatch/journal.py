@@ -8,7 +8,9 @@ right after. States are plain strings shared by the journal, the logs and
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -19,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA_VERSION = 2
+PRIVATE_MODE = 0o600  # the journal names every file and asset: its owner's only
+WAL_SUFFIX, SHM_SUFFIX = "-wal", "-shm"
 
 # Job states, in the order a job normally walks them.
 CLAIMING = "claiming"  # claim markers being made in the share's hidden folder
@@ -209,6 +213,7 @@ class Journal:
                                        isolation_level=None)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
+            created = _create_private(path)
             self._db = sqlite3.connect(path, timeout=30, check_same_thread=False,
                                        isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -221,6 +226,10 @@ class Journal:
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                              (str(SCHEMA_VERSION),))
             self._migrate()
+            if created:
+                # SQLite gives -wal and -shm the journal's mode; made sure of, whatever umask.
+                for companion in (WAL_SUFFIX, SHM_SUFFIX):
+                    _make_private(Path(str(path) + companion))
 
     def _migrate(self) -> None:
         """Bring a 0.1 journal (schema 1) up to date; its jobs carry on.
@@ -242,6 +251,12 @@ class Journal:
     def open(cls, state_dir: Path, **kwargs: Any) -> Journal:
         """Open (creating if needed) ``state_dir/journal.sqlite3``."""
         return cls(state_dir / "journal.sqlite3", **kwargs)
+
+    def quick_check(self) -> list[str]:
+        """SQLite's ``PRAGMA quick_check``: the problems found, or [] for a healthy journal."""
+        rows = self._query("PRAGMA quick_check")
+        found = [str(r[0]) for r in rows]
+        return [] if found == ["ok"] else found
 
     def close(self) -> None:
         """Close the connection."""
@@ -508,6 +523,28 @@ class Journal:
             db.execute(f"DELETE FROM files WHERE job_id IN ({old})", args)
             db.execute(f"DELETE FROM jobs WHERE id IN ({old})", args)
             db.execute("DELETE FROM events WHERE at < ?", (older_than,))
+
+
+def _create_private(path: Path) -> bool:
+    """Create an empty journal file readable by its owner only (0600); True if it is new.
+
+    An empty file is an empty SQLite database; creating it first, rather than letting
+    SQLite do it, keeps the umask from deciding who may read the journal.
+    """
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_MODE)
+    except FileExistsError:
+        return False
+    try:
+        os.fchmod(fd, PRIVATE_MODE)
+    finally:
+        os.close(fd)
+    return True
+
+
+def _make_private(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.chmod(path, PRIVATE_MODE)
 
 
 def _job(r: sqlite3.Row) -> JobRow:
