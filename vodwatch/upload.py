@@ -15,7 +15,7 @@ import os
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,6 +139,12 @@ def hash_file(path: Path, stop: threading.Event | None = None) -> tuple[str, Sna
     the reading: any write meanwhile (even one that put size and mtime back) moves
     ctime. The path must still name that file afterwards (not renamed over).
     """
+    md5, snap, _ = _hash_path(path, stop, 0)
+    return md5, snap
+
+
+def _hash_path(path: Path, stop: threading.Event | None, part_size: int
+               ) -> tuple[str, Snapshot, list[str]]:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except (FileNotFoundError, NotADirectoryError):
@@ -151,7 +157,7 @@ def hash_file(path: Path, stop: threading.Event | None = None) -> tuple[str, Sna
         before = os.fstat(fd)
         if not stat.S_ISREG(before.st_mode):
             raise _replaced(path)
-        md5, length = _hash_fd(fd, stop)
+        md5, length, parts = _hash_fd(fd, stop, part_size)
         after = os.fstat(fd)
     finally:
         os.close(fd)
@@ -165,7 +171,7 @@ def hash_file(path: Path, stop: threading.Event | None = None) -> tuple[str, Sna
         raise _vanished(path) from None
     if (named.st_dev, named.st_ino) != (after.st_dev, after.st_ino):
         raise _replaced(path)
-    return md5, snap
+    return md5, snap, parts
 
 
 def _replaced(path: Path) -> FileChanged:
@@ -173,9 +179,13 @@ def _replaced(path: Path) -> FileChanged:
                        "it will be sent once it stays unchanged")
 
 
-def _hash_fd(fd: int, stop: threading.Event | None) -> tuple[str, int]:
-    """MD5 (base64) of everything readable from ``fd`` from the start, and its length."""
-    h = hashlib.md5()
+def _hash_fd(fd: int, stop: threading.Event | None, part_size: int
+             ) -> tuple[str, int, list[str]]:
+    """MD5 (base64) of everything readable from ``fd`` from the start, its length, and
+    (if ``part_size``) the MD5 of each ``part_size`` piece, in one pass."""
+    whole = hashlib.md5()
+    part = hashlib.md5()
+    parts: list[str] = []
     buf = bytearray(HASH_BLOCK)
     view = memoryview(buf)
     offset = 0
@@ -184,20 +194,42 @@ def _hash_fd(fd: int, stop: threading.Event | None) -> tuple[str, int]:
             raise Interrupted("stopping")
         n = os.preadv(fd, [buf], offset)
         if not n:
-            return md5_b64(h.digest()), offset
-        h.update(view[:n])
+            break
+        whole.update(view[:n])
+        pos = 0
+        while part_size and pos < n:
+            room = part_size - (offset + pos) % part_size
+            take = min(room, n - pos)
+            part.update(view[pos:pos + take])
+            pos += take
+            if take == room:
+                parts.append(md5_b64(part.digest()))
+                part = hashlib.md5()
         offset += n
+    if part_size and (offset % part_size or not offset):
+        parts.append(md5_b64(part.digest()))
+    return md5_b64(whole.digest()), offset, parts
 
 
-def rehash_matches(path: Path, md5_b64: str, stop: threading.Event | None = None
-                   ) -> Snapshot | None:
+def rehash_matches(path: Path, md5_b64: str, stop: threading.Event | None = None, *,
+                   parts: Sequence[PartRow] = (), part_size: int = 0) -> Snapshot | None:
     """Hash ``path`` again: its new snapshot if its MD5 is still ``md5_b64``, else None.
 
     For a "meta" verdict: the caller records the returned snapshot in the journal
-    and goes on. FileChanged if the file moves while being read, FileVanished if gone.
+    and goes on. After a multipart upload, pass the journaled ``parts`` and the
+    ``part_size``: each part's bytes now must also be what was sent (the file may
+    have been changed and changed back meanwhile), in the same single read.
+    FileChanged if the file moves while being read, FileVanished if it is gone.
     """
-    new_md5, snap = hash_file(path, stop)
-    return snap if new_md5 == md5_b64 else None
+    if parts and part_size <= 0:
+        raise ValueError("part_size is needed to check parts")
+    new_md5, snap, part_md5s = _hash_path(path, stop, part_size if parts else 0)
+    if new_md5 != md5_b64:
+        return None
+    for p in parts:
+        if not 1 <= p.part_number <= len(part_md5s) or part_md5s[p.part_number - 1] != p.md5:
+            return None
+    return snap
 
 
 def part_size_for(size: int, preferred: int, parallel: int = 1) -> int:

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import write_bytes
 from vodwatch.errors import FileChanged, FileVanished, MetadataChanged
-from vodwatch.journal import FileRow
+from vodwatch.journal import FileRow, PartRow
 from vodwatch.upload import (
     CONTENT,
     META,
@@ -206,3 +206,23 @@ def test_hash_file_snapshot_is_that_of_the_bytes_read(tmp_path: Path) -> None:
     assert md5 == _md5(data)
     assert snap == Snapshot(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
     assert snap == Snapshot.of(path)
+
+
+def _part_rows(data: bytes, part_size: int) -> list[PartRow]:
+    return [PartRow(i + 1, len(data[o:o + part_size]), _md5(data[o:o + part_size]), "etag")
+            for i, o in enumerate(range(0, len(data), part_size))]
+
+
+@pytest.mark.parametrize("size", [0, 1, 256 * 1024, 9 * 1024 * 1024 + 5])
+def test_rehash_checks_each_sent_part_too(tmp_path: Path, size: int) -> None:
+    """With the journaled parts, the rehash also proves every part's bytes are those sent."""
+    path = tmp_path / "v.mp4"
+    data = write_bytes(path, size)
+    part_size = 300 * 1024  # parts end inside the 4 MiB read blocks
+    rows = _part_rows(data, part_size) or [PartRow(1, 0, _md5(b""), "etag")]
+    assert rehash_matches(path, _md5(data), parts=rows, part_size=part_size) is not None
+    if size:
+        other = bytes([data[-1] ^ 1])  # the last part as it was sent differed
+        sent = _part_rows(data[:-1] + other, part_size)
+        assert rehash_matches(path, _md5(data), parts=sent, part_size=part_size) is None
+    assert rehash_matches(path, _md5(data + b"!")) is None
