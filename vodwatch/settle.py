@@ -34,6 +34,9 @@ from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 
+# How long to wait before another fresh look when the latest look was not fresh.
+STALE_RETRY_SECONDS = 1.0
+
 
 @dataclass(frozen=True)
 class Pending:
@@ -139,7 +142,10 @@ class Settler(Generic[K]):
 
         Never before ``now``; None when nothing is waiting. Settled files do not count:
         ``ready`` already returns them, and one kept waiting (its asset is busy) must
-        not make the caller spin.
+        not make the caller spin. Nor must a file whose latest look was not fresh (the
+        fresh look failed: EBUSY, EIO, too many open files): it is tried again
+        ``STALE_RETRY_SECONDS`` after that look. (``due`` still returns it, so the
+        fresh look that follows a scan in the same tick is not delayed.)
         """
         if self._poked_unknown:
             return now
@@ -149,7 +155,10 @@ class Settler(Generic[K]):
                 return now
             if self._settled(entry):
                 continue
-            times.append(entry.stable_since + self.settle_seconds)
+            at = entry.stable_since + self.settle_seconds
+            if entry.last_fresh is None or entry.last_fresh < entry.last_seen:
+                at = max(at, entry.last_seen + STALE_RETRY_SECONDS)
+            times.append(at)
             times.append(entry.first_seen + self.max_writing_seconds)
         return max(now, min(times)) if times else None
 

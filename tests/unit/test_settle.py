@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vodwatch.settle import Pending, Settler
+from vodwatch.settle import STALE_RETRY_SECONDS, Pending, Settler
 
 SETTLE = 10.0
 MAX_WRITING = 3600.0
@@ -224,9 +224,21 @@ def test_a_scan_look_starts_the_clock_but_only_a_fresh_look_settles() -> None:
     s.observe("a.mp4", 100, 1, 20.0, 7, ctime_ns=1, fresh=False)
     assert s.ready(20.0) == []
     assert s.due(20.0) == ["a.mp4"]
-    assert s.next_check_at(20.0) == 20.0
-    s.observe("a.mp4", 100, 1, 20.5, 7, ctime_ns=1)
-    assert s.ready(20.5) == ["a.mp4"]
+    s.observe("a.mp4", 100, 1, 20.0, 7, ctime_ns=1)
+    assert s.ready(20.0) == ["a.mp4"]
+
+
+def test_a_failing_fresh_look_is_retried_without_spinning() -> None:
+    """When only stale looks come back, the next wake-up is a second later, not at once."""
+    s = settler()
+    s.observe("a.mp4", 100, 1, 0.0, 7, ctime_ns=1, fresh=False)
+    assert s.next_check_at(0.0) == SETTLE
+    s.observe("a.mp4", 100, 1, 10.0, 7, ctime_ns=1, fresh=False)
+    assert s.ready(10.0) == []
+    assert s.next_check_at(10.0) == 10.0 + STALE_RETRY_SECONDS
+    assert s.due(10.0) == ["a.mp4"]
+    s.observe("a.mp4", 100, 1, 11.0, 7, ctime_ns=1)
+    assert s.ready(11.0) == ["a.mp4"]
 
 
 def test_a_stale_look_that_differs_restarts_the_clock() -> None:
