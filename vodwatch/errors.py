@@ -96,6 +96,15 @@ class FileChanged(VodwatchError):
     """The file changed (size, mtime or content) while vodwatch was sending it."""
 
 
+class MetadataChanged(FileChanged):
+    """Only the file's change time or inode moved (size and mtime are as they were).
+
+    A Finder tag, an SMB ChangeTime, a FUSE or ``noserverino`` inode number, or an
+    in-place write that put the mtime back: the attributes cannot tell which. Treated
+    as FileChanged unless the caller hashes the file again and finds it byte-identical.
+    """
+
+
 class FileVanished(VodwatchError):
     """The file disappeared while vodwatch was working on it."""
 

@@ -1,11 +1,26 @@
 """Is a file completely written? Pure: stat results and the time go in, keys come out.
 
-A file is settled when vodwatch itself has seen the same (size, mtime_ns, inode)
-for at least ``settle_seconds``, measured between vodwatch's own observations.
-The mtime value is only compared, never trusted as a time: a writer that keeps an
-old mtime, or closes and reopens the file, cannot make it look settled. The first
+A file is settled when vodwatch itself has seen the same (size, mtime_ns, ctime_ns,
+inode) for at least ``settle_seconds``, measured between vodwatch's own
+observations. The mtime value is only compared, never trusted as a time: a writer
+that keeps an old mtime, or closes and reopens the file, cannot make it look
+settled. Nor can a writer that sets the final size first, writes in place and puts
+the old mtime back after each write (an SMB copy with preserved timestamps): every
+write, and every ``utime`` that puts the mtime back, moves the change time (ctime),
+which the kernel or the file server sets and a local writer cannot. The first
 observation starts the clock, and settling needs a later observation that finds
 nothing changed, so a file that was not looked at again is never called settled.
+
+Attributes can be stale: an NFS or SMB client answers ``stat`` from its cache. An
+observation made with ``fresh=False`` (a directory scan) may start or restart the
+clock, but only a fresh one (the file opened and ``fstat``-ed) can settle a file;
+``due`` asks for that fresh look.
+
+What can still fool it: a writer that pauses for longer than ``settle_seconds``
+(nothing on disk tells a pause from the end), and a server that lets a client set
+the change time (Windows SMB servers accept a ChangeTime in SetFileInformation) or
+reports ctime as mtime (some FUSE and SMB servers). For those, the identity check
+after hashing (``upload.compare``) and the MD5 remain.
 
 Change events only make vodwatch look sooner: ``poke`` asks for a fresh stat and
 holds the file back until it has one, without restarting its clock.
@@ -19,6 +34,9 @@ from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 
+# How long to wait before another fresh look when the latest look was not fresh.
+STALE_RETRY_SECONDS = 1.0
+
 
 @dataclass(frozen=True)
 class Pending:
@@ -26,21 +44,26 @@ class Pending:
 
     size: int
     mtime_ns: int
+    ctime_ns: int
     ino: int
     first_seen: float  # time of the first observation
-    stable_since: float  # time of the first observation with the current (size, mtime, ino)
+    stable_since: float  # time of the first observation with the current signature
     last_seen: float  # time of the latest observation
     changes: int  # how many times the signature changed after the first observation
     poked: bool  # a change event arrived after the latest observation
     settled: bool
 
 
+Signature = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, ino
+
+
 @dataclass
 class _Entry:
-    signature: tuple[int, int, int]
+    signature: Signature
     first_seen: float
     stable_since: float
     last_seen: float
+    last_fresh: float | None  # time of the latest fresh observation, if any
     changes: int = 0
     poked: bool = False
 
@@ -60,19 +83,26 @@ class Settler(Generic[K]):
         self._entries: dict[K, _Entry] = {}
         self._poked_unknown: dict[K, float] = {}
 
-    def observe(self, key: K, size: int, mtime_ns: int, now: float, ino: int = 0) -> None:
-        """Record a stat result for ``key`` taken at ``now``."""
-        signature = (size, mtime_ns, ino)
+    def observe(self, key: K, size: int, mtime_ns: int, now: float, ino: int = 0, *,
+                ctime_ns: int = 0, fresh: bool = True) -> None:
+        """Record a stat result for ``key`` taken at ``now``.
+
+        ``fresh=False`` for attributes that may come from a cache (a directory scan):
+        they can start or restart the clock but not settle the file.
+        """
+        signature = (size, mtime_ns, ctime_ns, ino)
         self._poked_unknown.pop(key, None)
         entry = self._entries.get(key)
         if entry is None:
-            self._entries[key] = _Entry(signature, now, now, now)
+            self._entries[key] = _Entry(signature, now, now, now, now if fresh else None)
             return
         if signature != entry.signature:
             entry.signature = signature
             entry.stable_since = now
             entry.changes += 1
         entry.last_seen = max(entry.last_seen, now)
+        if fresh:
+            entry.last_fresh = now if entry.last_fresh is None else max(entry.last_fresh, now)
         entry.poked = False
 
     def poke(self, key: K, now: float) -> None:
@@ -89,15 +119,17 @@ class Settler(Generic[K]):
         self._poked_unknown.pop(key, None)
 
     def _settled(self, entry: _Entry) -> bool:
-        return not entry.poked and entry.last_seen - entry.stable_since >= self.settle_seconds
+        return (not entry.poked and entry.last_fresh is not None
+                and entry.last_fresh - entry.stable_since >= self.settle_seconds)
 
     def ready(self, now: float) -> list[K]:
-        """Keys seen unchanged for at least ``settle_seconds`` and not poked since."""
+        """Keys seen unchanged for at least ``settle_seconds``, the last look a fresh one,
+        and not poked since."""
         del now  # readiness rests on observation times only; kept for a uniform API
         return [key for key, entry in self._entries.items() if self._settled(entry)]
 
     def due(self, now: float) -> list[K]:
-        """Keys worth a fresh stat now: poked, or old enough to settle on the next look."""
+        """Keys worth a fresh stat now: poked, or old enough to settle on a fresh look."""
         keys = list(self._poked_unknown)
         for key, entry in self._entries.items():
             if entry.poked or (not self._settled(entry)
@@ -110,7 +142,10 @@ class Settler(Generic[K]):
 
         Never before ``now``; None when nothing is waiting. Settled files do not count:
         ``ready`` already returns them, and one kept waiting (its asset is busy) must
-        not make the caller spin.
+        not make the caller spin. Nor must a file whose latest look was not fresh (the
+        fresh look failed: EBUSY, EIO, too many open files): it is tried again
+        ``STALE_RETRY_SECONDS`` after that look. (``due`` still returns it, so the
+        fresh look that follows a scan in the same tick is not delayed.)
         """
         if self._poked_unknown:
             return now
@@ -120,7 +155,10 @@ class Settler(Generic[K]):
                 return now
             if self._settled(entry):
                 continue
-            times.append(entry.stable_since + self.settle_seconds)
+            at = entry.stable_since + self.settle_seconds
+            if entry.last_fresh is None or entry.last_fresh < entry.last_seen:
+                at = max(at, entry.last_seen + STALE_RETRY_SECONDS)
+            times.append(at)
             times.append(entry.first_seen + self.max_writing_seconds)
         return max(now, min(times)) if times else None
 

@@ -9,6 +9,7 @@ never of ``done/`` or ``failed/``.
 from __future__ import annotations
 
 import ctypes
+import errno
 import logging
 import os
 import queue
@@ -36,9 +37,17 @@ NETWORK_FS = frozenset({
 })
 
 
+FILE, DIR, SYMLINK, SPECIAL = "file", "dir", "symlink", "special"
+
+
 @dataclass(frozen=True)
 class Entry:
-    """One thing found in the inbox."""
+    """One thing found in the inbox.
+
+    ``fresh`` says the attributes were re-read for a decision (``stat_entry``: open
+    and fstat, which makes an NFS or SMB client ask the server) rather than taken
+    from a directory scan, which a network client may answer from its cache.
+    """
 
     path: Path
     name: str
@@ -48,6 +57,23 @@ class Entry:
     is_file: bool
     is_symlink: bool
     is_dir: bool
+    ctime_ns: int = 0
+    fresh: bool = False
+
+    @property
+    def kind(self) -> str:
+        """"file", "dir", "symlink", or "special" (FIFO, socket, device)."""
+        if self.is_symlink:
+            return SYMLINK
+        if self.is_dir:
+            return DIR
+        return FILE if self.is_file else SPECIAL
+
+
+def _entry(path: Path, st: os.stat_result, fresh: bool) -> Entry:
+    mode = st.st_mode
+    return Entry(path, path.name, st.st_size, st.st_mtime_ns, st.st_ino, S.S_ISREG(mode),
+                 S.S_ISLNK(mode), S.S_ISDIR(mode), st.st_ctime_ns, fresh)
 
 
 def filesystem_type(path: Path, mounts: str = "/proc/self/mounts") -> str:
@@ -81,9 +107,13 @@ def choose_mode(setting: str, inbox: Path, mounts: str = "/proc/self/mounts"
     return "events", f"the inbox is on a local {fstype or 'unknown'} filesystem"
 
 
-def scan(inbox: Path, recursive: bool = False) -> Iterator[Entry]:
-    """Everything in the inbox, one stat each; hidden entries and our own folder skipped.
+def scan(inbox: Path, recursive: bool = False, include_dirs: bool = True) -> Iterator[Entry]:
+    """Everything in the inbox, one lstat each; hidden entries and our own folder skipped.
 
+    Cheap on purpose (10,000-file inboxes): the attributes may come from a network
+    client's cache, so entries are not ``fresh``; a file is called settled only on a
+    ``stat_entry`` look. Sub-folders are yielded (kind "dir") unless ``include_dirs``
+    is False; with ``recursive`` their visible contents are scanned either way.
     Raises OSError if the inbox itself cannot be read (share gone).
     """
     stack = [inbox]
@@ -102,24 +132,69 @@ def scan(inbox: Path, recursive: bool = False) -> Iterator[Entry]:
                     continue
                 try:
                     st = entry.stat(follow_symlinks=False)
-                    is_link = entry.is_symlink()
-                    is_dir = entry.is_dir(follow_symlinks=False)
-                except FileNotFoundError:
+                except (FileNotFoundError, NotADirectoryError):
                     continue
+                is_dir = S.S_ISDIR(st.st_mode)
                 if is_dir and recursive and not entry.name.startswith("."):
                     stack.append(Path(entry.path))
-                yield Entry(Path(entry.path), entry.name, st.st_size, st.st_mtime_ns,
-                            st.st_ino, entry.is_file(follow_symlinks=False), is_link, is_dir)
+                if is_dir and not include_dirs:
+                    continue
+                yield _entry(Path(entry.path), st, fresh=False)
+
+
+# Opening only to read attributes: never block (a FIFO swapped in after the lstat, a
+# file under a lease held for an SMB client), never follow a link, never become a
+# controlling terminal, never leak the descriptor into a child process.
+_PROBE_FLAGS = (os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC)
+_GONE = (errno.ENOENT, errno.ENOTDIR)
+_UNREADABLE = (errno.EACCES, errno.EPERM)
+
+
+def read_attributes(path: Path) -> tuple[os.stat_result, bool] | None:
+    """Fresh attributes of ``path`` (links not followed) and whether they are fresh.
+
+    ``stat()`` on an NFS or SMB client may answer from its attribute cache; opening
+    the file makes the client revalidate (close-to-open consistency), so a regular
+    file is opened read-only and ``fstat``-ed. Anything else (link, folder, FIFO,
+    socket, device) is never opened: its lstat is all there is, and it is fresh
+    enough since it is never read. If the open fails with EACCES or EPERM, the lstat
+    is used and counted as fresh (the file must still be seen, to be explained); if
+    it fails otherwise (EMFILE, EIO, ESTALE, EBUSY, EWOULDBLOCK for a leased file),
+    the lstat is used but is not fresh. None if the path is gone.
+    """
+    try:
+        st = os.lstat(path)
+    except OSError as exc:
+        if exc.errno in _GONE:
+            return None
+        raise
+    if not S.S_ISREG(st.st_mode):
+        return st, True
+    try:
+        fd = os.open(path, _PROBE_FLAGS)
+    except OSError as exc:
+        if exc.errno in _GONE:
+            return None
+        try:
+            st = os.lstat(path)  # ELOOP: replaced by a link since; report what is there
+        except OSError as again:
+            if again.errno in _GONE:
+                return None
+            raise
+        return st, exc.errno in _UNREADABLE or not S.S_ISREG(st.st_mode)
+    try:
+        return os.fstat(fd), True
+    finally:
+        os.close(fd)
 
 
 def stat_entry(path: Path) -> Entry | None:
-    """Re-stat one path; None if it is gone."""
-    try:
-        st = os.stat(path, follow_symlinks=False)
-    except (FileNotFoundError, NotADirectoryError):
+    """Re-read one path's attributes fresh (see ``read_attributes``); None if it is gone."""
+    found = read_attributes(path)
+    if found is None:
         return None
-    return Entry(path, path.name, st.st_size, st.st_mtime_ns, st.st_ino, S.S_ISREG(st.st_mode),
-                 S.S_ISLNK(st.st_mode), S.S_ISDIR(st.st_mode))
+    st, fresh = found
+    return _entry(path, st, fresh)
 
 
 class EventWatcher:
@@ -148,7 +223,9 @@ class EventWatcher:
 
         class Handler(FileSystemEventHandler):
             def on_any_event(self, event: FileSystemEvent) -> None:
-                if event.is_directory:
+                # Opening a file to read it (stat_entry, hashing) is not a change; a
+                # hint for it would poke the file again and keep it from settling.
+                if event.is_directory or event.event_type in _NOT_A_CHANGE:
                     return
                 for attr in ("dest_path", "src_path"):
                     value = getattr(event, attr, "")
@@ -180,6 +257,8 @@ class EventWatcher:
             return self._inotify.alive
         return self._observer is not None and self._observer.is_alive()
 
+
+_NOT_A_CHANGE = frozenset({"opened", "closed_no_write"})  # watchdog event types
 
 # inotify(7) constants
 _IN_MODIFY, _IN_ATTRIB, _IN_CLOSE_WRITE = 0x2, 0x4, 0x8

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import queue
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,18 @@ from pathlib import Path
 import pytest
 
 from vodwatch.claim import STATE_DIR_NAME
-from vodwatch.watch import EventWatcher, choose_mode, filesystem_type, scan, stat_entry
+from vodwatch.watch import (
+    DIR,
+    FILE,
+    SPECIAL,
+    SYMLINK,
+    Entry,
+    EventWatcher,
+    choose_mode,
+    filesystem_type,
+    scan,
+    stat_entry,
+)
 
 
 def _mounts(tmp_path: Path, *lines: str) -> str:
@@ -160,6 +172,76 @@ def test_stat_entry_sees_files_folders_and_links_and_none_when_gone(inbox: Path)
     assert stat_entry(inbox / "v.mp4" / "under-a-file") is None
 
 
+def test_entries_say_their_kind_and_carry_ctime(inbox: Path) -> None:
+    """Files, folders, links and FIFOs each get their kind; ctime is the file's own."""
+    (inbox / "a.mp4").write_bytes(b"x")
+    (inbox / "sub").mkdir()
+    (inbox / "link.mp4").symlink_to(inbox / "a.mp4")
+    os.mkfifo(inbox / "pipe.mp4")
+    kinds = {e.name: e.kind for e in scan(inbox)}
+    assert kinds == {"a.mp4": FILE, "sub": DIR, "link.mp4": SYMLINK, "pipe.mp4": SPECIAL}
+    for e in (*scan(inbox), stat_entry(inbox / "a.mp4")):
+        assert e is not None
+        assert e.ctime_ns == os.lstat(e.path).st_ctime_ns
+
+
+def test_scan_can_leave_folders_out_and_still_recurse(inbox: Path) -> None:
+    """include_dirs=False drops folder entries but a recursive scan still enters them."""
+    (inbox / "a" / "b").mkdir(parents=True)
+    (inbox / "a" / "b" / "deep.mp4").write_bytes(b"x")
+    (inbox / "top.mp4").write_bytes(b"x")
+    names = {e.path.relative_to(inbox).as_posix()
+             for e in scan(inbox, recursive=True, include_dirs=False)}
+    assert names == {"top.mp4", "a/b/deep.mp4"}
+
+
+def test_scan_entries_are_not_fresh_and_stat_entry_ones_are(inbox: Path) -> None:
+    """Only stat_entry, which opens the file, gives attributes that may settle it."""
+    (inbox / "a.mp4").write_bytes(b"x")
+    (scanned,) = scan(inbox)
+    assert not scanned.fresh
+    looked = stat_entry(inbox / "a.mp4")
+    assert looked is not None and looked.fresh and looked.kind == FILE
+
+
+def test_stat_entry_never_blocks_on_a_fifo_nor_opens_it(inbox: Path) -> None:
+    """A FIFO in the inbox is reported as special at once, with no writer attached."""
+    fifo = inbox / "pipe.mp4"
+    os.mkfifo(fifo)
+    found: list[Entry | None] = []
+    t = threading.Thread(target=lambda: found.append(stat_entry(fifo)), daemon=True)
+    t.start()
+    t.join(timeout=5)
+    assert not t.is_alive(), "stat_entry blocked on a FIFO"
+    (entry,) = found
+    assert entry is not None and entry.kind == SPECIAL and not entry.is_file
+    # Nobody holds the FIFO open: a non-blocking open for writing finds no reader.
+    with pytest.raises(OSError):
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can open any file")
+def test_an_unreadable_file_is_still_seen(inbox: Path) -> None:
+    """A file vodwatch may not open is still reported (from lstat), so it can be explained."""
+    f = inbox / "secret.mp4"
+    f.write_bytes(b"abc")
+    f.chmod(0)
+    try:
+        e = stat_entry(f)
+        assert e is not None and e.kind == FILE and e.size == 3 and e.fresh
+    finally:
+        f.chmod(0o600)
+
+
+def test_stat_entry_sees_a_file_replaced_by_a_link(inbox: Path) -> None:
+    """A link is never opened through: stat_entry reports the link itself."""
+    (inbox / "target.mp4").write_bytes(b"abcdef")
+    (inbox / "v.mp4").symlink_to(inbox / "target.mp4")
+    e = stat_entry(inbox / "v.mp4")
+    assert e is not None and e.kind == SYMLINK
+    assert e.ino == os.lstat(inbox / "v.mp4").st_ino
+
+
 @pytest.fixture
 def watcher(inbox: Path) -> Iterator[tuple[EventWatcher, queue.Queue[Path]]]:
     hints: queue.Queue[Path] = queue.Queue()
@@ -231,3 +313,27 @@ def test_stop_ends_the_watcher(inbox: Path) -> None:
     w.stop()
     assert not w.alive
     w.stop()
+
+
+def test_reading_attributes_produces_no_hints(inbox: Path) -> None:
+    """Opening a file to re-read its attributes is no change: no hint, so no endless poke."""
+    hints: queue.Queue[Path] = queue.Queue()
+    w = EventWatcher(inbox, True, hints)  # recursive: the watchdog path, which sees opens
+    w.start()
+    try:
+        target = inbox / "v.mp4"
+        target.write_bytes(b"data")
+        seen: list[Path] = []
+        _wait_hint(hints, target, seen)
+        time.sleep(0.3)
+        while not hints.empty():
+            hints.get()
+        for _ in range(5):
+            assert stat_entry(target) is not None
+        marker = inbox / "marker.mp4"
+        marker.write_bytes(b"x")
+        seen = []
+        _wait_hint(hints, marker, seen)
+        assert target not in seen
+    finally:
+        w.stop()

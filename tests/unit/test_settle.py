@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from vodwatch.settle import Pending, Settler
+from vodwatch.settle import STALE_RETRY_SECONDS, Pending, Settler
 
 SETTLE = 10.0
 MAX_WRITING = 3600.0
@@ -166,10 +168,11 @@ def test_writing_too_long_reports_files_still_changing() -> None:
 def test_pending_describes_each_file() -> None:
     """pending() gives size, times, change count and whether the file settled."""
     s = settler()
-    s.observe("a.mp4", 100, 1, now=0.0, ino=3)
-    s.observe("a.mp4", 200, 2, now=4.0, ino=3)
-    s.observe("a.mp4", 200, 2, now=14.0, ino=3)
-    assert s.pending() == {"a.mp4": Pending(size=200, mtime_ns=2, ino=3, first_seen=0.0,
+    s.observe("a.mp4", 100, 1, now=0.0, ino=3, ctime_ns=5)
+    s.observe("a.mp4", 200, 2, now=4.0, ino=3, ctime_ns=6)
+    s.observe("a.mp4", 200, 2, now=14.0, ino=3, ctime_ns=6)
+    assert s.pending() == {"a.mp4": Pending(size=200, mtime_ns=2, ctime_ns=6, ino=3,
+                                            first_seen=0.0,
                                             stable_since=4.0, last_seen=14.0, changes=1,
                                             poked=False, settled=True)}
 
@@ -188,3 +191,88 @@ def test_invalid_durations_are_refused() -> None:
         Settler(-1.0, 10.0)
     with pytest.raises(ValueError):
         Settler(1.0, 0.0)
+
+
+# ---- change time and fresh looks -------------------------------------------------------
+
+def test_a_change_of_ctime_alone_restarts_the_clock() -> None:
+    """Same size, mtime and inode but a new ctime means someone wrote: wait again."""
+    s = settler()
+    s.observe("a.mp4", 100, OLD_MTIME, 0.0, 7, ctime_ns=1)
+    s.observe("a.mp4", 100, OLD_MTIME, 9.0, 7, ctime_ns=2)
+    s.observe("a.mp4", 100, OLD_MTIME, 18.0, 7, ctime_ns=2)
+    assert s.ready(18.0) == []
+    s.observe("a.mp4", 100, OLD_MTIME, 19.0, 7, ctime_ns=2)
+    assert s.ready(19.0) == ["a.mp4"]
+
+
+def test_a_writer_that_fakes_mtime_never_settles_while_ctime_moves() -> None:
+    """Final size first, in-place writes, old mtime put back: ctime still moves each time."""
+    s = settler()
+    for second in range(0, 120, 3):  # a write every 3 s, looked at every 3 s
+        s.observe("copy.mov", 3_000_000, OLD_MTIME, float(second), 42,
+                  ctime_ns=second * 10**9 + 1)
+        assert s.ready(float(second)) == []
+    s.observe("copy.mov", 3_000_000, OLD_MTIME, 130.0, 42, ctime_ns=117 * 10**9 + 1)
+    assert s.ready(130.0) == ["copy.mov"]
+
+
+def test_a_scan_look_starts_the_clock_but_only_a_fresh_look_settles() -> None:
+    """Attributes that may come from a network client's cache never settle a file."""
+    s = settler()
+    s.observe("a.mp4", 100, 1, 0.0, 7, ctime_ns=1, fresh=False)
+    s.observe("a.mp4", 100, 1, 20.0, 7, ctime_ns=1, fresh=False)
+    assert s.ready(20.0) == []
+    assert s.due(20.0) == ["a.mp4"]
+    s.observe("a.mp4", 100, 1, 20.0, 7, ctime_ns=1)
+    assert s.ready(20.0) == ["a.mp4"]
+
+
+def test_a_failing_fresh_look_is_retried_without_spinning() -> None:
+    """When only stale looks come back, the next wake-up is a second later, not at once."""
+    s = settler()
+    s.observe("a.mp4", 100, 1, 0.0, 7, ctime_ns=1, fresh=False)
+    assert s.next_check_at(0.0) == SETTLE
+    s.observe("a.mp4", 100, 1, 10.0, 7, ctime_ns=1, fresh=False)
+    assert s.ready(10.0) == []
+    assert s.next_check_at(10.0) == 10.0 + STALE_RETRY_SECONDS
+    assert s.due(10.0) == ["a.mp4"]
+    s.observe("a.mp4", 100, 1, 11.0, 7, ctime_ns=1)
+    assert s.ready(11.0) == ["a.mp4"]
+
+
+def test_a_stale_look_that_differs_restarts_the_clock() -> None:
+    """A scan showing other attributes than the last fresh look counts as a change."""
+    s = settler()
+    s.observe("a.mp4", 100, 1, 0.0, 7, ctime_ns=1)
+    s.observe("a.mp4", 100, 1, 12.0, 7, ctime_ns=2, fresh=False)
+    s.observe("a.mp4", 100, 1, 12.0, 7, ctime_ns=2)
+    assert s.ready(12.0) == []
+    s.observe("a.mp4", 100, 1, 22.0, 7, ctime_ns=2)
+    assert s.ready(22.0) == ["a.mp4"]
+
+
+_SIGNATURE = st.tuples(*(st.integers(0, 2**63 - 1) for _ in range(4)))
+
+
+@given(first=_SIGNATURE, field=st.integers(0, 3), delta=st.integers(1, 2**40),
+       gap=st.integers(0, 30).map(float))
+def test_any_change_in_any_field_restarts_stability(first: tuple[int, int, int, int],
+                                                    field: int, delta: int, gap: float) -> None:
+    """Changing size, mtime, ctime or inode, by any amount, makes the file wait again."""
+    changed = list(first)
+    changed[field] = (changed[field] + delta) % 2**63
+    s = settler()
+
+    def look(sig: tuple[int, int, int, int] | list[int], now: float) -> None:
+        size, mtime_ns, ctime_ns, ino = sig
+        s.observe("f", size, mtime_ns, now, ino, ctime_ns=ctime_ns)
+
+    look(first, 0.0)
+    look(first, SETTLE)
+    assert s.ready(SETTLE) == ["f"]
+    look(changed, SETTLE + gap)
+    assert s.ready(SETTLE + gap) == []
+    assert s.pending()["f"].stable_since == SETTLE + gap
+    look(changed, 2 * SETTLE + gap)
+    assert s.ready(2 * SETTLE + gap) == ["f"]
