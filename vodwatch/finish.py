@@ -37,8 +37,8 @@ from .names import ACCEPTED_EXAMPLES, ACCEPTED_NOTES, ERROR_SUFFIX
 from .words import printable
 
 __all__ = ["ERROR_SUFFIX", "NAME_MAX", "OPERATOR_RULE", "Failure", "error_file_for",
-           "error_text", "move_no_replace", "remove_stale_error_file", "settle_move",
-           "unique_target", "write_error_file"]
+           "error_text", "move_no_replace", "numbered_name", "remove_stale_error_file",
+           "settle_move", "unique_target", "write_error_file"]
 
 NAME_MAX = 255  # bytes in one name component (Linux, and what SMB and NFS servers allow)
 OPERATOR_RULE = "---- For the operator ----"
@@ -59,22 +59,31 @@ def _cut(text: str, room: int) -> str:
     return text
 
 
-def unique_target(directory: Path, name: str) -> Path:
-    """``directory/name``, or ``stem (N).ext`` with the smallest free N (no overwrite)."""
-    target = directory / name
-    if not _taken(target):
-        return target
+def numbered_name(name: str, n: int) -> str:
+    """``name`` with `` (n)`` before its last extension: ``<id>.1.en (2).srt``.
+
+    A name without a usable extension gets it at the end (``README (2)``). The
+    result never passes 255 bytes: a long stem is cut at a character boundary.
+    """
     stem, dot, ext = name.rpartition(".")
     if not dot or not stem:
-        stem, ext = name, ""
-    tail = f".{ext}" if ext else ""
+        stem, ext = name.rstrip("."), ""
+    marker = f" ({n}).{ext}" if ext else f" ({n})"
+    return _cut(stem, NAME_MAX - _nbytes(marker)) + marker
+
+
+def unique_target(directory: Path, name: str) -> Path:
+    """``directory/name``, or ``numbered_name(name, N)`` with the smallest free N >= 2.
+
+    Taken means a file (or dangling link) of that name exists, or its error file
+    does: nothing is overwritten and no new file inherits an old explanation.
+    """
+    target = directory / name
     n = 2
-    while True:
-        marker = f" ({n}){tail}"
-        candidate = directory / (_cut(stem, NAME_MAX - _nbytes(marker)) + marker)
-        if not _taken(candidate):
-            return candidate
+    while _taken(target):
+        target = directory / numbered_name(name, n)
         n += 1
+    return target
 
 
 def error_file_for(target: Path) -> Path:
