@@ -376,7 +376,7 @@ def _fix_subtitle(middle: list[str], ext: str,
             return lang_problem, None
     problem: str | None
     if number is None and lang is None:
-        problem = "A subtitle's name needs a number (1 to 16) and a language code, e.g. .1.en"
+        problem = "A subtitle's name needs a number (1 to 16) and a language code, such as .1.en"
     elif number is None:
         problem = "A subtitle's name needs its number (1 to 16) before the language"
     elif lang is None:
