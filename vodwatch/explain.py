@@ -55,11 +55,11 @@ def uploadable_problem(name: str, path: Path, language_map: Mapping[str, str],
     except BadName as exc:
         return bad_name_failure(exc, asset_id)
     if path.is_symlink():
-        return Failure(f"{name} is a link (shortcut) to another file, and vodwatch uploads "
-                       "only real files.",
+        return Failure(f"{name} is a symbolic link (a shortcut to another file), and "
+                       "vodwatch uploads only real files.",
                        "Copy the file itself into the inbox",
                        asset_id=asset_id,
-                       operator="Symbolic links are never followed out of the inbox")
+                       operator="Links are never followed out of the inbox")
     if not path.is_file():
         return Failure(f"{name} is not a regular file (it may be a folder or a device).",
                        "Put only finished video, thumbnail and subtitle files in the inbox",
