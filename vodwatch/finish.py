@@ -1,40 +1,118 @@
 """Step 8: the file leaves for ``done/`` or ``failed/``, never overwriting anything,
 with a plain-language ``.error.txt`` beside a failed one.
+
+Names (SPEC §2, §3):
+
+- A taken name gets `` (N)`` before its last extension, N = 2, 3, ... (the
+  Windows form, which ``names.parse_name`` accepts back as the same asset and
+  slot). A name whose error file still exists is taken too, so a new failure
+  never inherits an old explanation. A name that would grow past 255 bytes is
+  shortened before the marker, at a character boundary.
+- ``failed/<name>`` is explained by ``failed/<name>.error.txt``; when that would be
+  longer than 255 bytes (Linux's limit for one name, in UTF-8 bytes), the error
+  file is ``<name cut at a character boundary>…<8 hex of its SHA-256>.error.txt``.
+  :func:`error_file_for` is the one home of that rule.
+
+Error files (SPEC §6a): first the editor's part, one sentence on what went wrong
+with this file and one thing to do, without commands; then, after
+``---- For the operator ----``, the time in the process's local zone, the asset
+and its state, VOD's code, message and request id, and the retry command. Text
+taken from names or from services is escaped with :func:`words.printable`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import hashlib
 import os
+import shlex
+import tempfile
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 from .log import redact
-from .names import ERROR_SUFFIX
+from .names import ACCEPTED_EXAMPLES, ACCEPTED_NOTES, ERROR_SUFFIX
+from .words import printable
 
-__all__ = ["ERROR_SUFFIX", "Failure", "error_text", "move_no_replace", "settle_move",
-           "unique_target", "write_error_file"]
+__all__ = ["ERROR_SUFFIX", "NAME_MAX", "OPERATOR_RULE", "Failure", "error_file_for",
+           "error_text", "move_no_replace", "numbered_name", "remove_stale_error_file",
+           "settle_move", "unique_target", "write_error_file"]
+
+NAME_MAX = 255  # bytes in one name component (Linux, and what SMB and NFS servers allow)
+OPERATOR_RULE = "---- For the operator ----"
+_ELLIPSIS = "\u2026"
+
+
+def _nbytes(text: str) -> int:
+    return len(os.fsencode(text))
+
+
+def _cut(text: str, room: int) -> str:
+    """The longest start of ``text`` that fits in ``room`` bytes, whole characters only."""
+    used = 0
+    for index, char in enumerate(text):
+        used += _nbytes(char)
+        if used > room:
+            return text[:index]
+    return text
+
+
+def numbered_name(name: str, n: int) -> str:
+    """``name`` with `` (n)`` before its last extension: ``<id>.1.en (2).srt``.
+
+    A name without a usable extension gets it at the end (``README (2)``). The
+    result never passes 255 bytes: a long stem is cut at a character boundary.
+    """
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem:
+        stem, ext = name.rstrip("."), ""
+    marker = f" ({n}).{ext}" if ext else f" ({n})"
+    return _cut(stem, NAME_MAX - _nbytes(marker)) + marker
 
 
 def unique_target(directory: Path, name: str) -> Path:
-    """``directory/name``, or ``stem-N.ext`` with the smallest free N (no overwrite)."""
+    """``directory/name``, or ``numbered_name(name, N)`` with the smallest free N >= 2.
+
+    Taken means a file (or dangling link) of that name exists, or its error file
+    does: nothing is overwritten and no new file inherits an old explanation.
+    """
     target = directory / name
-    if not _taken(target):
-        return target
-    stem, dot, ext = name.rpartition(".")
-    if not dot or not stem:
-        stem, ext = name, ""
     n = 2
-    while True:
-        candidate = directory / (f"{stem}-{n}.{ext}" if ext else f"{stem}-{n}")
-        if not _taken(candidate):
-            return candidate
+    while _taken(target):
+        target = directory / numbered_name(name, n)
         n += 1
+    return target
+
+
+def error_file_for(target: Path) -> Path:
+    """Where the error file explaining ``target`` (a file in failed/) lives.
+
+    ``<name>.error.txt``; if that name would pass 255 bytes, the name is cut at a
+    character boundary and ``…<8 hex digits of its SHA-256>`` keeps it recognisable
+    and unique: ``<start of name>…1a2b3c4d.error.txt``.
+    """
+    name = target.name + ERROR_SUFFIX
+    if _nbytes(name) <= NAME_MAX:
+        return target.with_name(name)
+    digest = hashlib.sha256(os.fsencode(target.name)).hexdigest()[:8]
+    tail = f"{_ELLIPSIS}{digest}{ERROR_SUFFIX}"
+    return target.with_name(_cut(target.name, NAME_MAX - _nbytes(tail)) + tail)
+
+
+def remove_stale_error_file(target: Path) -> None:
+    """Remove the error file about ``target``, if there is one.
+
+    For a failed file that is retried or reaches done/: no old explanation may stay
+    behind to confuse an editor or reserve the name.
+    """
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(error_file_for(target))
 
 
 def _taken(path: Path) -> bool:
-    return os.path.lexists(path) or os.path.lexists(str(path) + ERROR_SUFFIX)
+    return os.path.lexists(path) or os.path.lexists(error_file_for(path))
 
 
 def move_no_replace(src: Path, dst: Path) -> None:
@@ -79,48 +157,90 @@ def settle_move(src: Path, dst: Path) -> bool:
 
 @dataclass(frozen=True)
 class Failure:
-    """Why a file failed, in words for the person who dropped it."""
+    """Why a file failed: words for the editor first, details for the operator.
 
-    sentence: str  # one plain sentence: what went wrong
-    todo: str  # what to do about it
+    Stored as JSON in the journal (``Failure(**json.loads(...))``): every field
+    added later has a default, so older records still load.
+    """
+
+    sentence: str  # editor: one plain sentence, what went wrong with this file
+    todo: str  # editor: one thing to do, no commands
     code: str = ""  # VOD / gateway / store error code, if any
     remote_msg: str = ""  # the service's own message, if any
     asset_id: str = ""
+    request_id: str = ""  # the service's request id, if any
+    state: str = ""  # the asset's state in VOD, if known
+    operator: str = ""  # operator: what can be done beyond the editor's reach
+    bad_name: bool = False  # the name is the problem: the error file lists accepted names
 
 
-def error_text(name: str, failure: Failure, when: datetime | None = None) -> str:
-    """The content of ``<name>.error.txt``."""
-    when = when or datetime.now(UTC)
+def _sentence(text: str, *, capital: bool = False) -> str:
+    text = " ".join(printable(text).split())
+    if capital and text[:1].islower():
+        text = text[0].upper() + text[1:]
+    if text and not text.endswith((".", "!", "?")):
+        text += "."
+    return text
+
+
+def _local_time(when: datetime | None, tz: tzinfo | None) -> str:
+    moment = (when or datetime.now(UTC)).astimezone(tz)  # naive: local; tz None: local
+    zone = moment.strftime("%Z") or moment.strftime("%z")
+    return f"{moment.strftime('%Y-%m-%d %H:%M:%S')} {zone}".rstrip()
+
+
+def error_text(name: str, failure: Failure, when: datetime | None = None, *,
+               tz: tzinfo | None = None) -> str:
+    """The content of the error file about ``name`` (the file's name in failed/).
+
+    ``when`` defaults to now; it is shown in ``tz``, by default the process's local
+    time zone (``TZ``), e.g. ``2026-11-30 14:05:09 CET``.
+    """
+    shown = printable(name)
     lines = [
-        f"vodwatch could not upload {name}.",
+        f"File: {shown}",
         "",
-        f"What went wrong: {failure.sentence}",
+        f"What went wrong: {_sentence(failure.sentence)}",
+        f"What to do: {_sentence(failure.todo, capital=True)}",
     ]
+    if failure.bad_name:
+        lines += ["", "Accepted names:"]
+        lines += [f"  - {example}" for example in ACCEPTED_EXAMPLES]
+        lines += [f"  {_sentence(note)}" for note in ACCEPTED_NOTES]
+    lines += ["", OPERATOR_RULE, f"When: {_local_time(when, tz)}"]
     if failure.asset_id:
-        lines.append(f"Media asset: {failure.asset_id}")
+        state = f" (state in VOD: {printable(failure.state)})" if failure.state else ""
+        lines.append(f"Media asset: {printable(failure.asset_id)}{state}")
     if failure.code or failure.remote_msg:
-        lines.append(f"VOD said: {failure.code} {failure.remote_msg}".rstrip())
-    lines += [
-        f"When: {when.astimezone(UTC).strftime('%Y-%m-%d %H:%M:%S UTC')}",
-        f"What to do: {failure.todo}",
-        "",
-        "To try again, move the file back into the inbox (or run: vodwatch retry "
-        f"{name}).",
-        "",
-    ]
+        said = f"{printable(failure.code)}: {printable(failure.remote_msg)}".strip(": ")
+        lines.append(f"VOD said: {' '.join(said.split())}")
+    if failure.request_id:
+        lines.append(f"Request ID: {printable(failure.request_id)}")
+    if failure.operator:
+        lines.append(f"What the operator can do: {_sentence(failure.operator, capital=True)}")
+    lines += [f"To send it again: vodwatch retry {printable(shlex.quote(name))}", ""]
     return "\n".join(lines)
 
 
 def write_error_file(target: Path, failure: Failure, when: datetime | None = None) -> Path:
-    """Write ``target.error.txt`` atomically (temp file, fsync, rename); return its path."""
-    path = Path(str(target) + ERROR_SUFFIX)
-    tmp = path.with_name(f".{path.name}.tmp")
-    data = redact(error_text(target.name, failure, when)).encode()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    """Write the error file about ``target`` atomically (temp file, fsync, rename).
+
+    Its path is ``error_file_for(target)``, returned. The temporary file is hidden
+    and short-named, so it fits even beside a 255-byte name.
+    """
+    path = error_file_for(target)
+    data = redact(error_text(target.name, failure, when)).encode("utf-8", "backslashreplace")
+    fd, tmp = tempfile.mkstemp(prefix=".vodwatch-", suffix=".tmp", dir=path.parent)
     try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        with os.fdopen(fd, "wb") as out:
+            with contextlib.suppress(OSError):  # some network filesystems refuse modes
+                os.fchmod(out.fileno(), 0o644)  # editors on the share read it
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return path

@@ -20,6 +20,24 @@ Decisions beyond SPEC §2:
   into the inbox together with the file they explain.
 - A suggestion is offered only when renaming is all it takes; a file that needs
   converting (``.webm``, ``.ass``, ``.gif``) gets none, its message says so.
+
+Copies (SPEC §2 "Copy markers are ignored"):
+
+- A name that is not accepted as it is, but would be once the copy markers just
+  before its last extension are taken off, is accepted for the same asset and slot:
+  Windows `` - Copy``, `` - Copy (2)``, `` (2)``; macOS `` copy``, `` copy 2``,
+  `` 2``; browsers `` (1)``; and ``-2``, the unique suffix of development builds before 0.1.0.
+  Markers may repeat (``<id> - Copy (2) (3).mp4``); they are taken off one at a time
+  from the end and the first name that parses wins, so a name accepted as it is is
+  never cut. Only names with an asset ID are cut: a create-mode title such as
+  ``Episode 12.mp4`` never loses its ``12``. Marker case is ignored (`` - copy``).
+- ``finish.unique_target`` names a second file `` (2)`` before the extension (the
+  Windows form), so every name vodwatch gives a file in done/ or failed/ parses
+  back to the same asset, kind, subtitle number and language.
+- ``ParsedName.name`` is the name **as it is** (``<id> (2).mp4``): it is what VOD
+  shows as the video or subtitle name, the key that pairs VOD's upload URLs with the
+  files of a request, and the name in logs. ``ParsedName.copy_marker`` holds what
+  was ignored (`` (2)``), ``""`` for a clean name.
 """
 
 from __future__ import annotations
@@ -27,7 +45,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from types import MappingProxyType
 
@@ -76,6 +94,19 @@ ACCEPTED_FORMS = (
     "thumbnail and <asset_id>.<n>.<lang>.srt (or .vtt) for subtitle n from 1 to 16, "
     "e.g. <asset_id>.1.en.srt, where <asset_id> is the 32-character VOD media asset ID"
 )
+# The same rules as a short list with examples, one line each, for error files,
+# then what every line of that list shares.
+ACCEPTED_EXAMPLES = (
+    "<asset_id>.mp4 for the video (also .ts .mov .mxf .mpg .flv .wmv .avi .m4v .f4v "
+    ".mpeg .3gp .asf .mkv)",
+    "<asset_id>.cover.jpg for the thumbnail (also .jpeg .png)",
+    "<asset_id>.1.en.srt for subtitle 1 in English (numbers 1 to 16, also .vtt)",
+)
+ACCEPTED_NOTES = (
+    "<asset_id> is the media asset's 32-character ID from the VOD console, for example "
+    "0123456789abcdef0123456789abcdef.mp4",
+    "Copies such as <asset_id> (2).mp4 or <asset_id> - Copy.mp4 are accepted too",
+)
 
 _FLAGS = re.ASCII | re.IGNORECASE  # ASCII: no Kelvin sign for "k", no Arabic digits
 _ID = r"[0-9a-f]{32}"
@@ -87,6 +118,9 @@ _SUBTITLE_RE = re.compile(
 _LANG_RE = re.compile(_LANG, _FLAGS)
 _HEX_RUN_RE = re.compile(r"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])", _FLAGS)
 _DIGITS_RE = re.compile(r"[0-9]+", re.ASCII)
+# One copy marker at the end of a name's stem (the part before the last extension).
+_MARKER_RE = re.compile(r"(?: - copy| copy| \([0-9]{1,9}\)| [0-9]{1,9}|-[0-9]{1,9})$",
+                        re.ASCII | re.IGNORECASE)
 
 # vodwatch's own error files, written beside failed files as <name>.error.txt.
 ERROR_SUFFIX = ".error.txt"
@@ -135,6 +169,7 @@ class ParsedName:
     content_type: str  # Content-Type of the signed PUT (VOD-API.md §8)
     subtitle_id: int | None = None
     language: str | None = None  # VOD's code, after the language map
+    copy_marker: str = ""  # the copy markers ignored before the extension, e.g. " (2)"
 
 
 def is_ignored(name: str) -> bool:
@@ -161,6 +196,9 @@ def parse_name(name: str, language_map: Mapping[str, str] = DEFAULT_LANGUAGE_MAP
     and ``suggestion`` is a corrected name when renaming alone would fix it.
     """
     parsed = _parse_strict(name, language_map)
+    if parsed is not None:
+        return parsed
+    parsed = _parse_copy(name, language_map)
     if parsed is not None:
         return parsed
     message, suggestion = _diagnose(name, language_map)
@@ -196,6 +234,20 @@ def _parse_strict(name: str, language_map: Mapping[str, str]) -> ParsedName | No
         ext = match["ext"].lower()
         return ParsedName(name, match["id"].lower(), Kind.SUBTITLE, ext, SUBTITLE_TYPES[ext],
                           SUBTITLE_CONTENT_TYPE, number, language_code(lang, language_map))
+    return None
+
+
+def _parse_copy(name: str, language_map: Mapping[str, str]) -> ParsedName | None:
+    """A copy of an accepted name: markers off one at a time from the end of the stem."""
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        return None
+    base = stem
+    while (match := _MARKER_RE.search(base)) is not None and match.start() > 0:
+        base = base[:match.start()]
+        parsed = _parse_strict(f"{base}.{ext}", language_map)
+        if parsed is not None:
+            return replace(parsed, name=name, copy_marker=stem[len(base):])
     return None
 
 
@@ -324,7 +376,7 @@ def _fix_subtitle(middle: list[str], ext: str,
             return lang_problem, None
     problem: str | None
     if number is None and lang is None:
-        problem = "A subtitle's name needs a number (1 to 16) and a language code, e.g. .1.en"
+        problem = "A subtitle's name needs a number (1 to 16) and a language code, such as .1.en"
     elif number is None:
         problem = "A subtitle's name needs its number (1 to 16) before the language"
     elif lang is None:

@@ -281,7 +281,7 @@ def test_upload_cancelled_elsewhere_is_requested_again(setup: Setup, daemon_fact
     ("{aid}.17.en.srt", ["1", "16"]),
     ("{aid}.thumbnail.jpg", ["{aid}.cover.jpg"]),
     ("{aid}.webm", ["mp4"]),
-    ("{aid} (1).mp4", ["{aid}.mp4"]),
+    ("{aid} (1).thumb.jpg", ["{aid}.cover.jpg"]),
     ("{aid}.1.srt", ["{aid}.1.en.srt"]),
     ("Schöne Grüße - final.mov", ["<asset_id>"]),
 ])

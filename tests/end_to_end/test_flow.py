@@ -95,7 +95,7 @@ def test_unknown_asset_video_is_explained(setup: Setup) -> None:
     write_bytes(setup.inbox / f"{aid}.mp4", 1000)
     assert setup.cli("once").returncode == 1
     text = (setup.failed / f"{aid}.mp4.error.txt").read_text()
-    assert "no media asset" in text and aid in text
+    assert "does not exist" in text and aid in text
     assert not [r for r in setup.emulator.requests if r.operation == "update_asset"]
 
 
@@ -131,9 +131,9 @@ def test_same_name_twice_both_land_in_done(setup: Setup) -> None:
     assert setup.cli("once").returncode == 0
     second = write_bytes(setup.inbox / f"{aid}.cover.jpg", 3000, seed="two")
     assert setup.cli("once").returncode == 0
-    assert setup.names(setup.done) == [f"{aid}.cover-2.jpg", f"{aid}.cover.jpg"]
+    assert setup.names(setup.done) == [f"{aid}.cover (2).jpg", f"{aid}.cover.jpg"]
     assert (setup.done / f"{aid}.cover.jpg").read_bytes() == first
-    assert (setup.done / f"{aid}.cover-2.jpg").read_bytes() == second
+    assert (setup.done / f"{aid}.cover (2).jpg").read_bytes() == second
     assert setup.emulator.read_object(aid, "cover") == second
 
 

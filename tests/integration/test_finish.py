@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta, timezone
+import re
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from vodwatch.finish import (
     ERROR_SUFFIX,
+    NAME_MAX,
+    OPERATOR_RULE,
     Failure,
+    error_file_for,
     error_text,
     move_no_replace,
+    remove_stale_error_file,
     settle_move,
     unique_target,
     write_error_file,
 )
 from vodwatch.log import add_secret
+from vodwatch.names import ACCEPTED_EXAMPLES, is_ignored, parse_name
 
 A1 = "a1" * 16
 WHEN = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
@@ -30,21 +37,35 @@ def test_unique_target_is_the_name_itself_when_free(tmp_path: Path) -> None:
 
 def test_unique_target_adds_the_smallest_free_number_before_the_extension(
         tmp_path: Path) -> None:
-    """Taken names get -2, -3, ... before the last extension."""
+    """Taken names get ' (2)', ' (3)', ... before the last extension, the Windows form."""
     (tmp_path / "clip.en.srt").write_text("x")
-    assert unique_target(tmp_path, "clip.en.srt") == tmp_path / "clip.en-2.srt"
-    (tmp_path / "clip.en-2.srt").write_text("x")
-    assert unique_target(tmp_path, "clip.en.srt") == tmp_path / "clip.en-3.srt"
+    assert unique_target(tmp_path, "clip.en.srt") == tmp_path / "clip.en (2).srt"
+    (tmp_path / "clip.en (2).srt").write_text("x")
+    assert unique_target(tmp_path, "clip.en.srt") == tmp_path / "clip.en (3).srt"
+
+
+@pytest.mark.parametrize("name", [f"{A1}.mp4", f"{A1}.cover.jpg", f"{A1}.1.en.srt",
+                                  f"{A1} (2).mp4", f"{A1} - Copy.MOV", f"{A1}.cover (1).png"])
+def test_unique_names_parse_back_to_the_same_asset_and_slot(tmp_path: Path, name: str) -> None:
+    """A second and third copy in done/ or failed/ can be moved back and are understood."""
+    first = parse_name(name)
+    for _ in range(3):
+        target = unique_target(tmp_path, name)
+        target.write_text("x")
+        again = parse_name(target.name)
+        assert again.name == target.name
+        assert (again.asset_id, again.kind, again.subtitle_id, again.language) == (
+            first.asset_id, first.kind, first.subtitle_id, first.language)
 
 
 @pytest.mark.parametrize(("name", "expected"), [
-    ("README", "README-2"),
-    (".hidden", ".hidden-2"),
-    ("trailing.", "trailing-2"),
+    ("README", "README (2)"),
+    (".hidden", ".hidden (2)"),
+    ("trailing.", "trailing (2)"),
 ])
 def test_unique_target_handles_names_without_an_extension(tmp_path: Path, name: str,
                                                           expected: str) -> None:
-    """Names without a usable extension get the number at the end of the stem."""
+    """Names without a usable extension get the number at the end."""
     (tmp_path / name).write_text("x")
     assert unique_target(tmp_path, name) == tmp_path / expected
 
@@ -52,13 +73,23 @@ def test_unique_target_handles_names_without_an_extension(tmp_path: Path, name: 
 def test_an_error_file_makes_its_name_taken(tmp_path: Path) -> None:
     """A leftover name.error.txt reserves the name, so the new file cannot inherit it."""
     (tmp_path / f"{A1}.mp4{ERROR_SUFFIX}").write_text("old failure")
-    assert unique_target(tmp_path, f"{A1}.mp4") == tmp_path / f"{A1}-2.mp4"
+    assert unique_target(tmp_path, f"{A1}.mp4") == tmp_path / f"{A1} (2).mp4"
 
 
 def test_a_dangling_symlink_makes_its_name_taken(tmp_path: Path) -> None:
     """A broken symlink still occupies its name and is never replaced."""
     (tmp_path / "v.mp4").symlink_to(tmp_path / "missing")
-    assert unique_target(tmp_path, "v.mp4") == tmp_path / "v-2.mp4"
+    assert unique_target(tmp_path, "v.mp4") == tmp_path / "v (2).mp4"
+
+
+def test_a_unique_name_never_grows_past_255_bytes(tmp_path: Path) -> None:
+    """A 255-byte name taken twice gets a shortened stem, cut between characters."""
+    name = "é" * 125 + "x.mp4"  # 250 + 5 = 255 bytes
+    assert len(name.encode()) == NAME_MAX
+    (tmp_path / name).write_text("x")
+    target = unique_target(tmp_path, name)
+    assert len(target.name.encode()) <= NAME_MAX and target.name.endswith(" (2).mp4")
+    target.write_text("y")  # the filesystem takes it
 
 
 def test_move_no_replace_moves_the_file(tmp_path: Path) -> None:
@@ -120,39 +151,68 @@ def test_settle_move_never_replaces_a_different_target(tmp_path: Path) -> None:
     assert src.read_bytes() == b"ours" and dst.read_bytes() == b"someone else's"
 
 
-def test_error_text_says_what_when_what_to_do_and_how_to_retry() -> None:
-    """The error text has the sentence, asset, VOD code and message, UTC time, fix, retry."""
-    failure = Failure("the media asset does not exist in VOD.",
-                      "check the asset ID in the file name", code="VOD.10062",
-                      remote_msg="asset not found", asset_id=A1)
-    when = WHEN.astimezone(timezone(timedelta(hours=8)))
-    text = error_text(f"{A1}.mp4", failure, when)
-    lines = text.splitlines()
-    assert lines[0] == f"vodwatch could not upload {A1}.mp4."
-    assert "What went wrong: the media asset does not exist in VOD." in lines
-    assert f"Media asset: {A1}" in lines
-    assert "VOD said: VOD.10062 asset not found" in lines
-    assert "When: 2024-05-06 07:08:09 UTC" in lines
-    assert "What to do: check the asset ID in the file name" in lines
-    assert (f"To try again, move the file back into the inbox (or run: vodwatch retry "
-            f"{A1}.mp4).") in lines
-    assert text.endswith("\n")
+CET = ZoneInfo("Europe/Paris")
+
+
+def test_error_text_speaks_to_the_editor_then_to_the_operator() -> None:
+    """Editor part: one sentence, one thing to do; operator part: time, codes, command."""
+    failure = Failure("Media asset X does not exist in VOD.",
+                      "Check the asset ID in the file name", code="VOD.10062",
+                      remote_msg="asset not found", asset_id=A1, request_id="req-42",
+                      state="DELETED", operator="Check vod.project_id")
+    when = datetime(2026, 11, 30, 13, 5, 9, tzinfo=UTC)
+    text = error_text(f"{A1} (2).mp4", failure, when, tz=CET)
+    editor, _, operator = text.partition(OPERATOR_RULE + "\n")
+    assert editor.splitlines() == [
+        f"File: {A1} (2).mp4", "",
+        "What went wrong: Media asset X does not exist in VOD.",
+        "What to do: Check the asset ID in the file name.", ""]
+    assert operator.splitlines() == [
+        "When: 2026-11-30 14:05:09 CET",
+        f"Media asset: {A1} (state in VOD: DELETED)",
+        "VOD said: VOD.10062: asset not found",
+        "Request ID: req-42",
+        "What the operator can do: Check vod.project_id.",
+        f"To send it again: vodwatch retry '{A1} (2).mp4'"]
+    assert "vodwatch retry" not in editor and text.endswith("\n")
 
 
 def test_error_text_without_a_remote_code_has_no_vod_line() -> None:
-    """A local failure (bad name) has no 'VOD said' or asset line."""
+    """A local failure has no 'VOD said', request or asset line."""
     text = error_text("holiday.mp4", Failure("the name is not understood.", "rename it"), WHEN)
-    assert "VOD said" not in text and "Media asset" not in text
-    assert "What to do: rename it" in text
+    assert "VOD said" not in text and "Media asset" not in text and "Request ID" not in text
+    assert "What to do: Rename it." in text
+    assert "Accepted names" not in text
 
 
-def test_error_text_defaults_to_now() -> None:
-    """Without a time, the error text carries the current UTC time."""
+def test_a_bad_name_lists_the_accepted_names_for_the_editor() -> None:
+    """A name failure carries the accepted forms as a short list, before the separator."""
+    text = error_text("holiday.mp4", Failure("No ID.", "Rename it", bad_name=True), WHEN)
+    editor = text.partition(OPERATOR_RULE)[0]
+    for example in ACCEPTED_EXAMPLES:
+        assert f"  - {example}" in editor
+
+
+def test_error_text_defaults_to_now_in_local_time() -> None:
+    """Without a time, the error file carries the current time with the local zone's name."""
     before = datetime.now(UTC).replace(microsecond=0)
     text = error_text("x.mp4", Failure("s.", "t"))
-    stamp = next(line for line in text.splitlines() if line.startswith("When: "))
-    when = datetime.strptime(stamp, "When: %Y-%m-%d %H:%M:%S UTC").replace(tzinfo=UTC)
+    stamp = re.search(r"^When: (\S+ \S+) (\S+)$", text, re.MULTILINE)
+    assert stamp is not None
+    local = datetime.now().astimezone()
+    assert stamp[2] == (local.strftime("%Z") or local.strftime("%z"))
+    when = datetime.strptime(stamp[1], "%Y-%m-%d %H:%M:%S").astimezone()
     assert before <= when <= datetime.now(UTC)
+
+
+def test_control_characters_in_names_and_messages_are_escaped() -> None:
+    """No escape sequence, line break or bidi override from a name reaches the file."""
+    name = "evil\x1b[2J\u202egpj.mp4"
+    failure = Failure(f"{name} is empty.", "copy it", remote_msg="bad\nthing\x07")
+    text = error_text(name, failure, WHEN)
+    assert "\x1b" not in text and "\u202e" not in text and "\x07" not in text
+    assert "evil\\x1b[2J\\u202egpj.mp4" in text
+    assert "VOD said: bad\\x0athing\\x07" in text
 
 
 def test_write_error_file_is_atomic_and_beside_the_target(tmp_path: Path) -> None:
@@ -160,7 +220,7 @@ def test_write_error_file_is_atomic_and_beside_the_target(tmp_path: Path) -> Non
     target = tmp_path / f"{A1}.mp4"
     failure = Failure("VOD refused the video.", "wait", code="VOD.10061", asset_id=A1)
     path = write_error_file(target, failure, WHEN)
-    assert path == tmp_path / f"{A1}.mp4.error.txt"
+    assert path == tmp_path / f"{A1}.mp4.error.txt" == error_file_for(target)
     assert path.read_text() == error_text(target.name, failure, WHEN)
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
 
@@ -185,3 +245,37 @@ def test_write_error_file_never_shows_a_secret_or_signature(tmp_path: Path) -> N
     assert secret not in text
     assert "Signature=abc" not in text and ">abc<" not in text
     assert "REDACTED" in text and "AWSAccessKeyId=AK" in text
+
+
+@pytest.mark.parametrize("length", [250, 255])
+def test_a_long_name_still_gets_a_recognisable_error_file(tmp_path: Path, length: int) -> None:
+    """Beside a 250- or 255-byte name, the error file's name is cut, never refused."""
+    name = ("Ünïcödé " * 40).encode()[:length - 4].decode("utf-8", "ignore")
+    name += "x" * (length - 4 - len(name.encode())) + ".mp4"
+    assert len(name.encode()) == length
+    target = tmp_path / name
+    target.write_bytes(b"v")
+    path = write_error_file(target, Failure("too long.", "shorten it"), WHEN)
+    assert path == error_file_for(target) and path.exists()
+    assert len(path.name.encode()) <= NAME_MAX
+    assert path.name.endswith(ERROR_SUFFIX) and is_ignored(path.name)
+    assert re.fullmatch(r".*\u2026[0-9a-f]{8}\.error\.txt", path.name)
+    assert name.startswith(path.name.partition("\u2026")[0])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, path.name])
+
+
+def test_long_names_sharing_a_start_get_different_error_files(tmp_path: Path) -> None:
+    """The digest keeps two long names with the same first bytes apart."""
+    one, two = tmp_path / ("a" * 250 + "1.mp4"), tmp_path / ("a" * 250 + "2.mp4")
+    assert error_file_for(one) != error_file_for(two)
+
+
+def test_remove_stale_error_file(tmp_path: Path) -> None:
+    """The error file about a file goes; a missing one is fine; other files stay."""
+    for name in ("x.mp4", "é" * 127 + ".mp4"):
+        target = tmp_path / name
+        path = write_error_file(target, Failure("s.", "t"), WHEN)
+        (tmp_path / "other.mp4.error.txt").write_text("keep")
+        remove_stale_error_file(target)
+        assert not path.exists() and (tmp_path / "other.mp4.error.txt").exists()
+        remove_stale_error_file(target)  # nothing left to remove: no error

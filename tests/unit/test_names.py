@@ -7,6 +7,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from vodwatch.errors import BadName
+from vodwatch.finish import numbered_name
 from vodwatch.names import (
     ACCEPTED_FORMS,
     COVER_TYPES,
@@ -171,10 +172,9 @@ def test_non_hex_character_in_id_is_named() -> None:
     (f"{ID}.srt", f"{ID}.1.en.srt", "number"),
     (f"{ID}.en.1.srt", f"{ID}.1.en.srt", "number comes before the language"),
     (f"{ID}.0001.en.srt", f"{ID}.1.en.srt", "as 1"),
-    (f"{ID} (1).mp4", f"{ID}.mp4", "copy marker"),
-    (f"{ID} - Copy.mp4", f"{ID}.mp4", "copy marker"),
     (f"{ID} - Copy (2).cover.png", f"{ID}.cover.png", "copy marker"),
-    (f"{ID} copy 2.mov", f"{ID}.mov", "copy marker"),
+    (f"{ID} copy 2.1.en.srt", f"{ID}.1.en.srt", "copy marker"),
+    (f"{ID}.mp4 (1)", f"{ID}.mp4", "copy marker"),
     (f" {ID}.mp4 ", f"{ID}.mp4", "spaces"),
     (f"{ID}. 1 .en.srt", f"{ID}.1.en.srt", "spaces"),
     (f"{ID} (1).thumb.jpg", f"{ID}.cover.jpg", "copy marker"),
@@ -301,3 +301,84 @@ def test_subtitle_names_round_trip(asset_id: str, number: int, padded: bool, lan
             parsed.file_type) == (asset_id.lower(), Kind.SUBTITLE, number,
                                   language_code(lang), SUBTITLE_TYPES[ext])
     assert not is_ignored(name)
+
+
+# ------------------------------------------------------------------ copies
+
+@pytest.mark.parametrize(("name", "kind", "number", "marker"), [
+    (f"{ID} (2).mp4", Kind.VIDEO, None, " (2)"),
+    (f"{ID} - Copy.mp4", Kind.VIDEO, None, " - Copy"),
+    (f"{ID} - Copy (2).MOV", Kind.VIDEO, None, " - Copy (2)"),
+    (f"{ID} copy.mp4", Kind.VIDEO, None, " copy"),
+    (f"{ID} copy 2.mp4", Kind.VIDEO, None, " copy 2"),
+    (f"{ID} 2.mp4", Kind.VIDEO, None, " 2"),
+    (f"{ID} (1) (1).mp4", Kind.VIDEO, None, " (1) (1)"),
+    (f"{ID}-2.mp4", Kind.VIDEO, None, "-2"),
+    (f"{ID}.cover (1).jpg", Kind.COVER, None, " (1)"),
+    (f"{ID}.cover - Copy.png", Kind.COVER, None, " - Copy"),
+    (f"{ID}.1.en (2).srt", Kind.SUBTITLE, 1, " (2)"),
+    (f"{ID}.16.zh-CN copy 3.vtt", Kind.SUBTITLE, 16, " copy 3"),
+])
+def test_copy_markers_before_the_extension_are_ignored(name: str, kind: Kind,
+                                                        number: int | None, marker: str) -> None:
+    """Windows, macOS and browser copies are the same asset and slot; the name stays as is."""
+    parsed = parse_name(name)
+    assert (parsed.asset_id, parsed.kind, parsed.subtitle_id, parsed.copy_marker) == (
+        ID, kind, number, marker)
+    assert parsed.name == name
+    assert not is_ignored(name)
+
+
+def test_a_name_accepted_as_it_is_is_never_cut() -> None:
+    """A region tag that looks like a marker stays part of the language."""
+    assert parse_name(f"{ID}.1.es-419.srt").language == "ES-419"
+    assert parse_name(f"{ID}.1.es-419.srt").copy_marker == ""
+
+
+@pytest.mark.parametrize("name", ["Episode 12.mp4", "Episode (2).mp4", "clip - Copy.mp4",
+                                  f"{ID[:-1]} (2).mp4", f"{ID}.17.en (2).srt",
+                                  f"{ID}.webm (2)", f"{ID} (2).webm", " (2).mp4"])
+def test_markers_are_taken_off_only_to_reveal_an_accepted_name(name: str) -> None:
+    """Titles without an asset ID keep their numbers; a bad name stays bad when copied."""
+    bad(name)
+
+
+COPY_MARKERS = st.sampled_from([" - Copy", " - Copy ({n})", " ({n})", " copy", " copy {n}",
+                                " {n}", " - copy", " COPY"])
+
+
+def valid_names() -> st.SearchStrategy[str]:
+    video = st.builds(lambda i, e: f"{i}.{e}", HEX_IDS,
+                      VIDEO_EXTS.flatmap(lambda e: st.sampled_from([e, e.upper()])))
+    cover = st.builds(lambda i, w, e: f"{i}.{w}.{e}", HEX_IDS,
+                      st.sampled_from(["cover", "COVER", "Cover"]),
+                      st.sampled_from(["jpg", "jpeg", "png", "JPG"]))
+    subtitle = st.builds(lambda i, n, p, lang, e: f"{i}.{n:02d}.{lang}.{e}" if p
+                         else f"{i}.{n}.{lang}.{e}",
+                         HEX_IDS, st.integers(1, 16), st.booleans(), LANGS,
+                         st.sampled_from(["srt", "vtt", "SRT"]))
+    return st.one_of(video, cover, subtitle)
+
+
+def same_slot(one: ParsedName, two: ParsedName) -> bool:
+    return (one.asset_id, one.kind, one.subtitle_id, one.language) == (
+        two.asset_id, two.kind, two.subtitle_id, two.language)
+
+
+@given(valid_names(), st.integers(2, 10**6), st.lists(st.tuples(COPY_MARKERS,
+                                                                st.integers(1, 99)), max_size=3))
+@example(f"{ID}.1.en-22.srt", 2, [])
+def test_every_name_vodwatch_gives_parses_back(name: str, n: int,
+                                               markers: list[tuple[str, int]]) -> None:
+    """Any valid name, copied by any OS any number of times and numbered by unique_target,
+    parses back to the same asset, kind, subtitle number and language."""
+    original = parse_name(name)
+    copied = name
+    for marker, k in markers:
+        stem, _, ext = copied.rpartition(".")
+        copied = f"{stem}{marker.format(n=k)}.{ext}"
+        assert same_slot(parse_name(copied), original), copied
+    for candidate in (copied, numbered_name(copied, n), numbered_name(name, n)):
+        parsed = parse_name(candidate)
+        assert parsed.name == candidate
+        assert same_slot(parsed, original), candidate
