@@ -172,7 +172,7 @@ def _run(args: argparse.Namespace, *, once: bool) -> int:
 
 
 def _retry(args: argparse.Namespace) -> int:
-    from .finish import ERROR_SUFFIX, move_no_replace
+    from .finish import ERROR_SUFFIX, move_no_replace, remove_stale_error_file
 
     if not args.files and not args.all:
         print("vodwatch: name the failed files to retry, or use --all", file=sys.stderr)
@@ -208,7 +208,7 @@ def _retry(args: argparse.Namespace) -> int:
               "path in failed/)", file=sys.stderr)
         code = EXIT_FAILED
     for src, inbox in wanted:
-        name = _original_name(src.name, inbox)
+        name = src.name  # every name vodwatch gives in failed/ is accepted back as it is
         try:
             move_no_replace(src, inbox / name)
         except FileExistsError:
@@ -221,29 +221,6 @@ def _retry(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             code = EXIT_FAILED
             continue
-        error_file = Path(str(src) + ERROR_SUFFIX)
-        if error_file.exists():
-            error_file.unlink()
+        remove_stale_error_file(src)
         print(f"{src.name} -> {inbox / name}")
     return code
-
-
-def _original_name(name: str, inbox: Path) -> str:
-    """Undo the ``-N`` suffix that kept an earlier failure from being overwritten."""
-    import re
-
-    m = re.match(r"^(?P<stem>.+)-(?P<n>[0-9]+)(?P<ext>\.[^.]+)?$", name)
-    if m and not (inbox / name).exists():
-        from .names import parse_name
-
-        original = m.group("stem") + (m.group("ext") or "")
-        try:
-            parse_name(original)
-            return original
-        except VodwatchError:
-            pass
-    return name
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -28,7 +28,7 @@ from . import report, upgrade
 from .claim import Claims, new_daemon_id
 from .config import Config, FolderSet, load_config
 from .errors import ConfigError, RemoteError, TransportError
-from .finish import Failure
+from .explain import still_writing_failure
 from .folder import FolderWatch, share_fault
 from .journal import Journal
 from .log import add_secret
@@ -321,10 +321,7 @@ class Daemon:
                 self.stats.failed += 1
 
     def _fail_still_writing(self, rt: FolderSetRuntime, path: Path) -> None:
-        hours = self.config.max_writing_hours
-        failure = Failure(f"{path.name} was still being written after {hours:g} hours.",
-                          "make sure the copy finished, then drop the file again; raise "
-                          "max_writing_hours if such long writes are normal")
+        failure = still_writing_failure(path.name, self.config.max_writing_hours)
         job_id = rt.watch.fail_before_claim(path, failure)
         if job_id is not None:
             self._submit(rt, job_id)

@@ -192,7 +192,8 @@ class FolderWatch:
                 self.entries.pop(path, None)
             else:
                 self.entries[path] = entry
-                self.settler.observe(path, entry.size, entry.mtime_ns, now, entry.ino)
+                self.settler.observe(path, entry.size, entry.mtime_ns, now, entry.ino,
+                                     ctime_ns=entry.ctime_ns, fresh=entry.fresh)
         return self.settler.ready(now)
 
     def _wanted(self, entry: Entry) -> bool:
@@ -230,7 +231,8 @@ class FolderWatch:
                 self.entries.pop(path)
         for path, entry in seen.items():
             self.entries[path] = entry
-            self.settler.observe(path, entry.size, entry.mtime_ns, now, entry.ino)
+            self.settler.observe(path, entry.size, entry.mtime_ns, now, entry.ino,
+                                 ctime_ns=entry.ctime_ns, fresh=entry.fresh)
 
     # ---- grouping and claiming --------------------------------------------------------
 

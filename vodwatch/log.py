@@ -21,6 +21,8 @@ from urllib.parse import quote
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from .words import printable
+
 FORMATS = ("auto", "console", "json")
 LEVELS = ("debug", "info", "warning", "error")
 REDACTED = "REDACTED"
@@ -79,7 +81,7 @@ def _clean(value: Any, depth: int = 0) -> Any:
     if depth > _MAX_DEPTH:
         return "..."  # deeper than any real log value: likely a cycle
     if isinstance(value, str):
-        return redact(value)
+        return printable(redact(value))
     if isinstance(value, dict):
         return {_clean_key(key): REDACTED if str(key).lower() in _SENSITIVE_KEYS
                 else _clean(item, depth + 1) for key, item in value.items()}
@@ -112,7 +114,10 @@ def redact_processor(logger: WrappedLogger, method: str, event_dict: EventDict) 
             continue  # rendered (then cleaned) by format_exc_info in the formatter
         try:
             sensitive = str(key).lower() in _SENSITIVE_KEYS
-            event_dict[key] = REDACTED if sensitive else _clean(event_dict[key])
+            if key in ("exception", "stack") and isinstance(event_dict[key], str):
+                event_dict[key] = redact(event_dict[key])  # a traceback keeps its lines
+            else:
+                event_dict[key] = REDACTED if sensitive else _clean(event_dict[key])
         except Exception:  # redaction must never lose the line
             event_dict[key] = f"<unprintable {type(event_dict[key]).__name__}>"
     return event_dict

@@ -27,6 +27,7 @@ from .errors import (
     AssetStateError,
     FileChanged,
     FileVanished,
+    MetadataChanged,
     RemoteError,
     TransportError,
     VodwatchError,
@@ -35,18 +36,34 @@ from .explain import (
     MISSING,
     UPDATABLE,
     UPLOADING,
+    incomplete_answer_failure,
     remote_failure,
     state_failure,
     state_words,
+    unknown_failure,
     uploadable_problem,
 )
-from .finish import Failure, settle_move, unique_target, write_error_file
+from .finish import (
+    Failure,
+    remove_stale_error_file,
+    settle_move,
+    unique_target,
+    write_error_file,
+)
 from .folder import probe_write, share_fault
 from .group import ReadyFile, pair_upload_urls, update_request
 from .journal import FileRow, JobRow, Journal
 from .names import Kind, ParsedName, parse_name
 from .retry import Action, RetryPolicy, classify
-from .upload import ExpiredUrl, Interrupted, Progress, Uploader, check_unchanged, hash_file
+from .upload import (
+    ExpiredUrl,
+    Interrupted,
+    Progress,
+    Uploader,
+    check_unchanged,
+    hash_file,
+    rehash_matches,
+)
 from .vod.api import VodClient
 from .vod.obs import parse_object_url, url_expires
 
@@ -264,6 +281,27 @@ def _claimed(svc: Services, job: JobRow) -> None:
     svc.journal.set_job(job.id, state=J.READY)
 
 
+def _still_same(svc: Services, f: FileRow) -> None:
+    """The file is still what was hashed and sent; FileChanged (or FileVanished) if not.
+
+    Size or mtime moved: changed. Only ctime or the inode moved (a Finder tag, an SMB
+    client setting ChangeTime, FUSE or ``noserverino`` inodes): hashed again, and
+    accepted only if byte-identical, parts included.
+    """
+    path = Path(f.inbox_path)
+    try:
+        check_unchanged(path, f)
+    except MetadataChanged:
+        snap = rehash_matches(path, f.md5 or "", svc.stop, parts=svc.journal.parts(f.id),
+                              part_size=f.part_size or 0)
+        if snap is None:
+            raise FileChanged(f"{f.name} changed while vodwatch was sending it",
+                              "it will be sent again once it stays unchanged") from None
+        svc.journal.set_file(f.id, size=snap.size, mtime_ns=snap.mtime_ns,
+                             ctime_ns=snap.ctime_ns, ino=snap.ino)
+        log.info("file.attributes_changed", file=f.name, verdict="content is the same")
+
+
 def _unreadable(name: str, exc: OSError, asset_id: str) -> Failure:
     return Failure(f"{name} cannot be read ({exc.strerror or exc}).",
                    "make the file readable (its permissions or owner), then drop it again",
@@ -332,9 +370,7 @@ def _urls_for(files: list[FileRow], ready: list[ReadyFile], answer: dict[str, An
     try:
         by_name = {rf.parsed.name: url for rf, url in pair_upload_urls(answer, ready)}
     except ValueError as exc:
-        raise _Fail(Failure(f"VOD's answer was incomplete: {exc}.",
-                            "report this; the file is not at fault",
-                            asset_id=job.asset_id)) from None
+        raise _Fail(incomplete_answer_failure(job.asset_id, str(exc))) from None
     out: list[tuple[int, str, float | None, str | None, str | None]] = []
     for f in files:
         url = by_name[f.name]
@@ -354,7 +390,7 @@ def _uploading(svc: Services, job: JobRow) -> None:
         if f.state in ("uploaded", "refused"):
             continue
         path = Path(f.inbox_path)
-        check_unchanged(path, f)
+        _still_same(svc, f)
         parsed = _parsed(svc, f)
         assert f.size is not None
         progress = Progress(f.name, job.asset_id, f.size)
@@ -391,7 +427,7 @@ def _uploading(svc: Services, job: JobRow) -> None:
         log.info("upload.file_sent", file=f.name, asset_id=job.asset_id, bytes=f.size)
     for f in svc.journal.files(job.id):
         if f.state != "refused":
-            check_unchanged(Path(f.inbox_path), f)
+            _still_same(svc, f)
     video_sent = any(f.kind == Kind.VIDEO and f.state != "refused" for f in files)
     svc.journal.set_job(job.id, state=J.CONFIRMING if video_sent else J.CONFIRMED)
     if video_sent:
@@ -428,7 +464,7 @@ def _confirm(svc: Services, job: JobRow, *, fresh: bool) -> None:
     if not fresh:
         for f in svc.journal.files(job.id):
             if f.state != "refused":
-                check_unchanged(Path(f.inbox_path), f)
+                _still_same(svc, f)
         status = svc.vod.asset_status(job.asset_id)
         if status not in UPLOADING:
             log.info("job.confirm_took_effect", job_id=job.id, asset_id=job.asset_id,
@@ -479,8 +515,9 @@ def _finishing(svc: Services, job: JobRow) -> None:
             continue
         if failed:
             err = json.loads(f.error or job.outcome_reason or "{}")
-            write_error_file(target, Failure(**err) if err else Failure(
-                "the upload failed", "look at the daemon's log", asset_id=job.asset_id))
+            write_error_file(target, Failure(**err) if err else unknown_failure(job.asset_id))
+        else:
+            remove_stale_error_file(svc.failed_dir / f.name)
         svc.journal.set_file(f.id, state="failed" if failed else "done")
         svc.journal.event(svc.folder, "failed" if failed else "done", job_id=job.id,
                           asset_id=job.asset_id, file=f.name,

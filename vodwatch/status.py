@@ -25,6 +25,7 @@ from .config import Config, load_credentials
 from .errors import ConfigError
 from .journal import Journal
 from .log import add_secret, redact
+from .words import printable
 
 # The daemon writes a heartbeat every 2 s; missing about five of them means it is gone.
 HEARTBEAT_TIMEOUT_SECONDS = 10.0
@@ -41,7 +42,7 @@ _URL_WITH_QUERY = re.compile(r"(?i)\b(?:https?|s3)://[^\s\"'<>]*\?[^\s\"'<>]*")
 
 def clean(text: object) -> str:
     """``text`` as safe to show: no secrets, no signatures, no signed URLs."""
-    return redact(_URL_WITH_QUERY.sub("<url>", str(text)))
+    return printable(redact(_URL_WITH_QUERY.sub("<url>", str(text))))
 
 
 def _opt(text: object) -> str | None:
