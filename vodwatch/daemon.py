@@ -13,6 +13,7 @@ import functools
 import os
 import queue
 import signal
+import sqlite3
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -37,6 +38,7 @@ from .notify import Notifier
 from .pacing import Pacer
 from .retry import Action, RetryPolicy, classify
 from .runner import Outcome, Services, run_job
+from .state import journal_error, state_error
 from .upload import MiB, RateLimit, Uploader
 from .vod.api import VodClient
 from .vod.http import HttpSettings, make_session
@@ -116,6 +118,7 @@ class Daemon:
         self._last_progress_log = time.monotonic()
         self._last_lease = 0.0
         self._last_prune = 0.0
+        self.state_fault: str | None = None
         self.daemon_id = _daemon_id(self.config.state_dir, self.config.claims.instance_id)
         self._legacy_left = True
         self._signals = 0
@@ -194,13 +197,44 @@ class Daemon:
                     self.reload.clear()
                     self._reload()
                 now = time.monotonic()
-                self._tick(now)
+                if not self._tick_guarded(now):
+                    self.stop.wait(2.0)  # the state folder failed: look again soon
+                    continue
                 if self.once and self._once_finished():
                     break
                 self._sleep(now)
         finally:
             self._shutdown()
         return self._exit_code()
+
+    def _tick_guarded(self, now: float) -> bool:
+        """One turn of the loop; a fault of the state folder is a state, not a crash."""
+        try:
+            self._tick(now)
+        except sqlite3.Error as exc:
+            self._state_fault(str(journal_error(self.config.state_dir, exc)))
+            return False
+        except OSError as exc:
+            if not _under(exc.filename, self.config.state_dir):
+                raise
+            self._state_fault(str(state_error(self.config.state_dir, exc)))
+            return False
+        if self.state_fault is not None:
+            log.warning("state.available_again", was=self.state_fault)
+            self.state_fault = None
+        return True
+
+    def _state_fault(self, why: str) -> None:
+        if self.state_fault != why:
+            log.error("state.unavailable", reason=why,
+                      hint="nothing is lost: files stay in the inbox and jobs carry on when "
+                      "the state folder works again")
+        self.state_fault = why
+        with contextlib.suppress(Exception):
+            self.notifier.status(f"UNAVAILABLE: {why}")
+        if self.once:
+            self.stats.unreachable = True
+            self.stats.detail = why
 
     def _sleep(self, now: float) -> None:
         """Wait for a change event, a finished job, or the next thing due."""
@@ -264,6 +298,10 @@ class Daemon:
         with structlog.contextvars.bound_contextvars(job_id=job_id, asset_id=job.asset_id):
             try:
                 return run_job(rt.svc, job_id)
+            except sqlite3.Error as exc:
+                # The state folder failed (full disk...): the loop says so; the job waits.
+                log.error("job.state_unavailable", job_id=job_id, error=str(exc))
+                return Outcome.WAITING
             except Exception:
                 # A bug, not the file's fault: keep the file, back off, try again later.
                 log.exception("job.crashed", job_id=job_id)
@@ -278,30 +316,37 @@ class Daemon:
             if not fut.done():
                 continue
             del self.running[job_id]
-            rt = self.sets.get(self.job_folder.get(job_id, ""))
-            outcome = fut.result()
-            job = self.journal.job(job_id)
-            if outcome is Outcome.INTERRUPTED:
-                continue
-            if outcome is Outcome.UNAVAILABLE:
-                self.waiting[job_id] = time.monotonic() + 2.0
-                if rt is not None:
-                    rt.watch.set_unavailable(job.wait_reason or "the share failed")
-                continue
-            if outcome in (Outcome.WAITING, Outcome.PAUSED):
-                delay = max(0.0, (job.retry_at or time.time()) - time.time())
-                self.waiting[job_id] = time.monotonic() + delay
-                if outcome is Outcome.PAUSED and rt is not None:
-                    pause = self.journal.pauses().get(rt.fs.name, {})
-                    self._pause(rt, str(pause.get("reason", "credentials")),
-                                str(pause.get("detail", job.wait_reason or "")))
-                elif self.once and job.attempts >= 5:
-                    self.stats.unreachable = True
-                    self.stats.detail = job.wait_reason or ""
-                continue
+            try:
+                self._reaped(job_id, fut.result())
+            except sqlite3.Error:
+                self.waiting[job_id] = time.monotonic() + 2.0  # not lost: tried again
+                raise
+
+    def _reaped(self, job_id: int, outcome: Outcome) -> None:
+        """Act on how a job's turn ended: wait, pause, unavailable or finished."""
+        rt = self.sets.get(self.job_folder.get(job_id, ""))
+        job = self.journal.job(job_id)
+        if outcome is Outcome.INTERRUPTED:
+            return
+        if outcome is Outcome.UNAVAILABLE:
+            self.waiting[job_id] = time.monotonic() + 2.0
             if rt is not None:
-                rt.watch.job_ended([Path(f.inbox_path) for f in self.journal.files(job_id)],
-                                   job.asset_id)
+                rt.watch.set_unavailable(job.wait_reason or "the share failed")
+            return
+        if outcome in (Outcome.WAITING, Outcome.PAUSED):
+            delay = max(0.0, (job.retry_at or time.time()) - time.time())
+            self.waiting[job_id] = time.monotonic() + delay
+            if outcome is Outcome.PAUSED and rt is not None:
+                pause = self.journal.pauses().get(rt.fs.name, {})
+                self._pause(rt, str(pause.get("reason", "credentials")),
+                            str(pause.get("detail", job.wait_reason or "")))
+            elif self.once and job.attempts >= 5:
+                self.stats.unreachable = True
+                self.stats.detail = job.wait_reason or ""
+            return
+        if rt is not None:
+            rt.watch.job_ended([Path(f.inbox_path) for f in self.journal.files(job_id)],
+                               job.asset_id)
 
     def _count_retry(self, reason: str) -> None:
         self.metrics.retries.labels(reason).inc()
@@ -527,6 +572,12 @@ class Daemon:
     def _once_finished(self) -> bool:
         if self.running:
             return False
+        away = [rt.watch.unavailable for rt in self.sets.values() if rt.watch.unavailable]
+        if away:
+            # `once` does not wait for a share to come back: exit 3 says why.
+            self.stats.unreachable = True
+            self.stats.detail = str(away[0])
+            return True
         if self.stats.credentials or self.stats.unreachable:
             return True
         if self.waiting:
@@ -556,13 +607,15 @@ class Daemon:
         log.info("metrics.listening", address=address)
 
     def _health(self) -> tuple[bool, dict[str, Any]]:
-        return report.health(self.sets, len(self.running), self.stop.is_set())
+        return report.health(self.sets, len(self.running), self.stop.is_set(),
+                             self.state_fault)
 
     def _snapshot(self) -> dict[str, Any]:
-        return report.snapshot(self.sets, len(self.waiting))
+        return report.snapshot(self.sets, len(self.waiting), self.state_fault)
 
     def _status_line(self) -> str:
-        return report.status_line(self.sets, len(self.running), len(self.waiting))
+        return report.status_line(self.sets, len(self.running), len(self.waiting),
+                                  self.state_fault)
 
     def _report(self, now: float) -> None:
         report.update_gauges(self.metrics, self.sets)
@@ -607,3 +660,8 @@ def _new_id(path: Path, instance_id: str) -> str:
     tmp.write_text(ident + "\n")
     os.replace(tmp, path)
     return ident
+
+
+def _under(filename: object, folder: Path) -> bool:
+    return isinstance(filename, str | Path) and Path(folder) in (Path(filename), *Path(
+        filename).parents)

@@ -29,36 +29,45 @@ def in_flight(sets: Mapping[str, FolderSetRuntime]) -> list[dict[str, Any]]:
             for name, rt in sets.items() for p in list(rt.svc.progress.values())]
 
 
-def snapshot(sets: Mapping[str, FolderSetRuntime], waiting: int) -> dict[str, Any]:
+def snapshot(sets: Mapping[str, FolderSetRuntime], waiting: int,
+             state_fault: str | None = None) -> dict[str, Any]:
     """The daemon's in-memory view, written to the journal for ``vodwatch status``."""
     return {
         "pid": os.getpid(),
         "folders": {
             name: {"mode": rt.watch.mode, "why": rt.watch.mode_why,
-                   "available": rt.watch.available, "paused": rt.paused,
+                   "available": rt.watch.available, "unavailable": rt.watch.unavailable,
+                   "paused": rt.paused, "not_handled": dict(rt.watch.skipped),
                    "queue": rt.watch.queue_snapshot()}
             for name, rt in sets.items()
         },
         "in_flight": in_flight(sets),
         "waiting": waiting,
+        "state_fault": state_fault,
     }
 
 
-def status_line(sets: Mapping[str, FolderSetRuntime], running: int, waiting: int) -> str:
+def status_line(sets: Mapping[str, FolderSetRuntime], running: int, waiting: int,
+                state_fault: str | None = None) -> str:
     """One line for sd_notify's STATUS (what ``systemctl status`` shows)."""
     queued = sum(len(rt.watch.settler) for rt in sets.values())
     paused = [n for n, rt in sets.items() if rt.paused]
+    away = [f"{n} ({rt.watch.unavailable})" for n, rt in sets.items() if rt.watch.unavailable]
     text = f"{queued} queued, {running} in flight, {waiting} waiting"
-    return text + (f", PAUSED: {', '.join(paused)}" if paused else "")
+    text += f", PAUSED: {', '.join(paused)}" if paused else ""
+    text += f", UNAVAILABLE: {'; '.join(away)}" if away else ""
+    return text + (f", STATE UNAVAILABLE: {state_fault}" if state_fault else "")
 
 
-def health(sets: Mapping[str, FolderSetRuntime], running: int, stopping: bool
-           ) -> tuple[bool, dict[str, Any]]:
-    """Healthy unless a folder set is paused or unavailable, or the daemon is stopping."""
+def health(sets: Mapping[str, FolderSetRuntime], running: int, stopping: bool,
+           state_fault: str | None = None) -> tuple[bool, dict[str, Any]]:
+    """Healthy unless a folder set is paused or unavailable, the state folder failed,
+    or the daemon is stopping."""
     paused = {n: rt.paused for n, rt in sets.items() if rt.paused}
-    unavailable = [n for n, rt in sets.items() if not rt.watch.available]
-    ok = not paused and not unavailable and not stopping
-    return ok, {"paused": paused, "unavailable": unavailable, "in_flight": running}
+    unavailable = {n: rt.watch.unavailable for n, rt in sets.items() if rt.watch.unavailable}
+    ok = not paused and not unavailable and not stopping and not state_fault
+    return ok, {"paused": paused, "unavailable": unavailable, "in_flight": running,
+                "state": state_fault or "ok"}
 
 
 def update_gauges(metrics: Metrics, sets: Mapping[str, FolderSetRuntime]) -> None:

@@ -94,6 +94,9 @@ def collect(journal: Journal, config: Config, now: float) -> dict[str, Any]:
             "mode": _opt(snap.get("mode")) if snap else None,
             "why": _opt(snap.get("why")) if snap else None,
             "available": bool(snap.get("available", True)) if snap else None,
+            "unavailable": _opt(snap.get("unavailable")) if snap else None,
+            "not_handled": {clean(k): clean(v) for k, v in (snap.get("not_handled") or {}
+                                                             ).items()} if snap else {},
             "paused": paused,
             "queue": [_queued(q) for q in snap.get("queue") or []],
             "in_flight": in_flight.get(name, []),
@@ -189,7 +192,10 @@ def problems(data: Mapping[str, Any]) -> list[str]:
         if folder["paused"]:
             found.append(f"uploads from {folder['name']} are paused: {folder['paused']['reason']}")
         if folder["available"] is False:
-            found.append(f"{folder['name']} is not available")
+            found.append(f"{folder['name']} is not available: "
+                         f"{folder.get('unavailable') or 'the folder cannot be read'}")
+    if daemon.get("state_fault"):
+        found.append(f"the state folder is not usable: {daemon['state_fault']}")
     if daemon["status"] == "degraded" and len(found) == 0:
         found.append("vodwatch reports itself degraded")
     return found
@@ -283,7 +289,9 @@ def _folder_lines(f: Mapping[str, Any], now: float, live: bool) -> list[str]:
     elif not live:
         lines.append("  watch: unknown while the daemon is not running")
     if f["available"] is False:
-        lines.append("  NOT AVAILABLE: the folder cannot be read (share unmounted or gone?)")
+        lines.append(f"  NOT AVAILABLE: {f.get('unavailable') or 'the folder cannot be read'}")
+    for name, why in (f.get("not_handled") or {}).items():
+        lines.append(f"  not handled: {name}: {why}")
     if f["paused"]:
         p = f["paused"]
         since = f" since {ago(now - p['since'])}" if p["since"] is not None else ""
