@@ -537,6 +537,9 @@ class Daemon:
         fresh = self._build(new)
         for name, rt in self.sets.items():
             if name in fresh:
+                # The share's claims and leases live on: only the services are new.
+                fresh[name].svc.claims = rt.claims
+                fresh[name].svc.ticket = rt.watch.ticket
                 rt.svc = fresh[name].svc
                 rt.fs = fresh[name].fs
                 self._unpause(rt)

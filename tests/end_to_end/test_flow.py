@@ -223,7 +223,8 @@ def test_done_folder_not_writable_keeps_the_file(setup: Setup, daemon_factory) -
     write_bytes(setup.inbox / f"{aid}.cover.jpg", 100)
     daemon = daemon_factory()
     wait_for(lambda: "folder.unavailable" in daemon.output(), 30, what="the complaint")
-    assert "done" in daemon.output().split("folder.unavailable", 1)[1].split("\n", 1)[0]
+    line = next(x for x in daemon.output().splitlines() if "folder.unavailable" in x)
+    assert f"{setup.done} is not a folder" in line
     assert (setup.inbox / f"{aid}.cover.jpg").exists(), "the file stays in the inbox"
     setup.done.unlink()
     (setup.root / "done-away").rename(setup.done)
