@@ -141,10 +141,11 @@ def test_render_paused_folder_is_degraded() -> None:
 
 
 def test_render_unavailable_folder_is_degraded() -> None:
-    """An unavailable inbox is called out and makes the status unhealthy."""
-    d = data(folder(available=False), state="degraded")
-    assert "NOT AVAILABLE" in status.render(d)
-    assert d["problems"] == ["/srv/vod-drop/inbox is not available"]
+    """An unavailable inbox is called out with its reason and makes the status unhealthy."""
+    why = "the share is full (/srv/vod-drop/inbox/.vodwatch): free some space"
+    d = data(folder(available=False, unavailable=why), state="degraded")
+    assert f"NOT AVAILABLE: {why}" in status.render(d)
+    assert d["problems"] == [f"/srv/vod-drop/inbox is not available: {why}"]
 
 
 def test_render_queue_waiting_and_outcomes() -> None:
