@@ -389,10 +389,37 @@ class ShareIdentity:
     """
 
     inbox: Path
+    fstab: str = "/etc/fstab"
+    mounts: str = "/proc/self/mounts"
 
     @property
     def path(self) -> Path:
         return self.inbox / STATE_DIR_NAME / SHARE_ID
+
+    def unmounted_fstab_entry(self) -> str | None:
+        """The /etc/fstab mount point at or above the inbox that is not mounted now, if any.
+
+        Covers the first start ever, before any identity is known, on an empty mount point.
+        """
+        def points(table: str) -> set[str]:
+            try:
+                with open(table, encoding="utf-8", errors="replace") as fh:
+                    lines = fh.read().splitlines()
+            except OSError:
+                return set()
+            out = set()
+            for line in lines:
+                fields = line.split()
+                if len(fields) >= 3 and not fields[0].startswith("#") and fields[1] != "/":
+                    out.add(fields[1].replace("\\040", " ").rstrip("/"))
+            return out
+
+        wanted, mounted = points(self.fstab), points(self.mounts)
+        path = os.path.abspath(self.inbox)
+        for candidate in [path, *[str(p) for p in Path(path).parents]]:
+            if candidate in wanted and candidate not in mounted:
+                return candidate
+        return None
 
     def check(self, known: dict[str, Any] | None) -> tuple[str | None, dict[str, Any] | None]:
         """(problem or None, identity to remember). Writes an id only where none is known."""
@@ -411,6 +438,11 @@ class ShareIdentity:
         if known and known.get("dev") != st.st_dev:
             return ("the share is not mounted (the inbox is an empty folder on another disk "
                     "than before)"), None
+        if not known:
+            missing = self.unmounted_fstab_entry()
+            if missing:
+                return (f"the share is not mounted ({missing} is in /etc/fstab but not "
+                        "mounted)"), None
         return None, None  # no id yet: the caller creates the hidden folder, then one
 
     def create(self, st_dev: int | None = None) -> dict[str, Any]:

@@ -384,7 +384,8 @@ class Uploader:
         fd = os.open(path, os.O_RDONLY)
         try:
             upload_id, part_size = row.upload_id, row.part_size
-            if upload_id and part_size and not self._reconcile(row, bucket, key, upload_id):
+            if upload_id and part_size and not self._reconcile(row, fd, bucket, key, upload_id,
+                                                               part_size):
                 upload_id = None  # the store forgot it: start afresh
             if not upload_id or not part_size:
                 part_size = part_size_for(row.size, self.part_size, self.parallel_parts)
@@ -424,8 +425,14 @@ class Uploader:
         self.journal.replace_parts(row.id, [])
         self.journal.set_file(row.id, upload_id=None, part_size=None)
 
-    def _reconcile(self, row: FileRow, bucket: str, key: str, upload_id: str) -> bool:
-        """Make the journal's parts agree with the store's; False if the upload is gone."""
+    def _reconcile(self, row: FileRow, fd: int, bucket: str, key: str, upload_id: str,
+                   part_size: int) -> bool:
+        """Make the journal's parts agree with the store's; False if the upload is gone.
+
+        A part the journal does not know by its ETag (sent by a daemon we took over
+        from, or before a crash) is kept only if the store's ETag is the MD5 of the
+        file's bytes at that place now; any other is sent again.
+        """
         try:
             listed = self._with_retry(lambda: self.obs.list_parts(self.vod.authority(
                 http_verb="GET", bucket=bucket, object_key=key, upload_id=upload_id)),
@@ -438,11 +445,21 @@ class Uploader:
             raise
         journaled = {p.part_number: p for p in self.journal.parts(row.id)}
         agreed = []
+        assert row.size is not None
         for lp in listed:
             mine = journaled.get(lp.part_number)
-            md5 = mine.md5 if mine and mine.etag == lp.etag else _etag_md5(lp.etag)
-            if md5 is not None:
-                agreed.append(PartRow(lp.part_number, lp.size, md5, lp.etag))
+            if mine and mine.etag == lp.etag:
+                agreed.append(PartRow(lp.part_number, lp.size, mine.md5, lp.etag))
+                continue
+            offset = (lp.part_number - 1) * part_size
+            length = min(part_size, row.size - offset)
+            md5 = _etag_md5(lp.etag)
+            if md5 is None or length <= 0 or lp.size != length or (
+                    self._hash_range(fd, offset, length) != md5):
+                log.warning("upload.part_mismatch", file=row.name, part=lp.part_number,
+                            action="send it again")
+                continue
+            agreed.append(PartRow(lp.part_number, lp.size, md5, lp.etag))
         self.journal.replace_parts(row.id, agreed)
         log.info("upload.resumed", file=row.name, parts_done=len(agreed))
         return True

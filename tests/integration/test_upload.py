@@ -420,3 +420,22 @@ def test_abort_multipart_drops_the_upload_and_the_journaled_parts(
     after = journal.file(row.id)
     assert (after.upload_id, after.part_size) == (None, None)
     assert journal.parts(row.id) == []
+
+
+def test_a_store_part_that_differs_from_the_file_is_sent_again(
+        emulator: Emulator, vod: VodClient, obs: ObsClient, journal: Journal,
+        video: tuple[Path, bytes], half_sent: tuple[FileRow, Uploader]) -> None:
+    """A taker checks parts it did not send: a listed part whose ETag is not the file's MD5 there
+    is sent again before the upload is completed."""
+    path, data = video
+    row, uploader = half_sent
+    assert row.upload_id and row.bucket and row.object_key
+    wrong = b"\0" * PART  # what a dead daemon might have sent for part 2
+    url = vod.authority(http_verb="PUT", bucket=row.bucket, object_key=row.object_key,
+                        content_md5=_md5(wrong), upload_id=row.upload_id, part_number=2)
+    obs.upload_part(url, wrong, _md5(wrong))
+    journal.replace_parts(row.id, [])  # the taker's journal knows no part
+    emulator.clear_requests()
+    uploader.put_multipart(journal.file(row.id), path, "video/mp4")
+    assert sorted(_sent_parts(emulator)) == [2, *range(5, PARTS + 1)]
+    assert emulator.read_object(A1, "video") == data

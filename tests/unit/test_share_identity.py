@@ -1,0 +1,57 @@
+"""The share is recognised: an empty mount point is never mistaken for it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vodwatch.claim import ShareIdentity
+
+
+def _tables(tmp_path: Path, fstab: str, mounts: str) -> tuple[str, str]:
+    (tmp_path / "fstab").write_text(fstab)
+    (tmp_path / "mounts").write_text(mounts)
+    return str(tmp_path / "fstab"), str(tmp_path / "mounts")
+
+
+def test_a_first_start_on_an_fstab_mount_point_that_is_not_mounted_is_unavailable(
+        tmp_path: Path) -> None:
+    """With no identity known yet, an inbox under an fstab entry that is not mounted waits."""
+    share = tmp_path / "share"
+    inbox = share / "inbox"
+    inbox.mkdir(parents=True)
+    fstab, mounts = _tables(tmp_path, f"//nas/media {share} cifs defaults 0 0\n",
+                            "/dev/sda1 / ext4 rw 0 0\n")
+    problem, ident = ShareIdentity(inbox, fstab, mounts).check(None)
+    assert problem is not None and "not mounted" in problem and str(share) in problem
+    assert ident is None
+    assert not (inbox / ".vodwatch").exists()
+
+
+def test_a_mounted_fstab_entry_is_the_share(tmp_path: Path) -> None:
+    """The same fstab entry, mounted, is fine: the caller may create the identity."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    fstab, mounts = _tables(tmp_path, f"//nas/media {inbox} cifs defaults 0 0\n",
+                            f"//nas/media {inbox} cifs rw 0 0\n")
+    assert ShareIdentity(inbox, fstab, mounts).check(None) == (None, None)
+
+
+def test_a_known_share_whose_identity_is_missing_on_another_device_is_not_mounted(
+        tmp_path: Path) -> None:
+    """Known identity, hidden folder gone and another device: unmounted, never 'all vanished'."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    dev = inbox.stat().st_dev
+    problem, _ = ShareIdentity(inbox).check({"id": "abc", "dev": dev + 1})
+    assert problem is not None and "not mounted" in problem
+
+
+def test_a_recreated_inbox_on_the_same_device_gets_a_new_identity(tmp_path: Path) -> None:
+    """Known identity missing on the same device: a recreated inbox, usable again."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / ".vodwatch").mkdir()
+    ident = ShareIdentity(inbox)
+    assert ident.check({"id": "abc", "dev": inbox.stat().st_dev}) == (None, None)
+    created = ident.create()
+    assert ident.check(created) == (None, created)
