@@ -84,7 +84,8 @@ CREATE TABLE IF NOT EXISTS files (
     progress_at REAL,
     state TEXT NOT NULL DEFAULT 'pending',
     final_path TEXT,
-    error TEXT
+    error TEXT,
+    request_id TEXT
 );
 CREATE INDEX IF NOT EXISTS files_job ON files(job_id);
 CREATE TABLE IF NOT EXISTS parts (
@@ -150,6 +151,7 @@ class FileRow:
     state: str
     final_path: str | None
     error: str | None
+    request_id: str | None = None  # VOD's id of the UpdateAsset that took the file
 
 
 @dataclass(frozen=True)
@@ -243,6 +245,9 @@ class Journal:
             with self._tx() as db:
                 db.execute("ALTER TABLE files RENAME COLUMN claim_path TO marker")
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('legacy_claims', '1')")
+        if "request_id" not in columns:
+            with self._tx() as db:
+                db.execute("ALTER TABLE files ADD COLUMN request_id TEXT")
         with self._tx() as db:
             db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
                        (str(SCHEMA_VERSION),))

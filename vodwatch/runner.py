@@ -362,6 +362,8 @@ def _send_update(svc: Services, job: JobRow) -> None:
             raise _Restart() from None
         raise
     svc.journal.store_urls(job.id, _urls_for(files, ready, answer, job))
+    for f in files:
+        svc.journal.set_file(f.id, request_id=str(answer.get("request_id") or "") or None)
 
 
 def _urls_for(files: list[FileRow], ready: list[ReadyFile], answer: dict[str, Any],

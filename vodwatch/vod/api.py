@@ -121,7 +121,10 @@ class VodClient:
                 data = resp.json() if resp.content else {}
             except ValueError:
                 data = {}
-            return data if isinstance(data, dict) else {}
+            data = data if isinstance(data, dict) else {}
+            # Kept for the delivery record: which VOD request took the file.
+            data.setdefault("request_id", resp.headers.get("X-Request-Id", ""))
+            return data
         error = RemoteError(_fault(operation, resp))
         if self._pacer is not None and classify(error).throttled:
             self._pacer.throttled(group, error.fault.retry_after)
