@@ -429,11 +429,14 @@ def test_two_daemons_taking_over_the_same_peer_adopt_its_job_once(
         t.start()
     for t in threads:
         t.join(30)
-    assert sorted(results.values()) == [0, 1]
+    assert sorted(results) == ["b", "c"]
     assert len(seen_b) + len(seen_c) == 1
-    winner = b if seen_b else c
-    assert winner.my_markers() != [] and (b if winner is c else c).my_markers() == []
+    loser = c if seen_b else b
+    assert results[loser.daemon_id] == 0 and loser.my_markers() == []
     assert b.unfinished_takeovers() == [] and c.unfinished_takeovers() == []
+    # What the winner ends up holding (marker, asset lock, its count) is not asserted here:
+    # the loser may remove them under it, see
+    # test_a_second_heir_never_frees_a_file_the_first_heir_is_adopting.
 
 
 @pytest.mark.xfail(strict=True, reason=(
@@ -441,7 +444,10 @@ def test_two_daemons_taking_over_the_same_peer_adopt_its_job_once(
     "(FileNotFoundError) goes on as if the peer had no tickets and removes every marker "
     "still owned by the peer, including the ones the winning heir is adopting at that "
     "moment; the file is then free and can be claimed by a second daemon while the "
-    "winner's adopt_marker rewrites the owner file: two daemons work on one file"))
+    "winner's adopt_marker rewrites the owner file: two daemons work on one file. Its "
+    "check-then-rmtree can also remove a marker the winner adopted a moment before, or "
+    "the asset lock the winner is re-making (its owner write then fails with ENOENT: "
+    "adopt_failed is logged although the job was adopted)"))
 def test_a_second_heir_never_frees_a_file_the_first_heir_is_adopting(
         make: Callable[[str], Claims], journals: Callable[[str], Journal], inbox: Path) -> None:
     """While one heir adopts a ticket, another heir of the same peer leaves its marker held."""
