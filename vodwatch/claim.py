@@ -323,6 +323,12 @@ class Claims:
         try:
             os.rename(self.tickets / dead, work)
         except FileNotFoundError:
+            try:
+                names = os.listdir(self.tickets)
+            except OSError:
+                names = []
+            if any(name.startswith(f".takeover-{dead}-") for name in names):
+                return 0  # another daemon won the tickets and is adopting them now
             work.mkdir(exist_ok=True)  # it held markers but no tickets
         except OSError as exc:
             log.warning("claim.takeover_failed", peer=dead, error=str(exc))
@@ -338,13 +344,15 @@ class Claims:
                 continue
             try:
                 ticket = json.loads(Path(entry.path).read_text())
-                for marker, job_id in adopt(ticket):
+                adopted_markers = list(adopt(ticket))
+                for marker, job_id in adopted_markers:
                     self.adopt_marker(marker, job_id)
                 asset_id = str(ticket["job"]["asset_id"])
-                if asset_id:
-                    shutil.rmtree(self.asset_locks / asset_id, ignore_errors=True)
-                    self.lock_asset(asset_id)
-                adopted += 1
+                if adopted_markers:
+                    if asset_id:
+                        shutil.rmtree(self.asset_locks / asset_id, ignore_errors=True)
+                        self.lock_asset(asset_id)
+                    adopted += 1
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 log.error("claim.adopt_failed", peer=dead, ticket=entry.name, error=str(exc))
             with contextlib.suppress(OSError):

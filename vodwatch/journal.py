@@ -209,6 +209,7 @@ class Journal:
         self.path = path
         self._clock = clock
         self._lock = threading.RLock()
+        self._legacy_cols: str | None = None
         if readonly:
             uri = f"file:{path}?mode=ro"
             self._db = sqlite3.connect(uri, uri=True, timeout=10, check_same_thread=False,
@@ -251,6 +252,19 @@ class Journal:
         with self._tx() as db:
             db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
                        (str(SCHEMA_VERSION),))
+
+    @property
+    def _file_cols(self) -> str:
+        """The file columns to select; a 0.1 journal read without migrating (``status``
+        beside a 0.1 daemon still running) names the marker ``claim_path`` and has no
+        request id."""
+        if self._legacy_cols is None:
+            have = {r[1] for r in self._query("PRAGMA table_info(files)")}
+            cols = [c if c in have else f"NULL AS {c}" for c in FileRow.__dataclass_fields__]
+            if "marker" not in have and "claim_path" in have:
+                cols[cols.index("NULL AS marker")] = "claim_path AS marker"
+            self._legacy_cols = ", ".join(cols)
+        return self._legacy_cols
 
     @classmethod
     def open(cls, state_dir: Path, **kwargs: Any) -> Journal:
@@ -312,13 +326,13 @@ class Journal:
 
     def files(self, job_id: int) -> list[FileRow]:
         """The files of a job, in the order they were added."""
-        rows = self._query(f"SELECT {_FILE_COLS} FROM files WHERE job_id = ? ORDER BY id",
+        rows = self._query(f"SELECT {self._file_cols} FROM files WHERE job_id = ? ORDER BY id",
                            (job_id,))
         return [_file(r) for r in rows]
 
     def file(self, file_id: int) -> FileRow:
         """One file row; KeyError if none."""
-        rows = self._query(f"SELECT {_FILE_COLS} FROM files WHERE id = ?", (file_id,))
+        rows = self._query(f"SELECT {self._file_cols} FROM files WHERE id = ?", (file_id,))
         if not rows:
             raise KeyError(file_id)
         return _file(rows[0])

@@ -86,7 +86,8 @@ def sweep(claims: Claims, own_instance: str) -> bool:
     mine = safe_id(own_instance)
     left = False
     for folder in folders:
-        ours = folder.name == mine or folder.name.endswith("-" + mine)
+        ours = folder.name == mine or (folder.name.startswith(".takeover-")
+                                       and folder.name.endswith("-" + mine))
         lease = ""
         with contextlib.suppress(OSError):
             lease = (folder / ".lease").read_text()

@@ -439,15 +439,6 @@ def test_two_daemons_taking_over_the_same_peer_adopt_its_job_once(
     # test_a_second_heir_never_frees_a_file_the_first_heir_is_adopting.
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Claims.take_over: a heir that loses the rename of the dead peer's tickets folder "
-    "(FileNotFoundError) goes on as if the peer had no tickets and removes every marker "
-    "still owned by the peer, including the ones the winning heir is adopting at that "
-    "moment; the file is then free and can be claimed by a second daemon while the "
-    "winner's adopt_marker rewrites the owner file: two daemons work on one file. Its "
-    "check-then-rmtree can also remove a marker the winner adopted a moment before, or "
-    "the asset lock the winner is re-making (its owner write then fails with ENOENT: "
-    "adopt_failed is logged although the job was adopted)"))
 def test_a_second_heir_never_frees_a_file_the_first_heir_is_adopting(
         make: Callable[[str], Claims], journals: Callable[[str], Journal], inbox: Path) -> None:
     """While one heir adopts a ticket, another heir of the same peer leaves its marker held."""
@@ -568,11 +559,6 @@ def test_a_lock_whose_owner_is_dead_is_dropped_at_take_over(
     assert peer.lock_asset(A2) is True
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Claims.finish_take_over takes the asset lock of every ticket it read, even when "
-    "adopt declined the job (returned no markers, as the daemon's _adopt does for a "
-    "ticket in a final state); no job of ours then exists to unlock it, so peers cannot "
-    "update that asset until this daemon restarts (and the ticket is counted as adopted)"))
 def test_a_declined_ticket_leaves_no_asset_lock_behind(
         make: Callable[[str], Claims], journals: Callable[[str], Journal], inbox: Path) -> None:
     """When adopt declines a ticket, its asset is free for every daemon afterwards."""

@@ -481,12 +481,6 @@ def test_a_new_journal_has_no_legacy_claims(journal: Journal) -> None:
     assert journal.get_meta("schema_version") == J.SCHEMA_VERSION
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Journal(readonly=True) skips _migrate, but FileRow's columns name files.marker: on a "
-    "0.1 journal not yet opened for writing (right after upgrading the package, while the "
-    "0.1 daemon still runs) files() raises sqlite3.OperationalError 'no such column: "
-    "marker', so `vodwatch status` (which lists each active job's files) only says it "
-    "cannot read the journal, with a hint about permissions that does not apply"))
 def test_a_0_1_journal_opened_read_only_still_lists_a_jobs_files(tmp_path: Path) -> None:
     """A read-only reader (status) of a not yet migrated 0.1 journal can list a job's files."""
     path = _make_0_1_journal(tmp_path / "state")

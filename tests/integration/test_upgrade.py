@@ -159,11 +159,6 @@ def test_a_name_taken_in_the_inbox_gets_a_free_variant(claims: Claims, inbox: Pa
     assert _inbox_files(inbox) == {f"{A1}.mp4": b"new drop", f"{A1} (2).mp4": b"old claim"}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "upgrade.sweep treats every 0.1 folder whose name ends with '-<own instance>' as ours "
-    "(meant for '.takeover-<dead>-<own>'), so with instance_id 'vod' the folder of a live "
-    "0.1 daemon named 'studio-vod' is emptied at once: files it is uploading are pulled "
-    "out from under it"))
 def test_a_live_0_1_peer_whose_name_ends_with_ours_keeps_its_files(
         inbox: Path, clock: FakeClock) -> None:
     """A live 0.1 peer named '<something>-<our instance>' is not mistaken for us."""
