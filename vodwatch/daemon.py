@@ -36,6 +36,7 @@ from .log import add_secret
 from .metrics import Metrics, MetricsServer
 from .notify import Notifier
 from .pacing import Pacer
+from .prehash import Prehasher
 from .retry import Action, RetryPolicy, classify
 from .runner import Outcome, Services, run_job
 from .state import journal_error, state_error
@@ -119,6 +120,7 @@ class Daemon:
         self._last_lease = 0.0
         self._last_prune = 0.0
         self.state_fault: str | None = None
+        self.prehash = Prehasher(stop=self.abort)
         self.daemon_id = _daemon_id(self.config.state_dir, self.config.claims.instance_id)
         self._legacy_left = True
         self._signals = 0
@@ -156,6 +158,7 @@ class Daemon:
                                 config.max_writing_hours * 3600, config.scan_interval_seconds,
                                 config.rescan_seconds, config.language_map, self.hints)
             svc.ticket = watch.ticket
+            watch.prehash = svc.prehash = self.prehash
             sets[fs.name] = FolderSetRuntime(fs, watch, svc, claims)
         return sets
 
@@ -559,6 +562,7 @@ class Daemon:
             with contextlib.suppress(Exception):
                 fut.result(timeout=max(0.0, deadline - time.monotonic()))
         self.abort.set()
+        self.prehash.close()
         self.pool.shutdown(wait=False, cancel_futures=True)
         if self._metrics_server is not None:
             self._metrics_server.stop()

@@ -30,6 +30,7 @@ from .finish import Failure
 from .group import plan_jobs
 from .journal import CLAIMED, Journal, NewFile
 from .names import Kind, ParsedName, is_ignored, parse_name
+from .prehash import Identity, Prehasher
 from .settle import Settler
 from .watch import Entry, EventWatcher, choose_mode, scan, stat_entry
 
@@ -76,6 +77,7 @@ class FolderWatch:
     _next_scan: float = 0.0
     _watcher: EventWatcher | None = None
     _prepared: bool = False
+    prehash: Prehasher | None = None
 
     def __post_init__(self) -> None:
         self.settler: Settler[Path] = Settler(self.settle_seconds, self.max_writing_seconds)
@@ -191,9 +193,7 @@ class FolderWatch:
                 self.settler.forget(path)
                 self.entries.pop(path, None)
             else:
-                self.entries[path] = entry
-                self.settler.observe(path, entry.size, entry.mtime_ns, now, entry.ino,
-                                     ctime_ns=entry.ctime_ns, fresh=entry.fresh)
+                self._observe(path, entry, now)
         return self.settler.ready(now)
 
     def _wanted(self, entry: Entry) -> bool:
@@ -230,9 +230,17 @@ class FolderWatch:
                 self.settler.forget(path)
                 self.entries.pop(path)
         for path, entry in seen.items():
-            self.entries[path] = entry
-            self.settler.observe(path, entry.size, entry.mtime_ns, now, entry.ino,
-                                 ctime_ns=entry.ctime_ns, fresh=entry.fresh)
+            self._observe(path, entry, now)
+
+    def _observe(self, path: Path, entry: Entry, now: float) -> None:
+        """Feed the settler; a file that looks still is hashed while it settles."""
+        before = self.entries.get(path)
+        self.entries[path] = entry
+        self.settler.observe(path, entry.size, entry.mtime_ns, now, entry.ino,
+                             ctime_ns=entry.ctime_ns, fresh=entry.fresh)
+        if self.prehash is not None and entry.is_file and (
+                entry.fresh or (before is not None and _identity(before) == _identity(entry))):
+            self.prehash.consider(path, _identity(entry))
 
     # ---- grouping and claiming --------------------------------------------------------
 
@@ -358,3 +366,7 @@ def probe_write(folder: Path) -> None:
     os.close(fd)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
+
+
+def _identity(entry: Entry) -> Identity:
+    return entry.size, entry.mtime_ns, entry.ctime_ns, entry.ino

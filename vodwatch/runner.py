@@ -54,11 +54,13 @@ from .folder import probe_write, share_fault
 from .group import ReadyFile, pair_upload_urls, update_request
 from .journal import FileRow, JobRow, Journal
 from .names import Kind, ParsedName, parse_name
+from .prehash import Prehasher, identity
 from .retry import Action, RetryPolicy, classify
 from .upload import (
     ExpiredUrl,
     Interrupted,
     Progress,
+    Snapshot,
     Uploader,
     check_unchanged,
     hash_file,
@@ -105,6 +107,7 @@ class Services:
     on_outcome: Callable[[JobRow, list[FileRow]], None] | None = None
     on_retry: Callable[[str], None] | None = None
     ticket: Callable[[int], dict[str, Any]] | None = None  # the job's ticket for the share
+    prehash: Prehasher | None = None  # hashes computed while files settled
 
 
 class LeaseLost(VodwatchError):
@@ -253,7 +256,7 @@ def _claimed(svc: Services, job: JobRow) -> None:
                     continue
                 except FileChanged:
                     pass
-            md5, snap = hash_file(path, svc.stop)
+            md5, snap = _hash(svc, path)
         except OSError as exc:
             if exc.errno in SHARE_ERRNOS - {errno.EACCES, errno.EPERM}:
                 raise  # the share, not the file
@@ -300,6 +303,17 @@ def _still_same(svc: Services, f: FileRow) -> None:
         svc.journal.set_file(f.id, size=snap.size, mtime_ns=snap.mtime_ns,
                              ctime_ns=snap.ctime_ns, ino=snap.ino)
         log.info("file.attributes_changed", file=f.name, verdict="content is the same")
+
+
+def _hash(svc: Services, path: Path) -> tuple[str, Snapshot]:
+    """The file's MD5: the one computed while it settled if the file is still exactly as
+    it was read then, else read now."""
+    if svc.prehash is not None:
+        done = svc.prehash.take(path, identity(Snapshot.of(path)))
+        if done is not None:
+            log.info("file.hashed_while_settling", file=path.name)
+            return done
+    return hash_file(path, svc.stop)
 
 
 def _unreadable(name: str, exc: OSError, asset_id: str) -> Failure:

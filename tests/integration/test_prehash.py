@@ -1,0 +1,72 @@
+"""The settle wait does useful work: a hash computed while a file settles is used only
+for the exact file it was read from."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+
+from tests.conftest import Setup, asset_id, wait_for, write_bytes
+from vodwatch.group import md5_b64
+from vodwatch.prehash import Prehasher, identity
+from vodwatch.upload import Snapshot
+
+MB = 1_000_000
+
+
+def _md5(path: Path) -> str:
+    return md5_b64(hashlib.md5(path.read_bytes()).digest())
+
+
+def test_a_hash_of_a_still_file_is_handed_over(tmp_path: Path) -> None:
+    """A file hashed while still is handed over with its MD5 when it has not changed."""
+    path = tmp_path / "a.mp4"
+    write_bytes(path, 3 * MB)
+    pre = Prehasher(min_size=1)
+    seen = identity(Snapshot.of(path))
+    pre.consider(path, seen)
+    result = pre.take(path, seen)
+    assert result is not None and result[0] == _md5(path)
+    assert pre.take(path, seen) is None, "a hash is handed over once"
+    pre.close()
+
+
+def test_a_file_changed_during_the_settle_window_is_hashed_again(tmp_path: Path) -> None:
+    """A hash read before the file changed is discarded: the caller must read it again."""
+    path = tmp_path / "a.mp4"
+    write_bytes(path, 3 * MB)
+    pre = Prehasher(min_size=1)
+    pre.consider(path, identity(Snapshot.of(path)))
+    time.sleep(0.05)
+    with open(path, "r+b") as fh:  # same size, same mtime put back: only ctime moves
+        fh.write(b"changed")
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert pre.take(path, identity(Snapshot.of(path))) is None
+    pre.close()
+
+
+def test_small_files_are_not_hashed_ahead(tmp_path: Path) -> None:
+    """Below the size threshold nothing is hashed ahead (it costs nothing at claim time)."""
+    path = tmp_path / "a.srt"
+    path.write_text("1\n")
+    pre = Prehasher(min_size=1 << 20)
+    pre.consider(path, identity(Snapshot.of(path)))
+    assert pre.take(path, identity(Snapshot.of(path))) is None
+    pre.close()
+
+
+def test_the_daemon_uses_the_hash_made_while_the_file_settled(setup: Setup,
+                                                              daemon_factory) -> None:
+    """With a settle window longer than the hash, the claimed file is not read again."""
+    aid = asset_id(620)
+    setup.emulator.seed_asset(aid, "UPLOAD_FAILED")
+    setup.write_config(settle_seconds=2)
+    daemon = daemon_factory()
+    wait_for(lambda: "daemon.ready" in daemon.output(), 20, what="ready")
+    write_bytes(setup.inbox / f"{aid}.mp4", 5 * MB)
+    wait_for(lambda: (setup.done / f"{aid}.mp4").exists(), 60, what="done")
+    assert "file.hashed_while_settling" in daemon.output()
+    assert daemon.stop() == 0

@@ -1,0 +1,82 @@
+"""The settle wait does useful work: the whole-file MD5 is computed while a file settles.
+
+``settle_seconds`` is a policy wait in which the file must not change. UpdateAsset
+needs the file's MD5, so vodwatch hashes a file speculatively as soon as it looks
+still (a fresh look after a close-write event, or two equal looks in a row), one
+file at a time per folder set. The result belongs to the exact identity it was
+read under (size, mtime, ctime, inode, from the fstat of the descriptor read,
+before and after): when the file is claimed, its hash is used only if the file
+still has that identity; any change during hashing discards it. So a hash is never
+trusted for bytes it did not read, and drop → done costs settle + upload rather
+than settle + hash + upload whenever the settle window covers the hash time.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import structlog
+
+from .errors import VodwatchError
+from .upload import Snapshot, hash_file
+
+log = structlog.get_logger("vodwatch.prehash")
+
+Identity = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, ino
+
+
+def identity(snap: Snapshot) -> Identity:
+    return snap.size, snap.mtime_ns, snap.ctime_ns, snap.ino
+
+
+class Prehasher:
+    """Hashes still-looking files in the background; hands a hash over only for the
+    identity it was read under."""
+
+    def __init__(self, min_size: int = 1 << 20, stop: threading.Event | None = None) -> None:
+        self.min_size = min_size
+        self._stop = stop or threading.Event()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="prehash")
+        self._lock = threading.Lock()
+        self._work: dict[Path, tuple[Identity, Future[tuple[str, Snapshot] | None]]] = {}
+
+    def consider(self, path: Path, seen: Identity) -> None:
+        """The file looks still with ``seen``: hash it unless that is under way or done."""
+        if seen[0] < self.min_size:
+            return  # hashing at claim time costs next to nothing
+        with self._lock:
+            current = self._work.get(path)
+            if current is not None and (current[0] == seen or not current[1].done()):
+                return  # this identity is covered, or a read is under way (it fails if moved)
+            self._work[path] = (seen, self._pool.submit(self._hash, path))
+
+    def _hash(self, path: Path) -> tuple[str, Snapshot] | None:
+        try:
+            return hash_file(path, self._stop)
+        except (OSError, VodwatchError) as exc:
+            log.debug("prehash.discarded", file=path.name, why=str(exc))
+            return None
+
+    def take(self, path: Path, now: Identity) -> tuple[str, Snapshot] | None:
+        """The hash of ``path`` if it was read under identity ``now``; forgets it.
+
+        A hash of that identity still being computed is waited for (the caller would
+        otherwise read the same bytes again).
+        """
+        with self._lock:
+            work = self._work.pop(path, None)
+        if work is None or work[0] != now:
+            return None
+        result = work[1].result()
+        if result is None or identity(result[1]) != now:
+            return None
+        return result
+
+    def forget(self, path: Path) -> None:
+        with self._lock:
+            self._work.pop(path, None)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
