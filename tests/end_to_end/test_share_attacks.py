@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import stat
 import time
 from collections import Counter
@@ -33,7 +34,6 @@ from tests.end_to_end.attack_helpers import (
     parts_sent,
     status_json,
     tmpfs,
-    umount,
     visible,
 )
 from vodwatch.claim import marker_name
@@ -206,7 +206,7 @@ def test_status_says_why_the_share_is_unavailable(setup: Setup, daemon_factory) 
     """`vodwatch status` says why a folder set is unavailable (here: the share is full),
     not a guess that it is unmounted."""
     with tmpfs(setup.root / "share", "1m") as share:
-        inbox, done, failed = _share_config(setup, share)
+        inbox, _, _ = _share_config(setup, share)
         aid = asset_id(7022)
         write_bytes(inbox / f"{aid}.cover.jpg", 1000)
         fill(share / "filler")
@@ -540,3 +540,84 @@ def test_survivor_carries_a_dead_peers_multipart_upload_on(setup: Setup, daemon_
     assert setup.emulator.confirms(big) == ["CREATED"]
     assert len(ops(setup, "obs_initiate")) == 1
     assert max(Counter(number for _, number in parts_sent(setup)).values()) == 1
+
+
+def test_a_frozen_daemon_that_wakes_after_a_take_over_does_no_harm(
+        setup: Setup, daemon_factory, tmp_path: Path) -> None:
+    """A daemon frozen (SIGSTOP) mid-upload for longer than the lease is taken over; woken
+    after the survivor delivered, it confirms, moves and explains nothing: the file is in
+    done/ once, confirmed once."""
+    configs = _two_configs(setup, tmp_path, upload={"part_size_mb": 1, "parallel_parts": 2})
+    setup.emulator.add_fault("slow", "obs_part", count=None, delay=0.25)
+    big = asset_id(7399)
+    setup.emulator.seed_asset(big, "UPLOAD_FAILED")
+    name = f"{big}.mp4"
+    digest = make_big(setup.inbox / name, 21 * MB)
+    alpha = daemon_factory(name="alpha", config=configs[0])
+    wait_for(lambda: len(parts_sent(setup)) >= 4, 60, what="the multipart under way")
+    beta = daemon_factory(name="beta", config=configs[1])
+    wait_for(lambda: "daemon.ready" in beta.output(), 30, what="the peer")
+    alpha.signal(signal.SIGSTOP)
+    try:
+        wait_for(lambda: "claim.taken_over" in beta.output(), 30, what="the take-over")
+        setup.emulator.clear_faults()
+        wait_for(lambda: name in visible(setup.done), 90, what="the survivor to deliver")
+    finally:
+        alpha.signal(signal.SIGCONT)
+    time.sleep(3)  # let the woken daemon do whatever it would do
+    assert alpha.proc.poll() is None and beta.proc.poll() is None
+    assert alpha.stop() == 0 and beta.stop() == 0
+    assert visible(setup.done) == {name}
+    assert visible(setup.inbox) == set() and visible(setup.failed) == set()
+    assert file_md5(setup.done / name) == digest
+    stored = setup.emulator.object_path(big, "video")
+    assert stored is not None and file_md5(stored) == digest
+    assert setup.emulator.confirms(big).count("CREATED") == 1
+    assert "claim.taken_over_by_peer" in alpha.output()
+    assert list((setup.inbox / ".vodwatch" / "files").iterdir()) == []
+    woken = alpha.output().split("claim.taken_over_by_peer")[-1]
+    assert "job.confirmed" not in woken and "file.failed" not in woken
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "Daemon._disown leaves the running job alone and _keep_lease renews the lease at once, "
+    "so runner._fence passes again: the woken daemon fails the job and moves the file"))
+def test_a_frozen_daemon_woken_while_the_survivor_uploads_does_no_harm(
+        setup: Setup, daemon_factory, tmp_path: Path) -> None:
+    """A daemon frozen near the end of its upload, taken over, and woken while the survivor
+    is still uploading: it neither confirms nor moves the file; the survivor's upload is
+    the one confirmed, once, and the file reaches done/ only then."""
+    configs = _two_configs(setup, tmp_path, upload={"part_size_mb": 1, "parallel_parts": 2})
+    setup.emulator.add_fault("slow", "obs_part", count=None, delay=0.25)
+    big = asset_id(7499)
+    setup.emulator.seed_asset(big, "UPLOAD_FAILED")
+    name = f"{big}.mp4"
+    digest = make_big(setup.inbox / name, 21 * MB)
+    alpha = daemon_factory(name="alpha", config=configs[0])
+    beta = daemon_factory(name="beta", config=configs[1])
+    wait_for(lambda: "daemon.ready" in beta.output() and "daemon.ready" in alpha.output(), 30,
+             what="both daemons")
+    owner_file = setup.inbox / ".vodwatch" / "files" / marker_name(name) / "owner"
+    owner = wait_for(lambda: owner_file.exists() and owner_file.read_text().split("\n")[0],
+                     30, what="the claim marker")
+    frozen, survivor = (alpha, beta) if owner.startswith("alpha") else (beta, alpha)
+    wait_for(lambda: len(parts_sent(setup)) >= 16, 60, what="most parts sent")
+    frozen.signal(signal.SIGSTOP)
+    try:
+        wait_for(lambda: "claim.taken_over" in survivor.output(), 30, what="the take-over")
+    finally:
+        frozen.signal(signal.SIGCONT)
+    wait_for(lambda: name in visible(setup.done) | visible(setup.failed), 60,
+             what="the file in done/ (or failed/)")
+    time.sleep(4)
+    assert frozen.stop() == 0 and survivor.stop() == 0
+    assert visible(setup.failed) == set(), (setup.failed / f"{name}.error.txt").read_text()
+    assert visible(setup.done) == {name}
+    assert visible(setup.inbox) == set() and visible(setup.failed) == set()
+    asset = setup.emulator.asset(big)
+    assert setup.emulator.confirms(big)[-1] == "CREATED", setup.emulator.confirms(big)
+    assert setup.emulator.confirms(big).count("CREATED") == 1, setup.emulator.confirms(big)
+    assert asset is not None and asset["status"] not in ("CANCELLED", "UPLOAD_FAILED"), asset
+    stored = setup.emulator.object_path(big, "video")
+    assert stored is not None and file_md5(stored) == digest
+    assert "job.confirmed" not in frozen.output().split("claim.taken_over_by_peer")[-1]
