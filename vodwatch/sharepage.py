@@ -49,7 +49,7 @@ from typing import Any
 from .finish import error_file_for
 from .words import printable
 
-__all__ = ["DASH", "FILE_STATE_ORDER", "LATEST", "SharePage", "render"]
+__all__ = ["BOM", "DASH", "FILE_STATE_ORDER", "LATEST", "SharePage", "render"]
 
 LATEST = 20  # how many results the page lists
 NAME_MAX = 255
@@ -60,7 +60,7 @@ FILE_STATE_ORDER = ("uploading", "moving", "waiting", "queued", "copying", "paus
 _RANK = {state: i for i, state in enumerate(FILE_STATE_ORDER)}
 
 _ORDINAL = {1: "st", 2: "nd", 3: "rd"}
-# An en dash, spelled out (ruff flags it as ambiguous): editors read it as a pause.
+# The en dash the page uses between phrases, written as an escape so no linter mistakes it.
 DASH = "\u2013"
 
 
