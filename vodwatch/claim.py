@@ -409,20 +409,7 @@ class ShareIdentity:
 
         Covers the first start ever, before any identity is known, on an empty mount point.
         """
-        def points(table: str) -> set[str]:
-            try:
-                with open(table, encoding="utf-8", errors="replace") as fh:
-                    lines = fh.read().splitlines()
-            except OSError:
-                return set()
-            out = set()
-            for line in lines:
-                fields = line.split()
-                if len(fields) >= 3 and not fields[0].startswith("#") and fields[1] != "/":
-                    out.add(fields[1].replace("\\040", " ").rstrip("/"))
-            return out
-
-        wanted, mounted = points(self.fstab), points(self.mounts)
+        wanted, mounted = _mount_points(self.fstab), _mount_points(self.mounts)
         path = os.path.abspath(self.inbox)
         for candidate in [path, *[str(p) for p in Path(path).parents]]:
             if candidate in wanted and candidate not in mounted:
@@ -437,15 +424,16 @@ class ShareIdentity:
             return f"the inbox cannot be read ({exc.strerror or exc})", None
         current = _read(self.path) if os.path.isdir(self.inbox) else None
         current = current.strip() if current else None
+        mount = self.mount_point()
         if current:
             if known and known.get("id") != current:
                 log.warning("share.identity_changed", folder=str(self.inbox),
                             hint="another share is mounted here, or the hidden folder was "
                             "replaced; carrying on with it")
-            return None, {"id": current, "dev": st.st_dev}
-        if known and known.get("dev") != st.st_dev:
+            return None, {"id": current, "dev": st.st_dev, "mount": mount}
+        if known and (known.get("dev") != st.st_dev or known.get("mount", mount) != mount):
             return ("the share is not mounted (the inbox is an empty folder on another disk "
-                    "than before)"), None
+                    "or mount than before)"), None
         if not known:
             missing = self.unmounted_fstab_entry()
             if missing:
@@ -453,7 +441,33 @@ class ShareIdentity:
                         "mounted)"), None
         return None, None  # no id yet: the caller creates the hidden folder, then one
 
+    def mount_point(self) -> str:
+        """The mount the inbox is on (the longest mounted prefix of its real path): a bind
+        mount of the same disk has the same device, but not the same mount point."""
+        path = os.path.realpath(self.inbox)
+        best = "/"
+        for point in _mount_points(self.mounts):
+            if (path == point or path.startswith(point + "/")) and len(point) > len(best):
+                best = point
+        return best
+
     def create(self, st_dev: int | None = None) -> dict[str, Any]:
         ident = secrets.token_hex(16)
         _write_atomic(self.path, ident + "\n")
-        return {"id": ident, "dev": st_dev if st_dev is not None else os.stat(self.inbox).st_dev}
+        return {"id": ident, "dev": st_dev if st_dev is not None else os.stat(self.inbox).st_dev,
+                "mount": self.mount_point()}
+
+
+def _mount_points(table: str) -> set[str]:
+    """Mount points listed in an fstab-style table (``/etc/fstab``, ``/proc/self/mounts``)."""
+    try:
+        with open(table, encoding="utf-8", errors="replace") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return set()
+    out = set()
+    for line in lines:
+        fields = line.split()
+        if len(fields) >= 3 and not fields[0].startswith("#") and fields[1] != "/":
+            out.add(fields[1].replace("\\040", " ").rstrip("/"))
+    return out

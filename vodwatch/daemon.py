@@ -158,6 +158,7 @@ class Daemon:
                                 config.max_writing_hours * 3600, config.scan_interval_seconds,
                                 config.rescan_seconds, config.language_map, self.hints)
             svc.ticket = watch.ticket
+            uploader.on_started = functools.partial(_write_ticket, claims, watch)
             watch.prehash = svc.prehash = self.prehash
             sets[fs.name] = FolderSetRuntime(fs, watch, svc, claims)
         return sets
@@ -436,6 +437,12 @@ class Daemon:
             self._disown(rt)
         if not rt.watch.renew():
             return
+        for job_id, fut in self.running.items():
+            if self.job_folder.get(job_id) == rt.fs.name and not fut.done():
+                # Keep the ticket current (a multipart upload's ID and parts), so a peer
+                # that takes over carries the upload on instead of starting again.
+                with contextlib.suppress(Exception):
+                    rt.claims.write_ticket(job_id, rt.watch.ticket(job_id))
         try:
             for dead in rt.claims.dead_owners():
                 rt.claims.take_over(dead, functools.partial(self._adopt, rt))
@@ -543,6 +550,8 @@ class Daemon:
                 # The share's claims and leases live on: only the services are new.
                 fresh[name].svc.claims = rt.claims
                 fresh[name].svc.ticket = rt.watch.ticket
+                fresh[name].svc.uploader.on_started = functools.partial(
+                    _write_ticket, rt.claims, rt.watch)
                 rt.svc = fresh[name].svc
                 rt.fs = fresh[name].fs
                 self._unpause(rt)
@@ -672,3 +681,7 @@ def _new_id(path: Path, instance_id: str) -> str:
 def _under(filename: object, folder: Path) -> bool:
     return isinstance(filename, str | Path) and Path(folder) in (Path(filename), *Path(
         filename).parents)
+
+
+def _write_ticket(claims: Claims, watch: FolderWatch, job_id: int) -> None:
+    claims.write_ticket(job_id, watch.ticket(job_id))

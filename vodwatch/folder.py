@@ -26,13 +26,14 @@ import structlog
 from .claim import Claims, ShareIdentity
 from .config import FolderSet
 from .errors import BadName
-from .finish import Failure
+from .finish import Failure, move_no_replace, unique_target, write_error_file
 from .group import plan_jobs
 from .journal import CLAIMED, Journal, NewFile
 from .names import Kind, ParsedName, is_ignored, parse_name
 from .prehash import Identity, Prehasher
 from .settle import Settler
 from .watch import Entry, EventWatcher, choose_mode, scan, stat_entry
+from .words import printable
 
 log = structlog.get_logger("vodwatch.folder")
 
@@ -254,6 +255,9 @@ class FolderWatch:
             entry = self.entries.get(path)
             if entry is None:
                 continue
+            if not _is_text(str(path)):
+                self._fail_undecodable(path)
+                continue
             parsed = self._parse(path.name)
             if parsed is None or not entry.is_file or entry.size == 0:
                 # A file with a problem is a job of its own; the runner explains it.
@@ -282,6 +286,26 @@ class FolderWatch:
             else:
                 jobs.append(job)
         return jobs
+
+    def _fail_undecodable(self, path: Path) -> None:
+        """A name whose bytes are not text cannot be journaled or sent to VOD: it goes to
+        failed/ at once, with an error file, and never stops the service."""
+        self.settler.forget(path)
+        self.entries.pop(path, None)
+        shown = printable(path.name)
+        failure = Failure(f"The name {shown} is not readable text (some of its characters "
+                          "are garbled), so VOD cannot be told what it is.",
+                          "Rename the file with ordinary letters and put it in the inbox again.")
+        try:
+            target = unique_target(self.fs.failed, path.name)
+            move_no_replace(path, target)
+            write_error_file(target, failure)
+        except OSError as exc:
+            self.skipped[shown] = f"{failure.sentence} It could not be moved to failed/ ({exc})"
+            log.error("file.unmovable", folder=self.fs.name, file=shown, error=str(exc))
+            return
+        self.journal.event(self.fs.name, "failed", file=shown, detail=failure.sentence)
+        log.warning("file.failed", folder=self.fs.name, file=shown, reason=failure.sentence)
 
     def fail_before_claim(self, path: Path, failure: Failure) -> int | None:
         """Claim a file that is already known to fail, with the failure journaled first."""
@@ -366,6 +390,15 @@ def probe_write(folder: Path) -> None:
     os.close(fd)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
+
+
+def _is_text(name: str) -> bool:
+    """True if the name is valid text (a name of undecodable bytes holds surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _identity(entry: Entry) -> Identity:

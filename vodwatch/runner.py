@@ -114,6 +114,10 @@ class LeaseLost(VodwatchError):
     """Our lease on the share is too old to act on it (we may be cut off from the share)."""
 
 
+class TakenOver(Exception):
+    """Another daemon owns this job's files now: touch nothing, cancel nothing."""
+
+
 class MoveRefused(VodwatchError):
     """done/ is writable but the file cannot be moved now (an editor has it open)."""
 
@@ -136,7 +140,19 @@ def run_job(svc: Services, job_id: int) -> Outcome:
         if job.state in J.FINAL_STATES:
             return Outcome(job.state)
         try:
-            _STEPS[job.state](svc, job)
+            try:
+                _STEPS[job.state](svc, job)
+            except (_Restart, Interrupted, TakenOver):
+                raise
+            except Exception:
+                if job.state != J.CLAIMING and not _ours(svc, job):
+                    raise TakenOver() from None  # act on nothing: it is a peer's job now
+                raise
+        except TakenOver:
+            bound.warning("job.taken_over", state=job.state,
+                          hint="another daemon carries this job on (this one lost its lease)")
+            svc.journal.set_job(job_id, state=J.ABANDONED, wait_reason="taken over by a peer")
+            return Outcome.ABANDONED
         except _Restart:
             continue  # the step moved the state back; run the loop again
         except Interrupted:
@@ -476,7 +492,7 @@ def _confirm(svc: Services, job: JobRow, *, fresh: bool) -> None:
 
     Only with a fresh lease, and only for files that are still what was sent.
     """
-    _fence(svc)
+    _fence(svc, job)
     if not fresh:
         for f in svc.journal.files(job.id):
             if f.state != "refused":
@@ -506,7 +522,7 @@ def _confirmed(svc: Services, job: JobRow) -> None:
 
 def _finishing(svc: Services, job: JobRow) -> None:
     """Move every file to done/ or failed/; the target is journaled before the move."""
-    _fence(svc)
+    _fence(svc, job)
     for f in svc.journal.files(job.id):
         if f.state in ("done", "failed"):
             continue  # moved before a crash or a retry
@@ -565,14 +581,25 @@ def _move(source: Path, target: Path, directory: Path) -> bool:
                           "it is moved as soon as nobody has it open") from None
 
 
-def _fence(svc: Services) -> None:
-    """Act on the share only with a fresh lease and the share in place."""
+def _ours(svc: Services, job: JobRow) -> bool:
+    """True while every unfinished file's marker is ours (or the share is away: that is
+    an outage, said elsewhere, not a take-over)."""
+    if not svc.claims.root.is_dir():
+        return True
+    return all(svc.claims.owns(Path(f.marker)) for f in svc.journal.files(job.id)
+               if f.state not in ("done", "failed"))
+
+
+def _fence(svc: Services, job: JobRow) -> None:
+    """Act on the share only with a fresh lease, the share in place, and the job ours."""
     if not svc.claims.root.is_dir():
         raise FileNotFoundError(errno.ENOENT, "the share's hidden folder is gone",
                                 str(svc.claims.root))
     if not svc.claims.fenced():
         raise LeaseLost("our lease on the share is not fresh (is the share slow or cut off?)",
                         "vodwatch renews it and carries on")
+    if not _ours(svc, job):
+        raise TakenOver()
 
 
 _STEPS: dict[str, Callable[[Services, JobRow], None]] = {

@@ -308,6 +308,7 @@ class Uploader:
     retry_part: Callable[[BaseException, int], float | None] = lambda exc, attempt: None
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.time
+    on_started: Callable[[int], None] | None = None  # a multipart upload got its ID (job id)
 
     def _chunks(self, fd: int, offset: int, length: int, progress: Progress | None,
                 hasher: hashlib._Hash | None = None) -> Iterator[bytes]:
@@ -395,6 +396,8 @@ class Uploader:
                 self.journal.replace_parts(row.id, [])
                 self.journal.set_file(row.id, upload_id=upload_id, part_size=part_size,
                                       state="uploading", upload_started_at=self.clock())
+                if self.on_started is not None:
+                    self.on_started(row.job_id)  # the job's ticket on the share learns the ID
                 log.info("upload.multipart_started", file=row.name, parts=math.ceil(
                     row.size / part_size) or 1, part_size=part_size)
             count = max(1, math.ceil(row.size / part_size))

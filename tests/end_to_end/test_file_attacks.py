@@ -148,9 +148,6 @@ def test_control_characters_in_names_never_reach_outputs_raw(setup: Setup,
     assert len(log_lines(out)) == len([x for x in out.split("\n") if x.strip()])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "FolderWatch._claim_job hands the surrogate-escaped name to Journal.create_job; SQLite "
-    "cannot encode it, the UnicodeEncodeError leaves the main loop and the daemon exits 1"))
 def test_a_name_that_is_not_utf8_does_not_stop_the_service(setup: Setup,
                                                            daemon_factory) -> None:
     """A name with bytes that are not UTF-8 is handled on its own (kept visible or failed

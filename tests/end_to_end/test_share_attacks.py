@@ -199,9 +199,6 @@ def test_full_share_makes_the_folder_set_unavailable_then_it_carries_on(
         assert visible(failed) == set()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "report.snapshot keeps only available=False, not FolderWatch.unavailable (the reason); "
-    "status._folder_lines always prints 'cannot be read (share unmounted or gone?)'"))
 def test_status_says_why_the_share_is_unavailable(setup: Setup, daemon_factory) -> None:
     """`vodwatch status` says why a folder set is unavailable (here: the share is full),
     not a guess that it is unmounted."""
@@ -273,15 +270,10 @@ def test_read_only_done_keeps_the_file_in_the_inbox_and_says_why(setup: Setup,
     assert len(ops(setup, "update_asset")) == 1
 
 
-SAME_DISK_BIND = pytest.mark.xfail(strict=True, reason=(
-    "ShareIdentity.check tells an unmounted share from a recreated inbox by st_dev only: a "
-    "bind mount of the same disk is taken for a new inbox (.vodwatch created, job abandoned)"))
-
-
 @pytest.mark.parametrize(("layout", "disk"), [
     ("share-root", "same"),
     ("inbox-itself", "tmpfs"),
-    pytest.param("inbox-itself", "same", marks=SAME_DISK_BIND),
+    ("inbox-itself", "same"),
 ])
 def test_bind_mounted_share_unmounted_restart_and_remount(setup: Setup, daemon_factory,
                                                            layout: str, disk: str) -> None:
@@ -509,9 +501,6 @@ def _two_configs(setup: Setup, tmp_path: Path, **extra) -> list[Path]:
     return configs
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the job's ticket on the share is rewritten only on state changes, so it never holds "
-    "the multipart upload ID: the survivor cancels the upload and starts it over"))
 def test_survivor_carries_a_dead_peers_multipart_upload_on(setup: Setup, daemon_factory,
                                                            tmp_path: Path) -> None:
     """A daemon killed mid multipart upload: the peer that takes it over resumes the same
@@ -579,9 +568,6 @@ def test_a_frozen_daemon_that_wakes_after_a_take_over_does_no_harm(
     assert "job.confirmed" not in woken and "file.failed" not in woken
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Daemon._disown leaves the running job alone and _keep_lease renews the lease at once, "
-    "so runner._fence passes again: the woken daemon fails the job and moves the file"))
 def test_a_frozen_daemon_woken_while_the_survivor_uploads_does_no_harm(
         setup: Setup, daemon_factory, tmp_path: Path) -> None:
     """A daemon frozen near the end of its upload, taken over, and woken while the survivor
