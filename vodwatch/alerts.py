@@ -41,6 +41,7 @@ __all__ = [
     "apprise_module",
     "json_request",
     "redact_url",
+    "register_secrets",
     "send",
     "target_problem",
 ]
@@ -97,7 +98,7 @@ def redact_url(url: str) -> str:
     return printable(shown)
 
 
-def _register_secrets(url: str) -> None:
+def register_secrets(url: str) -> None:
     """Make the log redaction catch the URL and the parts of it that may be tokens."""
     add_secret(url)
     try:
@@ -377,7 +378,7 @@ class Alerts:
                  attempts: int = 3, backoff: float = 2.0, sender: Sender | None = None) -> None:
         self.targets = tuple(targets)
         for url in self.targets:
-            _register_secrets(url)
+            register_secrets(url)
         self.shown = tuple(redact_url(url) for url in self.targets)
         self.folder = printable(folder)
         self.deliveries = deliveries

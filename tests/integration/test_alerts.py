@@ -39,7 +39,7 @@ def closed_port() -> int:
 
 
 def test_a_failure_arrives_with_apprises_json_body(receiver: Receiver) -> None:
-    """One failure is posted as Apprise's JSON payload: version, title, message, type, attachments."""
+    """One failure is posted as Apprise's JSON payload: version, title, message, type, files."""
     alerts = Alerts([receiver.url("/hooks/vodwatch")], FOLDER, **FAST)
     alerts.failed("clip.mp4", "The file is not a video VOD can read.")
     (got,) = receiver.wait(1)
