@@ -56,7 +56,9 @@ METHODS = ("POST", "GET", "DELETE", "PUT", "HEAD", "PATCH")  # what Apprise's JS
 TIMEOUT = (5.0, 15.0)  # connect, read: a notification is not worth waiting longer for
 MAX_LISTED = 50  # failures listed by name in one message; the rest are counted
 MAX_QUEUED = 1000  # beyond this, new notifications are dropped (and counted) rather than kept
-_TOKEN_LENGTH = 8  # path segments and query values this long may be tokens: kept out of logs
+# Path segments and query values kept out of logs: this long with a digit, or just long.
+_TOKEN_LENGTH = 8
+_LONG_TOKEN = 20
 
 Sender = Callable[[str, str, str, str], None]
 
@@ -107,15 +109,22 @@ def register_secrets(url: str) -> None:
         return
     if parts.password:
         add_secret(unquote(parts.password))
-    if _scheme(url) not in BUILTIN_SCHEMES and parts.hostname and "." not in parts.hostname:
-        add_secret(parts.netloc.rpartition("@")[2])  # a token standing where the host would be
     pieces = [p for p in parts.path.split("/") if p]
+    if _scheme(url) not in BUILTIN_SCHEMES and parts.hostname and "." not in parts.hostname:
+        pieces.append(parts.netloc.rpartition("@")[2])  # a token may stand where the host would
     pieces += [pair.partition("=")[2] for pair in parts.query.split("&")]
     pieces.append(parts.fragment)
     for piece in pieces:
-        if len(piece) >= _TOKEN_LENGTH:
+        if _looks_like_token(piece):
             add_secret(piece)
             add_secret(unquote(piece))
+
+
+def _looks_like_token(piece: str) -> bool:
+    """Long, or holding digits: a token rather than a word such as ``hooks`` or ``vodwatch``,
+    which, registered as a secret, would be blanked out of every log line."""
+    return len(piece) >= _LONG_TOKEN or (
+        len(piece) >= _TOKEN_LENGTH and any(c.isdigit() for c in piece))
 
 
 def apprise_module() -> ModuleType | None:

@@ -39,7 +39,7 @@ def closed_port() -> int:
 
 
 def test_a_failure_arrives_with_apprises_json_body(receiver: Receiver) -> None:
-    """One failure is posted as Apprise's JSON payload: version, title, message, type, files."""
+    """One failure is posted as Apprise's JSON payload, attachments and version included."""
     alerts = Alerts([receiver.url("/hooks/vodwatch")], FOLDER, **FAST)
     alerts.failed("clip.mp4", "The file is not a video VOD can read.")
     (got,) = receiver.wait(1)
@@ -223,6 +223,8 @@ def test_target_tokens_are_registered_with_the_log_redaction(receiver: Receiver)
     leaked = f"POST http://127.0.0.1:{receiver.port}/hook/LEAKYTOKEN4242 failed; {url}"
     cleaned = redact(leaked)
     assert "LEAKYTOKEN4242" not in cleaned and "PASSWORD77" not in cleaned
+    Alerts([receiver.url("/hooks/vodwatch-notices")], FOLDER).close()
+    assert redact("vodwatch-notices from vodwatch") == "vodwatch-notices from vodwatch"
 
 
 @pytest.mark.parametrize(("url", "shown"), [
