@@ -4,6 +4,8 @@ Each line reads ``[ OK ] what was checked``, or ``[FAIL]``/``[WARN]`` with what
 is wrong and what to do about it. Exit code: 0 when nothing failed (warnings
 allowed), 1 when a local check failed, 2 when the config is invalid, 3 when VOD
 cannot be reached or refuses the credentials (``--online``); 3 wins over 1.
+``--online`` also sends a test message to every notification target (a target
+that refuses it is a failed local check: exit 1).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from .alerts import Alerts
 from .config import AK_ENV, SK_ENV, Config, Credentials, FolderSet, load_config, load_credentials
 from .errors import ConfigError, RemoteError, StateUnavailable, TransportError
 from .log import add_secret, redact
@@ -384,6 +387,31 @@ def check_online(config: Config, creds: Credentials) -> list[Result]:
     return results
 
 
+# ---- notifications --------------------------------------------------------------------------
+
+
+def check_notifications(folders: Sequence[FolderSet]) -> list[Result]:
+    """A test message to every notification target, once each; the URLs shown redacted."""
+    results = []
+    for fs in folders:
+        if not fs.notify:
+            continue
+        alerts = Alerts(fs.notify, fs.label)
+        try:
+            sent = alerts.send_test()
+        finally:
+            alerts.close(timeout=0)
+        for shown, error in sent:
+            if error is None:
+                results.append(Result(OK, f"notifications of {fs.label}: {shown} took a test "
+                                      "message"))
+            else:
+                results.append(Result(FAIL, f"notifications of {fs.label}: {shown} did not take "
+                                      f"a test message: {error}", "check the URL in notify, and "
+                                      "that this machine can reach the service (proxy, firewall)"))
+    return results
+
+
 # ---- the command ----------------------------------------------------------------------------
 
 
@@ -421,6 +449,7 @@ def run_check(config_path: Path, env: dict[str, str], online: bool, out: TextIO)
                            "fix the credentials above first")])
         else:
             report(check_online(config, creds))
+        report(check_notifications(config.folders))
     code = exit_code(results)
     failed = sum(r.level == FAIL for r in results)
     warned = sum(r.level == WARN for r in results)

@@ -17,7 +17,15 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from vodwatch.config_schema import REQUIRED, SCHEMA, Check, Key, check_config
+from vodwatch.config_schema import (
+    REQUIRED,
+    SCHEMA,
+    Check,
+    Key,
+    check_config,
+    default_label,
+    default_status_file,
+)
 from vodwatch.config_yaml import INVALID, Interpolated, interpolate, problem_at, read_yaml
 from vodwatch.errors import ConfigError
 from vodwatch.log import add_secret
@@ -43,6 +51,8 @@ __all__ = [
     "UploadSettings",
     "VodSettings",
     "default_config_path",
+    "default_label",
+    "default_status_file",
     "load_config",
     "load_credentials",
 ]
@@ -76,7 +86,12 @@ class VodSettings:
 
 @dataclass(frozen=True)
 class FolderSet:
-    """One inbox with its done/ and failed/; endpoint and project_id already resolved."""
+    """One inbox with its done/ and failed/; endpoint and project_id already resolved.
+
+    ``name`` (the inbox path) keys the journal's jobs and must not change; ``label``
+    is what people see: the configured ``name``, else :func:`default_label`.
+    ``status_file`` is resolved by the loader; None means no status page.
+    """
 
     inbox: Path
     done: Path
@@ -85,6 +100,14 @@ class FolderSet:
     project_id: str
     watch: str
     recursive: bool
+    label: str = ""  # "" here: default_label(inbox)
+    status_file: Path | None = None
+    notify: tuple[str, ...] = ()
+    notify_deliveries: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", default_label(self.inbox))
 
     @property
     def name(self) -> str:
@@ -288,8 +311,16 @@ def load_config(path: Path, env: Mapping[str, str] | None = None, *,
         FolderSet(inbox=f["inbox"], done=f["done"], failed=f["failed"],
                   endpoint=f["endpoint"] or vod_settings.endpoint,
                   project_id=f["project_id"] or vod_settings.project_id,
-                  watch=f["watch"], recursive=f["recursive"])
+                  watch=f["watch"], recursive=f["recursive"],
+                  label=f["name"] or default_label(f["inbox"]), status_file=f["status_file"],
+                  notify=f["notify"], notify_deliveries=f["notify_deliveries"])
         for f in folders)
+    if any(fs.notify for fs in folder_sets):
+        from vodwatch.alerts import register_secrets
+
+        for fs in folder_sets:
+            for url in fs.notify:
+                register_secrets(url)  # notification URLs hold tokens
     return Config(
         source=source, vod=vod_settings, credentials=credentials,
         state_dir=top["state_dir"], settle_seconds=top["settle_seconds"],

@@ -21,6 +21,11 @@ from urllib.parse import urlsplit
 
 from vodwatch.config_yaml import INVALID, Interpolated, join_path, problem_at, show
 from vodwatch.names import DEFAULT_LANGUAGE_MAP
+from vodwatch.words import printable
+
+STATUS_OFF = ""  # status_file: "" turns the status page off
+_MAX_NAME = 64
+_PLAIN_NAMES = frozenset({"inbox", "in", "drop", "incoming", "upload", "uploads"})
 
 # --- checks: each takes the raw value and the config file's folder, returns the
 # --- converted value or raises _Bad.
@@ -180,6 +185,68 @@ def _language_map(value: Any, base: Path) -> dict[str, str]:
     return merged
 
 
+def _name(value: Any, base: Path) -> str:
+    fix = "write a short name such as news or promos"
+    text = _text(value, "a name", fix).strip()
+    if printable(text) != text:
+        raise _Bad(f"must not hold control characters, got {show(value)}", fix)
+    if len(text) > _MAX_NAME:
+        raise _Bad(f"must be at most {_MAX_NAME} characters, got {len(text)}", fix)
+    return text
+
+
+def _status_file(value: Any, base: Path) -> Path | str:
+    """An absolute path, or "" (returned as is) for no status page."""
+    if isinstance(value, str) and not value.strip():
+        return STATUS_OFF
+    return _path(absolute=True)(value, base)  # type: ignore[no-any-return]
+
+
+def _notify(value: Any, base: Path) -> tuple[str, ...]:
+    from vodwatch.alerts import target_problem  # only configs with targets pay for requests
+
+    if isinstance(value, str):
+        raise _Bad(f"must be a list of URLs, got {show(_shown_url(value))}",
+                   "write it as a list: [json://hooks.example.com/vodwatch]")
+    if not isinstance(value, list):
+        raise _Bad(f"must be a list of URLs, got {show(value)}",
+                   "write it like [json://hooks.example.com/vodwatch]")
+    urls: list[str] = []
+    problems: list[tuple[str, str]] = []
+    for index, item in enumerate(value):
+        if item is INVALID:
+            continue
+        found = target_problem(item)
+        if found is not None:
+            problems.append((f"entry {index + 1} {found[0]}", found[1]))
+        elif str(item).strip() not in urls:
+            urls.append(str(item).strip())
+    if problems:
+        raise _Bad("; ".join(problem for problem, _ in problems), problems[0][1])
+    return tuple(urls)
+
+
+def _shown_url(url: str) -> str:
+    from vodwatch.alerts import redact_url as redact
+
+    return redact(url)
+
+
+def default_label(inbox: Path) -> str:
+    """How a folder set without a name is shown: the inbox's name, with its parent's
+    when that name says nothing (``/srv/vod-drop/inbox`` -> ``vod-drop/inbox``)."""
+    if not inbox.name:
+        return str(inbox)
+    if inbox.name.lower() in _PLAIN_NAMES and inbox.parent.name:
+        return f"{inbox.parent.name}/{inbox.name}"
+    return inbox.name
+
+
+def default_status_file(inbox: Path) -> Path:
+    """The status page beside the inbox: ``<inbox parent>/<inbox name> status.txt``."""
+    return inbox.parent / f"{inbox.name} status.txt"
+
+
 # --- the schema -------------------------------------------------------------
 
 
@@ -267,6 +334,13 @@ SCHEMA: tuple[Key, ...] = (
     Key("folders[].watch", _choice("auto", "events", "polling"), "auto",
         "auto: polling on network filesystems, change events elsewhere"),
     Key("folders[].recursive", _bool, False, "also handle files in sub-folders of the inbox"),
+    Key("folders[].name", _name, None,
+        "how messages and the status page call this folder set; default: from the inbox path"),
+    Key("folders[].status_file", _status_file, None,
+        "status page for editors; default: '<inbox> status.txt' beside the inbox; \"\": none"),
+    Key("folders[].notify", _notify, (),
+        "Apprise URLs told about failed files, pauses and outages; json:// is built in"),
+    Key("folders[].notify_deliveries", _bool, False, "also send a message for each delivery"),
 )
 
 _FOLDERS = "folders[]"
@@ -388,7 +462,46 @@ def _check_folders(raw: Any, source: Path, base: Path, problems: list[str]) -> l
         if folder["done"] is not INVALID and folder["done"] == folder["failed"] != inbox:
             problems.append(problem_at(source, f"{where}.failed", "is the same folder as done",
                                        "keep failed files apart from uploaded ones"))
+        _check_status_file(folder, where, source, problems)
+    names: dict[str, int] = {}
+    for folder in sets:
+        name = folder["name"]
+        if name is None or name is INVALID:
+            continue
+        if name.lower() in names:
+            problems.append(problem_at(
+                source, f"folders[{folder['index']}].name",
+                f"is also the name of folders[{names[name.lower()]}]",
+                "give each folder set a name of its own (names are not case-sensitive)"))
+        names.setdefault(name.lower(), folder["index"])
     return sets
+
+
+def _check_status_file(folder: dict[str, Any], where: str, source: Path,
+                       problems: list[str]) -> None:
+    """Resolve ``status_file`` (None: off) and keep it out of inbox, done and failed."""
+    inbox, given = folder["inbox"], folder["status_file"]
+    if inbox is INVALID or given is INVALID:
+        return
+    if given == STATUS_OFF:
+        folder["status_file"] = None
+        return
+    path = default_status_file(inbox) if given is None else given
+    folder["status_file"] = path
+    beside = default_status_file(inbox)
+    for role in ("inbox", "done", "failed"):
+        folder_path = folder[role]
+        if folder_path is INVALID or not path.is_relative_to(folder_path):
+            continue
+        if given is None:
+            problem = f"is not given, and its default {path} would be inside {role} {folder_path}"
+            fix = "set status_file to a path outside inbox, done and failed, or \"\" for none"
+        else:
+            problem = f"is inside {role} {folder_path}, where editors' files go"
+            fix = f"put it beside the inbox, e.g. {beside}, or write \"\" for none"
+        problems.append(problem_at(source, f"{where}.status_file", problem, fix))
+        folder["status_file"] = INVALID
+        return
 
 
 class Checked(NamedTuple):

@@ -6,6 +6,7 @@ import dataclasses
 import io
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.receiver import Receiver
 from vodwatch.check import (
     FAIL,
     OK,
@@ -360,3 +362,36 @@ def test_exit_code_rules() -> None:
     assert exit_code([Result(OK, "a"), Result(WARN, "b")]) == 0
     assert exit_code([Result(FAIL, "a")]) == 1
     assert exit_code([Result(FAIL, "a", vod=True)]) == 3
+
+
+def test_online_sends_a_test_message_to_each_notification_target(tmp_path: Path,
+                                                                 emulator: Emulator) -> None:
+    """--online posts a test message to every notify URL and reports each, tokens hidden."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    with Receiver() as receiver:
+        good = receiver.url("/hook/TOKEN-GOOD-123456")
+        bad = f"json://127.0.0.1:{closed}/hook/TOKEN-BAD-123456"
+        config = make_setup(tmp_path, emulator.url,
+                            folder_extra=f"    name: news\n    notify: [{good}, {bad}]\n")
+        code, text = check(config, online=True)
+        assert code == 1, text
+        assert (f"[ OK ] notifications of news: json://127.0.0.1:{receiver.port}/… took a test "
+                "message") in text
+        assert (f"[FAIL] notifications of news: json://127.0.0.1:{closed}/… did not take a test "
+                "message: cannot connect: Connection refused: check the URL in notify") in text
+        assert "TOKEN" not in text
+        (got,) = receiver.requests
+        assert got.path == "/hook/TOKEN-GOOD-123456"
+        assert got.body["type"] == "info"
+        assert got.body["title"] == "vodwatch: test message for news"
+
+
+def test_notifications_are_tested_only_online(tmp_path: Path) -> None:
+    """Without --online no message is sent; with a good target the online check passes."""
+    with Receiver() as receiver:
+        config = make_setup(tmp_path, folder_extra=f"    notify: [{receiver.url()}]\n")
+        code, text = check(config)
+        assert code == 0, text
+        assert receiver.requests == [] and "notifications of" not in text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import socket
+import sys
 import textwrap
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from vodwatch.config import (
     SCHEMA,
     Config,
     Credentials,
+    FolderSet,
     VodSettings,
     default_config_path,
     load_config,
@@ -75,6 +77,9 @@ def test_minimal_config_gets_every_default(tmp_path: Path) -> None:
     assert folder.inbox == Path("/srv/vod-drop/inbox") and folder.name == "/srv/vod-drop/inbox"
     assert (folder.endpoint, folder.project_id) == ("https://vod.cn-north-4.myhuaweicloud.com", PID)
     assert (folder.watch, folder.recursive) == ("auto", False)
+    assert folder.label == "vod-drop/inbox"
+    assert folder.status_file == Path("/srv/vod-drop/inbox status.txt")
+    assert (folder.notify, folder.notify_deliveries) == ((), False)
 
 
 def test_settings_are_frozen(tmp_path: Path) -> None:
@@ -551,3 +556,131 @@ def test_an_sk_taken_from_the_environment_needs_no_private_config(tmp_path: Path
     path.chmod(0o644)
     config = load_config(path, {"MY_SK": "from-env-secret"})
     assert config.credentials is not None and config.credentials.sk == "from-env-secret"
+
+
+# --- name, status_file, notify, notify_deliveries -----------------------------------
+
+
+def test_name_sets_the_label_and_leaves_the_journal_key(tmp_path: Path) -> None:
+    """A configured name is the label people see; FolderSet.name stays the inbox path."""
+    (folder,) = load_config(write(tmp_path, with_folder(name="' News '")), ENV).folders
+    assert folder.label == "News"
+    assert folder.name == "/srv/vod-drop/inbox"
+
+
+@pytest.mark.parametrize(("inbox", "label"), [
+    ("/srv/vod-drop/inbox", "vod-drop/inbox"),
+    ("/srv/share/Promos", "Promos"),
+    ("/inbox", "inbox"),
+])
+def test_default_label_comes_from_the_inbox_path(tmp_path: Path, inbox: str, label: str) -> None:
+    """Without a name the inbox's own name is shown, with its parent's when it is just "inbox"."""
+    text = MINIMAL.replace("/srv/vod-drop/inbox", inbox)
+    assert load_config(write(tmp_path, text), ENV).folders[0].label == label
+    assert FolderSet(Path(inbox), Path("/d"), Path("/f"), "https://e", PID, "auto",
+                     False).label == label
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    ("''", "must be a name, got ''"),
+    ('"a\\x1bb"', "must not hold control characters"),
+    ("[news]", "must be a name, got a list"),
+    ("'" + "n" * 65 + "'", "must be at most 64 characters, got 65"),
+])
+def test_bad_names_are_refused(tmp_path: Path, value: str, problem: str) -> None:
+    """A name must be short printable text."""
+    (found,) = problems_of(write(tmp_path, with_folder(name=value)))
+    assert f"at 'folders[0].name': {problem}" in found
+
+
+def test_two_folder_sets_cannot_share_a_name(tmp_path: Path) -> None:
+    """Names tell folder sets apart, so two may not have the same one, in any case."""
+    text = with_folder(name="news") + (
+        "  - {inbox: /srv/b/inbox, done: /srv/b/done, failed: /srv/b/failed, name: NEWS}\n")
+    (problem,) = problems_of(write(tmp_path, text))
+    assert problem.endswith("at 'folders[1].name': is also the name of folders[0] (give each "
+                            "folder set a name of its own (names are not case-sensitive))")
+
+
+def test_status_file_may_be_moved_or_turned_off(tmp_path: Path) -> None:
+    """status_file takes an absolute path; "" turns the status page off."""
+    path = write(tmp_path, with_folder(status_file="'/srv/vod-drop/STATUS.txt'"))
+    assert load_config(path, ENV).folders[0].status_file == Path("/srv/vod-drop/STATUS.txt")
+    path = write(tmp_path, with_folder(status_file="''"))
+    assert load_config(path, ENV).folders[0].status_file is None
+    (problem,) = problems_of(write(tmp_path, with_folder(status_file="status.txt")))
+    assert "at 'folders[0].status_file': must be an absolute path, got 'status.txt'" in problem
+
+
+@pytest.mark.parametrize("role", ["inbox", "done", "failed"])
+def test_status_file_must_stay_out_of_the_editors_folders(tmp_path: Path, role: str) -> None:
+    """A status page inside inbox, done or failed is refused, naming the key and the fix."""
+    path = write(tmp_path, with_folder(status_file=f"/srv/vod-drop/{role}/status.txt"))
+    (problem,) = problems_of(path)
+    assert problem.endswith(
+        f"at 'folders[0].status_file': is inside {role} /srv/vod-drop/{role}, where editors' "
+        "files go (put it beside the inbox, e.g. /srv/vod-drop/inbox status.txt, or write \"\" "
+        "for none)")
+
+
+def test_a_default_status_file_inside_done_is_refused(tmp_path: Path) -> None:
+    """When done/ holds the inbox's parent, the default status page would land in it: a problem."""
+    text = MINIMAL.replace("/srv/vod-drop/done", "/srv").replace(
+        "/srv/vod-drop/inbox", "/srv/inbox")
+    (problem,) = problems_of(write(tmp_path, text))
+    assert "at 'folders[0].status_file': is not given, and its default /srv/inbox status.txt " \
+           "would be inside done /srv (set status_file to a path outside" in problem
+    assert load_config(write(tmp_path, text + "    status_file: ''\n"), ENV).folders
+
+
+def test_notify_takes_json_urls_without_the_extra(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """json:// and jsons:// targets load without apprise; duplicates are kept once."""
+    monkeypatch.setitem(sys.modules, "apprise", None)  # as if not installed
+    text = with_folder(notify="[json://hooks.example.com/a, 'jsons://h.example:8443/b?+X-K=v', "
+                       "json://hooks.example.com/a]", notify_deliveries="true")
+    (folder,) = load_config(write(tmp_path, text), ENV).folders
+    assert folder.notify == ("json://hooks.example.com/a", "jsons://h.example:8443/b?+X-K=v")
+    assert folder.notify_deliveries is True
+
+
+def test_notify_urls_may_come_from_the_environment_and_are_secret(tmp_path: Path) -> None:
+    """A token given by ${VAR} works, and the whole URL is redacted from logs from then on."""
+    text = with_folder(notify="['json://hooks.example.com/${HOOK}']")
+    env = {**ENV, "HOOK": "hook-token-123456"}
+    (folder,) = load_config(write(tmp_path, text), env).folders
+    assert folder.notify == ("json://hooks.example.com/hook-token-123456",)
+    assert "hook-token-123456" not in redact("posting to /hook-token-123456 failed")
+
+
+def test_other_schemes_need_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without apprise, a slack:// target is a problem naming the key and how to install it,
+    without showing the URL's tokens."""
+    monkeypatch.setitem(sys.modules, "apprise", None)
+    text = with_folder(notify="[json://ok.example/x, slack://TTTTTTT/BBBBBBB/SECRETSECRET]")
+    (problem,) = problems_of(write(tmp_path, text))
+    assert problem.endswith(
+        "at 'folders[0].notify': entry 2 slack://… needs apprise, the optional notifications "
+        "extra, which is not installed (run pip install 'vodwatch[notify]', or use a json:// "
+        "webhook)")
+    assert "SECRET" not in problem
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    ("json://hooks.example.com/x", "must be a list of URLs, got 'json://hooks.example.com/…'"),
+    ("{url: 'json://h.example'}", "must be a list of URLs"),
+    ("[hooks.example.com/x]", "entry 1 has no scheme (such as json:// or slack://)"),
+    ("['json:///x']", "entry 1 json:///… has no host"),
+    ("[3]", "entry 1 is not a URL"),
+    ("[yes]", "entry 1 has no scheme"),
+])
+def test_bad_notify_values_are_refused(tmp_path: Path, value: str, problem: str) -> None:
+    """notify must be a list of URLs, each with a scheme, and a host for json://."""
+    (found,) = problems_of(write(tmp_path, with_folder(notify=value)))
+    assert f"at 'folders[0].notify': {problem}" in found
+
+
+def test_notify_deliveries_must_be_a_boolean(tmp_path: Path) -> None:
+    """notify_deliveries is true or false, like every switch."""
+    (problem,) = problems_of(write(tmp_path, with_folder(notify_deliveries="yes")))
+    assert "at 'folders[0].notify_deliveries': must be true or false, got 'yes'" in problem

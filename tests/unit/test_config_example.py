@@ -24,7 +24,7 @@ def key_paths(value: Any, prefix: str = "") -> set[str]:
         for key, item in value.items():
             paths |= key_paths(item, f"{prefix}.{key}" if prefix else str(key))
         return paths
-    if isinstance(value, list):
+    if isinstance(value, list) and value:  # an empty list (notify: []) is a value itself
         return set().union(*(key_paths(item, prefix + "[]") for item in value))
     return {prefix}
 
