@@ -144,6 +144,25 @@ def test_create_with_cover_and_subtitles_gives_the_urls_update_would(
     assert emu.asset(asset_id)["subtitles"]["1"]["language"] == "EN"  # type: ignore[index]
 
 
+def test_create_accepts_the_live_example_body(emu: Emulator, vod: VodCaller) -> None:
+    """A body modelled on the live "Example 1" page (time thumbnail without time) is accepted."""
+    emu.add_category(87748, "test")
+    body = {"title": "test", "description": "test", "category_id": 87748,
+            "video_name": "test.mp4", "video_type": "MP4", "cover_type": "PNG",
+            "tags": "mytags,test", "auto_publish": 0, "template_group_name": "test",
+            "subtitles": [{"id": 1, "language": "CN", "type": "SRT",
+                           "md5": "SqcyFjJZoDZaP8oKIY6rgQ==", "description": "AAAAA",
+                           "name": "cc.srt"}],
+            "thumbnail": {"type": "time", "cover_position": 1},
+            "review": {"template_id": "10001"}}
+    answer = vod.create_asset(body)
+    assert answer.status_code == 200, answer.text
+    assert set(answer.json()) == {"asset_id", "video_upload_url", "cover_upload_url",
+                                  "subtitle_upload_urls", "target"}
+    stored = emu.asset(answer.json()["asset_id"])
+    assert stored is not None and stored["options"]["template_group_name"] == "test"
+
+
 def test_create_with_auto_publish_is_published_after_confirm(
         emu: Emulator, vod: VodCaller, session: requests.Session) -> None:
     """auto_publish 1 makes a confirmed upload PUBLISHED; the default leaves it CREATED."""

@@ -254,14 +254,10 @@ def _thumbnail(body: dict[str, Any]) -> None:
     if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, int)
                                 or not 1 <= seconds <= 12):
         raise Invalid("thumbnail.time", "must be an integer from 1 to 12")
-    if value["type"] == "time" and seconds is None:
-        raise Invalid("thumbnail.time", "is required when type is time")
     dots = value.get("dots")
     if dots is not None and (not isinstance(dots, list) or not all(
             isinstance(d, int) and not isinstance(d, bool) for d in dots)):
         raise Invalid("thumbnail.dots", "must be a list of integers")
-    if value["type"] == "dots" and not dots:
-        raise Invalid("thumbnail.dots", "is required when type is dots")
 
 
 def _review(body: dict[str, Any]) -> None:
