@@ -281,7 +281,7 @@ def test_project_id_mismatch_gets_10057(tmp_path: Path) -> None:
 
 def test_unknown_vod_path_gets_apigw_0101(vod: VodCaller) -> None:
     """A path the gateway does not know answers 404 APIGW.0101."""
-    reply = vod.call("GET", "/v1.0/{pid}/asset/list")
+    reply = vod.call("GET", "/v1.0/{pid}/asset/nothing")
     assert _error(reply)[:2] == (404, "APIGW.0101")
 
 

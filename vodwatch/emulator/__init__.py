@@ -23,8 +23,21 @@ configured and the path names another one):
 - ``GET /v1.1/{pid}/asset/authority``: only while the asset owning ``object_key``
   is CREATING (else 403 VOD.10135); ``object_key`` must be the asset's current
   video key (else 400 VOD.10053); unknown asset 403 VOD.10062.
-- ``GET /v1.0/{pid}/asset/info``, ``GET /v1.0/{pid}/asset/details``,
-  ``POST /v1.0/{pid}/asset`` (create, upload mode).
+- ``GET /v1.0/{pid}/asset/info``, ``GET /v1.0/{pid}/asset/details``.
+- ``POST /v1.0/{pid}/asset`` CreateAssetByFileUpload (docs/VOD-CREATE.md): body
+  rules as documented (400 VOD.10053 naming the field); an unknown category_id
+  403 VOD.10064 (``emu.add_category(id, name)``; -1 "Other" always exists). The new
+  asset is CREATING, keeps title/description/category/tags, and gets the same
+  URLs UpdateAsset would give plus ``target``; with ``auto_publish: 1`` a confirm
+  CREATED makes it PUBLISHED. ``emu.assets_created()`` lists every creation that
+  took effect (also those whose answer a fault lost).
+- ``GET /v1.0/{pid}/asset/list`` ListAssetList: asset_id/status/media_type
+  (repeated or comma-joined), start_time/end_time (yyyymmddhhmmss UTC, on
+  create_time, inclusive), category_id, tags (all must match), query_string
+  (case-insensitive substring of title, description, category name), page/size,
+  order (desc = newest first, the default). Brief records with asset_status.
+- ``GET /v1.0/{pid}/asset/duplication?size=&md5=`` CheckMd5Duplication: md5 is the
+  hex MD5 of the first 1024 bytes; matches uploaded videos of that size.
 
 Signed URLs are path style on the emulator's URL, bucket ``vod-bucket-emu``; the
 object store checks their V2 signature (403 SignatureDoesNotMatch, with the
@@ -34,7 +47,8 @@ expired", checked before the signature).
 Faults (``emu.add_fault(kind, target, count=1, **params)``, count None = until
 cleared; targets: update_asset, confirm, authority, asset_info, asset_details,
 create_asset, obs_put, obs_part, obs_initiate, obs_complete, obs_list, obs_abort,
-obs_get, obs_head, obs_delete, obs_bucket, any):
+list_assets, check_md5_duplication, obs_get, obs_head, obs_delete, obs_bucket,
+any):
 
 - ``status``: ``status=`` 500/502/503/504/403/429, optional ``code``, ``message``,
   ``retry_after`` (seconds, sent as Retry-After). VOD bodies: 500 VOD.10051,
@@ -51,8 +65,9 @@ obs_get, obs_head, obs_delete, obs_bucket, any):
   request is refused as expired whatever its Expires says.
 
 Rate limits: ``limits={"update_asset": (100, 60.0), "upload": (1500, 60.0),
-"query": (1500, 60.0)}`` (upload = authority + confirm + create; query = info +
-details), sliding window; excess -> 403 VOD.10127 or, with
+"query": (1500, 60.0), "upload_other": (100, 60.0)}`` (upload = authority +
+confirm + create; query = info + details + list; upload_other = duplication
+check), sliding window; excess -> 403 VOD.10127 or, with
 ``throttle_code="APIGW.0308"``, 429 APIGW.0308 with Retry-After.
 
 Control API (JSON, not authenticated; for an emulator in another process):
@@ -61,6 +76,8 @@ Control API (JSON, not authenticated; for an emulator in another process):
 - ``GET /_emulator/assets``; ``POST /_emulator/assets {asset_id, status}``
   (status "absent" deletes); ``GET /_emulator/assets/{id}`` (404 if unknown)
 - ``GET /_emulator/confirms/{id}`` -> {"asset_id", "confirms": [...]}
+- ``GET /_emulator/created`` -> {"assets": [...]} (assets_created());
+  ``POST /_emulator/categories {category_id, name}``
 - ``GET /_emulator/objects`` -> {"objects": [...], "uploads": [...]}
 - ``GET|POST|DELETE /_emulator/faults`` (POST body: {kind, target, count, ...params})
 - ``POST /_emulator/offline {seconds}``: answer, go offline, come back after N s

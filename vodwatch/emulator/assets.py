@@ -1,4 +1,7 @@
-"""Media assets: their state, and the body rules of UpdateAsset / CreateAsset."""
+"""Media assets: their state, and the body rules of UpdateAsset / CreateAsset.
+
+The create rules follow docs/VOD-CREATE.md (CreateAssetByFileUpload).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import copy
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +36,11 @@ STATUSES = ("UNCREATED", "DELETED", "CANCELLED", "SERVER_ERROR", "UPLOAD_FAILED"
 # Video replacement is allowed only after a failed download/upload or a cancel.
 VIDEO_UPDATABLE = ("UPLOAD_FAILED", "CANCELLED", "SERVER_ERROR")
 UPLOADING = "CREATING"
+# CreateAssetByFileUpload: category -1 (or none) is the preset "Other" category.
+OTHER_CATEGORY = -1
+MAX_TAGS = 16
+MAX_TAG_BYTES = 16
+THUMBNAIL_TYPES = ("time", "dots")
 ASSET_ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
 
 
@@ -84,6 +93,18 @@ class Plan:
     cover: CoverSpec | None
     subtitles: tuple[SubtitleSpec, ...]
     title: str = ""
+
+
+@dataclass(frozen=True)
+class CreatePlan:
+    """What a CreateAssetByFileUpload body asks for, beyond the files (``plan``)."""
+
+    plan: Plan
+    description: str
+    category_id: int
+    tags: tuple[str, ...]
+    auto_publish: int
+    options: dict[str, Any]   # template_group_name, workflow_name, auto_encrypt, ... as sent
 
 
 def md5_field(body: dict[str, Any], name: str) -> str | None:
@@ -184,14 +205,95 @@ def check_update(body: Any) -> Plan:
                 cover=_cover(body), subtitles=_subtitles(body))
 
 
-def check_create(body: Any) -> Plan:
-    """Validate a CreateAssetByFileUpload body (VOD-API.md §10); raises Invalid."""
+def _flag(body: dict[str, Any], name: str) -> int:
+    """A 0/1 switch; the docs type them Integer, the SDK sends strings, so both pass."""
+    value = body.get(name)
+    if value is None:
+        return 0
+    if isinstance(value, bool) or value not in (0, 1, "0", "1"):
+        raise Invalid(name, "must be 0 or 1")
+    return int(value)
+
+
+def _category(body: dict[str, Any]) -> int:
+    value = body.get("category_id")
+    if value is None or value == "":
+        return OTHER_CATEGORY
+    if isinstance(value, bool):
+        raise Invalid("category_id", "must be an integer")
+    try:
+        return int(value)
+    except (TypeError, ValueError) as err:
+        raise Invalid("category_id", "must be an integer") from err
+
+
+def split_tags(value: Any, name: str = "tags", *, limit: int = MAX_TAG_BYTES) -> tuple[str, ...]:
+    """``"a,b"`` -> ("a", "b"); at most 16 tags of at most ``limit`` bytes; raises Invalid."""
+    if value is None or value == "":
+        return ()
+    if not isinstance(value, str):
+        raise Invalid(name, "must be a comma-separated string")
+    tags = tuple(t.strip() for t in value.split(",") if t.strip())
+    if len(tags) > MAX_TAGS:
+        raise Invalid(name, f"at most {MAX_TAGS} tags")
+    for tag in tags:
+        if len(tag.encode()) > limit:
+            raise Invalid(name, f"each tag must be at most {limit} bytes")
+    return tags
+
+
+def _thumbnail(body: dict[str, Any]) -> None:
+    value = body.get("thumbnail")
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise Invalid("thumbnail", "must be an object")
+    if value.get("type") not in THUMBNAIL_TYPES:
+        raise Invalid("thumbnail.type", "must be time or dots")
+    seconds = value.get("time")
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, int)
+                                or not 1 <= seconds <= 12):
+        raise Invalid("thumbnail.time", "must be an integer from 1 to 12")
+    dots = value.get("dots")
+    if dots is not None and (not isinstance(dots, list) or not all(
+            isinstance(d, int) and not isinstance(d, bool) for d in dots)):
+        raise Invalid("thumbnail.dots", "must be a list of integers")
+
+
+def _review(body: dict[str, Any]) -> None:
+    value = body.get("review")
+    if value is None:
+        return
+    if not isinstance(value, dict) or not isinstance(value.get("template_id"), str) \
+            or not value["template_id"]:
+        raise Invalid("review.template_id", "is required")
+
+
+def check_create(body: Any) -> CreatePlan:
+    """Validate a CreateAssetByFileUpload body (docs/VOD-CREATE.md §1); raises Invalid."""
     if not isinstance(body, dict):
         raise Invalid("body", "must be a JSON object")
     title = _text(body, "title", required=True, limit=128) or ""
-    _text(body, "description", required=False, limit=1024)
-    return Plan(asset_id="", video=_video(body, CREATE_VIDEO_TYPES, required=True),
-                cover=_cover(body), subtitles=_subtitles(body), title=title)
+    description = _text(body, "description", required=False, limit=1024) or ""
+    video = _video(body, CREATE_VIDEO_TYPES, required=True)
+    category = _category(body)
+    tags = split_tags(body.get("tags"))
+    auto_publish = _flag(body, "auto_publish")
+    auto_encrypt = _flag(body, "auto_encrypt")
+    _flag(body, "auto_preheat")
+    template = _text(body, "template_group_name", required=False, limit=128)
+    _text(body, "workflow_name", required=False, limit=128)
+    if auto_encrypt and not template:
+        raise Invalid("auto_encrypt", "encryption needs a transcoding template"
+                      " (template_group_name) with HLS output")
+    _thumbnail(body)
+    _review(body)
+    options = {k: body[k] for k in ("template_group_name", "workflow_name", "auto_encrypt",
+                                    "auto_preheat", "thumbnail", "review") if k in body}
+    plan = Plan(asset_id="", video=video, cover=_cover(body), subtitles=_subtitles(body),
+                title=title)
+    return CreatePlan(plan=plan, description=description, category_id=category, tags=tags,
+                      auto_publish=auto_publish, options=options)
 
 
 @dataclass
@@ -199,6 +301,12 @@ class Asset:
     asset_id: str
     status: str
     title: str = ""
+    description: str = ""
+    category_id: int = OTHER_CATEGORY
+    tags: tuple[str, ...] = ()
+    auto_publish: int = 0
+    origin: str = "seed"                     # "seed" or "create" (CreateAssetByFileUpload)
+    options: dict[str, Any] = field(default_factory=dict)
     video: dict[str, Any] | None = None      # key, name, type, md5, content_type
     cover: dict[str, Any] | None = None      # key, type, md5
     subtitles: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -215,6 +323,9 @@ class Asset:
     def to_dict(self) -> dict[str, Any]:
         return {
             "asset_id": self.asset_id, "status": self.status, "title": self.title,
+            "description": self.description, "category_id": self.category_id,
+            "tags": list(self.tags), "auto_publish": self.auto_publish, "origin": self.origin,
+            "options": copy.deepcopy(self.options),
             "video": copy.deepcopy(self.video), "cover": copy.deepcopy(self.cover),
             "subtitles": {str(k): dict(v) for k, v in sorted(self.subtitles.items())},
             "confirms": list(self.confirms), "history": list(self.history),
@@ -225,9 +336,12 @@ class Asset:
 class AssetBook:
     """All assets by ID; callers hold ``lock`` while they read and change one."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock   # when assets are created (create_time, list filters)
         self.lock = threading.RLock()
         self._assets: dict[str, Asset] = {}
+        self.categories: dict[int, str] = {OTHER_CATEGORY: "Other"}
+        self.created: list[str] = []   # asset IDs made by CreateAssetByFileUpload, in order
 
     def get(self, asset_id: str) -> Asset | None:
         return self._assets.get(asset_id)
@@ -245,7 +359,7 @@ class AssetBook:
             asset = self._assets.get(asset_id)
             if asset is None:
                 asset = self._assets[asset_id] = Asset(asset_id=asset_id, status=status,
-                                                       history=[status])
+                                                       history=[status], created=self.clock())
             else:
                 asset.set_status(status)
             return asset

@@ -36,7 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--url-ttl", type=float, default=3600.0, metavar="SECONDS",
                         help="validity of signed upload URLs (default 3600)")
     parser.add_argument("--limit", action="append", default=[], metavar="GROUP=COUNT/SECONDS",
-                        help="rate limit a group (update_asset, upload, query); repeatable,"
+                        help="rate limit a group (update_asset, upload, query, upload_other);"
+                             " repeatable,"
                              " e.g. --limit update_asset=100/60 (default: no limits)")
     parser.add_argument("--throttle-code", choices=THROTTLE_CODES, default="VOD.10127",
                         help="answer to throttled calls: 403 VOD.10127 or 429 APIGW.0308")

@@ -60,6 +60,14 @@ def _route(emu: Emulator, ex: Exchange, parts: list[str]) -> Any:
     if len(parts) == 2 and parts[0] == "assets" and method == "GET":
         asset = emu.asset(parts[1])
         return None if asset is None else {"asset": asset}
+    if parts == ["created"] and method == "GET":
+        return {"assets": emu.assets_created()}
+    if parts == ["categories"] and method == "POST":
+        body = _body(ex)
+        if not isinstance(body, dict) or "category_id" not in body:
+            raise ValueError("category_id is required")
+        emu.add_category(int(body["category_id"]), str(body.get("name", "")))
+        return {}
     if len(parts) == 2 and parts[0] == "confirms" and method == "GET":
         return {"asset_id": parts[1], "confirms": emu.confirms(parts[1])}
     if parts == ["objects"] and method == "GET":

@@ -36,6 +36,8 @@ _VOD_OPERATIONS = {
     ("v1.1", "/authority", "GET"): "authority",
     ("v1.0", "/info", "GET"): "asset_info",
     ("v1.0", "/details", "GET"): "asset_details",
+    ("v1.0", "/list", "GET"): "list_assets",
+    ("v1.0", "/duplication", "GET"): "check_md5_duplication",
 }
 _REDACTED_PARAMS = ("Signature", "X-Amz-Signature", "X-Amz-Credential")
 
@@ -83,7 +85,7 @@ class Emulator:
         # The URL-signing key is derived from the SK so URLs survive a restart.
         obs_sk = hmac.new(sk.encode(), b"vodwatch-emulator-obs", hashlib.sha256).hexdigest()
         self.store = ObjectStore(self.data_dir)
-        self.book = AssetBook()
+        self.book = AssetBook(clock)
         self.fault_book = FaultBook()
         self.limiter = RateLimiter(limits, clock)
         settings = VodSettings(ak=ak, sk=sk, obs_ak=OBS_AK, obs_sk=obs_sk,
@@ -173,6 +175,21 @@ class Emulator:
     def assets(self) -> list[dict[str, Any]]:
         with self.book.lock:
             return [a.to_dict() for a in self.book.all()]
+
+    def assets_created(self) -> list[dict[str, Any]]:
+        """Assets made by CreateAssetByFileUpload, in the order they were created.
+
+        Counts the creations that took effect, including those whose answer was
+        lost (a "reset" fault with phase="response").
+        """
+        with self.book.lock:
+            found = (self.book.get(a) for a in self.book.created)
+            return [a.to_dict() for a in found if a is not None]
+
+    def add_category(self, category_id: int, name: str) -> None:
+        """Make a media asset category known (-1 "Other" always is); others get VOD.10064."""
+        with self.book.lock:
+            self.book.categories[int(category_id)] = str(name)
 
     def confirms(self, asset_id: str) -> list[str]:
         """Statuses confirmed for the asset, in order (e.g. ["FAILED", "CREATED"])."""

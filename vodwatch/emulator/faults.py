@@ -9,7 +9,7 @@ from typing import Any
 
 KINDS = ("status", "reset", "slow", "hang", "expired")
 VOD_TARGETS = ("update_asset", "confirm", "authority", "asset_info", "asset_details",
-               "create_asset")
+               "create_asset", "list_assets", "check_md5_duplication")
 OBS_TARGETS = ("obs_put", "obs_part", "obs_initiate", "obs_complete", "obs_list",
                "obs_abort", "obs_get", "obs_head", "obs_delete", "obs_bucket")
 TARGETS = (*VOD_TARGETS, *OBS_TARGETS, "any")

@@ -15,8 +15,11 @@ GROUP_OF = {
     "create_asset": "upload",
     "asset_info": "query",
     "asset_details": "query",
+    "list_assets": "query",
+    # "media upload (other)": 100/min per tenant (VOD-API.md §6.4).
+    "check_md5_duplication": "upload_other",
 }
-GROUPS = ("update_asset", "upload", "query")
+GROUPS = ("update_asset", "upload", "query", "upload_other")
 
 
 class RateLimiter:

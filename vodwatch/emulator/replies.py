@@ -15,10 +15,12 @@ S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 # Messages of the real services (VOD-API.md §6), so clients can be tested on them.
 VOD_MESSAGES = {
     "VOD.10051": "Internal system error.",
-    "VOD.10053": "The request parameter is invalid",
+    # As the docs' example writes it (vod_04_0050): "..., illegal field: {xx}."
+    "VOD.10053": "The request parameter is illegal, illegal field",
     "VOD.10057": "The tenant or project ID check failed.",
     "VOD.10061": "The current media asset status is not allowed to be updated.",
     "VOD.10062": "Media asset or resource does not exist, please check.",
+    "VOD.10064": "The media asset category does not exist, please check.",
     "VOD.10126": "The current media asset status does not allow upload confirmation.",
     "VOD.10127": "APIGW rate limit: the request was throttled, please try again later.",
     "VOD.10135": "The media asset is not in the uploading state and cannot obtain temporary"

@@ -89,6 +89,14 @@ class VodCaller:
         return self.call("GET", "/v1.0/{pid}/asset/info",
                          query=[("asset_id", a) for a in asset_ids])
 
+    def list_assets(self, **params: str | int) -> requests.Response:
+        return self.call("GET", "/v1.0/{pid}/asset/list",
+                         query=[(k, str(v)) for k, v in params.items()])
+
+    def duplication(self, size: int, md5_hex: str) -> requests.Response:
+        return self.call("GET", "/v1.0/{pid}/asset/duplication",
+                         query=[("size", str(size)), ("md5", md5_hex)])
+
     def details(self, asset_id: str) -> requests.Response:
         return self.call("GET", "/v1.0/{pid}/asset/details", query=[("asset_id", asset_id)])
 

@@ -1,5 +1,7 @@
 """The VOD API calls vodwatch makes: UpdateAsset, ConfirmAssetUpload, multipart
-authority and asset info. Signed with AK/SK, paced, typed errors, no retries.
+authority, asset info, and for create mode CreateAssetByFileUpload, ListAssetList
+and CheckMd5Duplication (docs/VOD-CREATE.md). Signed with AK/SK, paced, typed
+errors, no retries.
 """
 
 from __future__ import annotations
@@ -23,7 +25,13 @@ GROUP = {
     "update_asset": "update_asset",
     "confirm": "upload",
     "authority": "upload",
+    "create_asset": "upload",
     "asset_info": "query",
+    "list_assets": "query",
+    # VOD limits the duplicate check to 100/min per tenant ("media upload, other"),
+    # a group vodwatch has no bucket of its own for: sharing the 100/min UpdateAsset
+    # bucket can never exceed it (docs/VOD-CREATE.md §4).
+    "check_md5_duplication": "update_asset",
 }
 
 
@@ -90,6 +98,36 @@ class VodClient:
                             query=[("asset_id", a) for a in asset_ids])
         infos = answer.get("asset_info_array") or []
         return {i.get("asset_id", ""): i for i in infos if isinstance(i, dict)}
+
+    def create_asset(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /v1.0/{project_id}/asset`` (CreateAssetByFileUpload).
+
+        Returns ``asset_id``, ``video_upload_url``, ``cover_upload_url``,
+        ``subtitle_upload_urls`` and ``target`` {bucket, location, object}. Not
+        idempotent: a retry after a lost answer creates a second asset.
+        """
+        return self._call("create_asset", "POST", "/v1.0/{pid}/asset", body=body)
+
+    def list_assets(self, **query: str | int | Sequence[str]) -> dict[str, Any]:
+        """``GET /v1.0/{project_id}/asset/list``: {"total", "assets": [brief records]}.
+
+        Keyword names are the API's (``query_string``, ``tags``, ``status``,
+        ``start_time``, ``page``, ...); a sequence (``status``, ``asset_id``,
+        ``media_type``) is sent comma-joined, as the official SDK does.
+        """
+        params = [(name, value if isinstance(value, str) else
+                   str(value) if isinstance(value, int) else ",".join(value))
+                  for name, value in query.items()]
+        return self._call("list_assets", "GET", "/v1.0/{pid}/asset/list", query=params)
+
+    def check_md5_duplication(self, size: int, md5_hex: str) -> dict[str, Any]:
+        """``GET /v1.0/{project_id}/asset/duplication``: {"is_duplicated": 0|1, "asset_ids"}.
+
+        ``md5_hex`` is the hex MD5 of the file's first 1024 bytes, not the base64
+        MD5 of the whole file that the upload calls use.
+        """
+        return self._call("check_md5_duplication", "GET", "/v1.0/{pid}/asset/duplication",
+                          query=[("size", str(size)), ("md5", md5_hex)])
 
     def asset_status(self, asset_id: str) -> str:
         """The asset's ``status`` word (``UNCREATED`` when VOD does not know it)."""
