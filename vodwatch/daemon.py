@@ -34,6 +34,8 @@ from .folder import FolderWatch, share_fault
 from .journal import Journal
 from .log import add_secret
 from .metrics import Metrics, MetricsServer
+from .news import News
+from .news import view as news_view
 from .notify import Notifier
 from .pacing import Pacer
 from .prehash import Prehasher
@@ -76,6 +78,7 @@ class FolderSetRuntime:
     watch: FolderWatch
     svc: Services
     claims: Claims
+    news: News
     paused: str | None = None
     recheck_at: float = 0.0
 
@@ -160,7 +163,8 @@ class Daemon:
             svc.ticket = watch.ticket
             uploader.on_started = functools.partial(_write_ticket, claims, watch)
             watch.prehash = svc.prehash = self.prehash
-            sets[fs.name] = FolderSetRuntime(fs, watch, svc, claims)
+            news = News(fs, self.daemon_id, config.state_dir, config.language_map)
+            sets[fs.name] = FolderSetRuntime(fs, watch, svc, claims, news)
         return sets
 
     def _sleep_unless_aborted(self, seconds: float) -> None:
@@ -356,6 +360,9 @@ class Daemon:
         self.metrics.retries.labels(reason).inc()
 
     def _on_outcome(self, job: J.JobRow, files: list[J.FileRow]) -> None:
+        owner = self.sets.get(job.folder)
+        if owner is not None:
+            owner.news.finished(job, files)
         # Counted per file: a refused cover fails alone beside a done video.
         self.metrics.duration.observe(max(0.0, (job.finished_at or job.updated_at)
                                           - job.created_at))
@@ -554,6 +561,8 @@ class Daemon:
                     _write_ticket, rt.claims, rt.watch)
                 rt.svc = fresh[name].svc
                 rt.fs = fresh[name].fs
+                rt.news.stopped(share_ok=False)  # its notification threads end here
+                rt.news = fresh[name].news
                 self._unpause(rt)
         log.info("config.reloaded", source=str(new.source))
         self.notifier.ready(self._status_line())
@@ -576,6 +585,10 @@ class Daemon:
         if self._metrics_server is not None:
             self._metrics_server.stop()
         self.journal.daemon_heartbeat("stopped", self._snapshot())
+        for rt in self.sets.values():
+            with contextlib.suppress(Exception):  # the journal may be what failed
+                rt.news.refresh(self._view(rt), share_ok=rt.watch.available)
+            rt.news.stopped(share_ok=rt.watch.available)
         log.info("daemon.stopped")
 
     def _exit_code(self) -> int:
@@ -629,6 +642,29 @@ class Daemon:
     def _snapshot(self) -> dict[str, Any]:
         return report.snapshot(self.sets, len(self.waiting), self.state_fault)
 
+    def _view(self, rt: FolderSetRuntime) -> dict[str, Any]:
+        """What the status page in the share says about this folder set now."""
+        state, why = "working", None
+        if rt.watch.unavailable:
+            state, why = "unavailable", rt.watch.unavailable
+        elif rt.paused:
+            pause = self.journal.pauses().get(rt.fs.name, {})
+            state, why = "paused", str(pause.get("detail") or rt.paused)
+        jobs = []
+        for job in self.journal.unfinished_jobs():
+            if job.folder != rt.fs.name:
+                continue
+            for f in self.journal.files(job.id):
+                if f.state in ("done", "failed"):
+                    continue
+                jobs.append(report.file_state(job, f, rt.svc.progress.get(f.id),
+                                              job.id in self.running, bool(rt.paused)))
+        recent = [{"at": e["at"], "file": e["file"] or "", "outcome": e["event"],
+                   "detail": e["detail"] or "", "asset_id": e["asset_id"] or ""}
+                  for e in self.journal.recent_events(["done", "failed"], 20, rt.fs.name)]
+        return news_view(state=state, why=why, pending=rt.watch.settler.pending(), jobs=jobs,
+                         not_handled=rt.watch.skipped, recent=recent)
+
     def _status_line(self) -> str:
         return report.status_line(self.sets, len(self.running), len(self.waiting),
                                   self.state_fault)
@@ -637,6 +673,8 @@ class Daemon:
         report.update_gauges(self.metrics, self.sets)
         if now - self._last_beat >= HEARTBEAT_SECONDS:
             self._last_beat = now
+            for rt in self.sets.values():
+                rt.news.refresh(self._view(rt), share_ok=rt.watch.available)
             healthy, _ = self._health()
             self.journal.daemon_heartbeat("running" if healthy else "degraded",
                                           self._snapshot())

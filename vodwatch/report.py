@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from . import journal as J
 from .metrics import Metrics
 from .status import upload_progress
+from .upload import Progress
 
 if TYPE_CHECKING:
     from .daemon import FolderSetRuntime
@@ -87,3 +89,24 @@ def log_progress(items: Iterable[Mapping[str, Any]]) -> None:
                  total=p["total"], percent=p["percent"],
                  rate_mb_s=round(rate / 1e6, 2) if rate is not None else None,
                  eta_s=round(p["eta_s"]) if p["eta_s"] is not None else None)
+
+
+def file_state(job: J.JobRow, f: J.FileRow, progress: Progress | None, running: bool,
+               paused: bool) -> dict[str, Any]:
+    """One file of an unfinished job as the status page shows it."""
+    entry: dict[str, Any] = {"name": f.name, "size": f.size or 0}
+    if running:
+        entry["state"] = "uploading"
+        if progress is not None and progress.total:
+            p = upload_progress({"file": f.name, "asset_id": job.asset_id,
+                                 "total": progress.total, "sent": progress.sent,
+                                 "elapsed_s": time.monotonic() - progress.started})
+            entry.update(percent=p["percent"], rate_bytes_per_s=p["rate_bytes_per_s"],
+                         eta_s=p["eta_s"])
+    elif (job.wait_reason or "").startswith("delivered, waiting to move"):
+        entry["state"] = "moving"
+    elif paused:
+        entry["state"] = "paused"
+    else:
+        entry.update(state="waiting", why=job.wait_reason, retry_at=job.retry_at)
+    return entry

@@ -13,8 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import OUTPUTS, Setup, asset_id, wait_for, write_bytes
 from tests.end_to_end.attack_helpers import file_md5, log_lines, ops, visible
 

@@ -1,0 +1,153 @@
+"""What a folder set tells the people around the share: the status page beside the
+inbox, the delivery records in done/, and notifications.
+
+One ``News`` per folder set. The daemon calls it at the moments that matter (a file
+delivered or failed, the folder set paused, unavailable or back) and every couple
+of seconds with what it knows (``view``); nothing here ever delays an upload: the
+page and the records are small local writes that report failure instead of
+raising, and notifications are queued for their own threads.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from . import journal as J
+from .alerts import Alerts
+from .claim import STATE_DIR_NAME
+from .config import FolderSet
+from .names import parse_name
+from .receipts import Delivery, DeliveryRecords, became
+from .sharepage import SharePage
+
+log = structlog.get_logger("vodwatch.news")
+
+RECENT = 20
+
+
+def _hex(md5_b64: str | None) -> str:
+    try:
+        return base64.b64decode(md5_b64 or "").hex()
+    except ValueError:
+        return ""
+
+
+class News:
+    """The status page, the delivery records and the notifications of one folder set."""
+
+    def __init__(self, fs: FolderSet, daemon_id: str, state_dir: Path,
+                 language_map: Mapping[str, str]) -> None:
+        self.fs = fs
+        self.language_map = language_map
+        self.page = (SharePage(fs.status_file, fs.inbox / STATE_DIR_NAME / "status", daemon_id,
+                               folder_label=fs.label) if fs.status_file else None)
+        digest = hashlib.sha256(fs.name.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+        self.records = DeliveryRecords(fs.done, _label(daemon_id),
+                                       state_dir / f"deliveries-pending-{digest}.jsonl")
+        self.alerts = Alerts(fs.notify, fs.label, deliveries=fs.notify_deliveries)
+        self._view: dict[str, Any] | None = None
+        self._said: str | None = None  # the last state the notifications told
+        self._stamp = 0.0  # when the news last changed
+
+    # ---- moments ---------------------------------------------------------------------
+
+    def finished(self, job: J.JobRow, files: Iterable[J.FileRow]) -> None:
+        """A job ended: a record per delivered file; a notification per failed one."""
+        for f in files:
+            if f.state == "done":
+                self.records.record(self._delivery(job, f))
+                self.alerts.delivered(Path(f.final_path or f.name).name, job.asset_id)
+            elif f.state == "failed":
+                reason = json.loads(f.error or job.outcome_reason or "{}")
+                self.alerts.failed(f.name, str(reason.get("sentence", "it could not be sent")))
+
+    def _delivery(self, job: J.JobRow, f: J.FileRow) -> Delivery:
+        try:
+            parsed = parse_name(f.name, self.language_map)
+            what = became(str(parsed.kind), parsed.subtitle_id, parsed.language)
+        except Exception:  # a name that parsed when the job began; never lose the record
+            what = f.kind
+        return Delivery(at=job.finished_at or time.time(),
+                        file=Path(f.final_path or f.name).name, original=f.name,
+                        asset_id=job.asset_id, became=what, size=f.size or 0,
+                        md5_hex=_hex(f.md5), request_id=f.request_id or "",
+                        folder=self.fs.label)
+
+    def state(self, state: str, why: str | None) -> None:
+        """Tell the notification targets when the folder set's state changes."""
+        said = f"{state}:{why}" if state != "working" else "working"
+        if said == self._said:
+            return
+        before, self._said = self._said, said
+        if state == "paused":
+            self.alerts.paused(why or "")
+        elif state == "unavailable":
+            self.alerts.unavailable(why or "")
+        elif before is not None:
+            self.alerts.resumed()
+
+    # ---- every few seconds -----------------------------------------------------------
+
+    def refresh(self, view: dict[str, Any], share_ok: bool) -> None:
+        """Update the status page (only where the share is there) and write pending records."""
+        self.state(view["state"], view.get("why"))
+        if not share_ok:
+            return  # never write into an empty mount point
+        self.records.flush()
+        if self.page is None:
+            return
+        comparable = {k: v for k, v in view.items() if k != "updated_at"}
+        if self._view is None or self._view != comparable:
+            self._view = comparable
+            view["updated_at"] = time.time()
+            self._stamp = view["updated_at"]
+        else:
+            view["updated_at"] = self._stamp
+        if not self.page.update(view) and self.page.last_error:
+            log.warning("status_page.not_written", folder=self.fs.label,
+                        error=self.page.last_error)
+
+    def stopped(self, share_ok: bool) -> None:
+        if self.page is not None and share_ok:
+            self.page.stopped()
+        self.alerts.close()
+
+    @property
+    def failures(self) -> int:
+        return self.alerts.failures
+
+
+def _label(daemon_id: str) -> str:
+    """A file-name-safe label for this daemon's delivery records."""
+    cleaned = "".join(c if c.isalnum() or c in "._-" else "-" for c in daemon_id)
+    return cleaned.strip(".-")[:64] or "vodwatch"
+
+
+def view(*, state: str, why: str | None, pending: Mapping[Path, Any],
+         jobs: list[dict[str, Any]], not_handled: Mapping[str, str],
+         recent: list[dict[str, Any]]) -> dict[str, Any]:
+    """The status page's view of one folder set from what the daemon knows.
+
+    ``pending`` is the settler's snapshot (files still copying, or settled and waiting
+    for a worker); ``jobs`` lists files of this daemon's unfinished jobs with their
+    state. Queue positions follow the order files are taken (by name).
+    """
+    files: list[dict[str, Any]] = []
+    queued = sorted(p for p, info in pending.items() if info.settled)
+    for path, info in sorted(pending.items()):
+        if info.settled:
+            files.append({"name": path.name, "state": "paused" if state == "paused" else "queued",
+                          "size": info.size, "position": queued.index(path) + 1})
+        else:
+            files.append({"name": path.name, "state": "copying", "size": info.size})
+    files.extend(jobs)
+    return {"state": state, "why": why, "files": files, "not_handled": dict(not_handled),
+            "recent": recent}
