@@ -660,7 +660,11 @@ class Daemon:
                 jobs.append(report.file_state(job, f, rt.svc.progress.get(f.id),
                                               job.id in self.running, bool(rt.paused)))
         recent = [{"at": e["at"], "file": e["file"] or "", "outcome": e["event"],
-                   "detail": e["detail"] or "", "asset_id": e["asset_id"] or ""}
+                   # a done event's detail is the name in done/: worth saying if it differs
+                   "detail": "" if e["detail"] == e["file"] else (
+                       f"kept in done/ as {e['detail']}" if e["event"] == "done"
+                       else e["detail"] or ""),
+                   "asset_id": e["asset_id"] or ""}
                   for e in self.journal.recent_events(["done", "failed"], 20, rt.fs.name)]
         return news_view(state=state, why=why, pending=rt.watch.settler.pending(), jobs=jobs,
                          not_handled=rt.watch.skipped, recent=recent)

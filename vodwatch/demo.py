@@ -2,7 +2,8 @@
 
 Drops a video, a cover and two subtitles of one asset, a video for an asset whose
 state does not allow a replacement, and a badly named file; then shows where each
-one landed and what the error files say.
+one landed, what the error files say, the status page beside the inbox and the
+delivery record in done/.
 """
 
 from __future__ import annotations
@@ -85,13 +86,21 @@ def run_demo(directory: Path | None = None, settle_seconds: float = 2.0) -> int:
         took = time.monotonic() - started
         print(f"\nFinished in {took:.1f} s (exit code {code}: 1 means some files failed).\n")
         for folder in (inbox, done, failed):
-            names = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+            names = sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")
+                           and not p.name.startswith("deliveries "))
             print(f"{folder.name}/: " + ("(empty)" if not names else ""))
             for n in names:
                 print(f"  {n}")
         for error_file in sorted(failed.glob("*.error.txt")):
             print(f"\n--- failed/{error_file.name} ---")
             print(error_file.read_text().rstrip())
+        page = root / "inbox status.txt"
+        if page.exists():
+            print(f"\n--- {page.name} (the status page editors read beside the inbox) ---")
+            print(page.read_text(encoding="utf-8-sig").rstrip())
+        for record in sorted(done.glob("deliveries *.csv")):
+            print(f"\n--- done/{record.name} (a record of each delivery) ---")
+            print(record.read_text(encoding="utf-8-sig").rstrip())
         confirms = emu.confirms(GOOD_ASSET)
         print(f"\nThe emulator confirmed asset {GOOD_ASSET}: {confirms}")
         stored = emu.read_object(GOOD_ASSET, "video")

@@ -42,6 +42,9 @@ class Metrics:
         self.duration = Histogram("vodwatch_upload_duration_seconds",
                                   "Time from claim to done per job", registry=r,
                                   buckets=(1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 12 * 3600))
+        self.notify_failures = Gauge("vodwatch_notification_failures",
+                                     "Notifications not delivered after every attempt",
+                                     ["folder"], registry=r)
         self.last_success = Gauge("vodwatch_last_success_timestamp_seconds",
                                   "When a file last reached done/", registry=r)
 

@@ -40,6 +40,7 @@ def snapshot(sets: Mapping[str, FolderSetRuntime], waiting: int,
             name: {"mode": rt.watch.mode, "why": rt.watch.mode_why,
                    "available": rt.watch.available, "unavailable": rt.watch.unavailable,
                    "paused": rt.paused, "not_handled": dict(rt.watch.skipped),
+                   "notify_failures": rt.news.failures,
                    "queue": rt.watch.queue_snapshot()}
             for name, rt in sets.items()
         },
@@ -78,6 +79,7 @@ def update_gauges(metrics: Metrics, sets: Mapping[str, FolderSetRuntime]) -> Non
     for name, rt in sets.items():
         metrics.queue.labels(name).set(len(rt.watch.settler))
         metrics.share_available.labels(name).set(1 if rt.watch.available else 0)
+        metrics.notify_failures.labels(name).set(rt.news.failures)
 
 
 def log_progress(items: Iterable[Mapping[str, Any]]) -> None:

@@ -95,6 +95,7 @@ def collect(journal: Journal, config: Config, now: float) -> dict[str, Any]:
             "why": _opt(snap.get("why")) if snap else None,
             "available": bool(snap.get("available", True)) if snap else None,
             "unavailable": _opt(snap.get("unavailable")) if snap else None,
+            "notify_failures": int(snap.get("notify_failures") or 0) if snap else 0,
             "not_handled": {clean(k): clean(v) for k, v in (snap.get("not_handled") or {}
                                                              ).items()} if snap else {},
             "paused": paused,
@@ -290,6 +291,8 @@ def _folder_lines(f: Mapping[str, Any], now: float, live: bool) -> list[str]:
         lines.append("  watch: unknown while the daemon is not running")
     if f["available"] is False:
         lines.append(f"  NOT AVAILABLE: {f.get('unavailable') or 'the folder cannot be read'}")
+    if f.get("notify_failures"):
+        lines.append(f"  notifications not delivered: {f['notify_failures']} (see the log)")
     for name, why in (f.get("not_handled") or {}).items():
         lines.append(f"  not handled: {name}: {why}")
     if f["paused"]:
