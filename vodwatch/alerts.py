@@ -1,36 +1,33 @@
-"""Notifications to people: failures, pauses and outages of a folder set, sent to Apprise URLs.
-
-A target is an Apprise URL. ``json://`` and ``jsons://`` (a plain JSON webhook) are
-built in and post exactly the body Apprise's JSON plugin posts, so installing the
-optional extra (``pip install 'vodwatch[notify]'``, i.e. apprise) never changes
-what a config means; every other scheme (slack://, mailto://, ntfy://, ...) is
-handed to apprise.
+"""Notifications to people: failures, pauses and outages of a folder set, queued
+and sent in the background to their targets (Apprise URLs).
 
 Nothing here ever delays an upload: every method only puts an item on a queue,
-and one background thread sends, retrying each target on its own schedule so a
-failing target holds up neither the caller nor the other targets. Target URLs
-carry tokens: they are registered with :func:`vodwatch.log.add_secret` and only
-ever shown as :func:`redact_url` writes them.
+and one background thread groups failures and hands each message to every
+target's own thread, which retries on its own schedule, so a failing target
+holds up neither the caller nor the other targets. Which URLs are valid targets
+and how they are shown is alert_targets.py; sending one message is alert_send.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
-import json
 import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from types import ModuleType
-from typing import Any
-from urllib.parse import unquote, urlsplit
 
-import requests
 import structlog
 
-from .log import add_secret, redact
+from .alert_send import Sender, SendError, describe_error, json_request, send
+from .alert_targets import (
+    BUILTIN_SCHEMES,
+    INSTALL_HINT,
+    apprise_module,
+    redact_url,
+    register_secrets,
+    target_problem,
+)
 from .words import printable
 
 __all__ = [
@@ -48,249 +45,8 @@ __all__ = [
 
 log = structlog.get_logger("vodwatch.alerts")
 
-BUILTIN_SCHEMES = ("json", "jsons")
-INSTALL_HINT = "pip install 'vodwatch[notify]'"
-KINDS = ("info", "success", "warning", "failure")  # Apprise's notify types
-JSON_VERSION = "1.0"  # of Apprise's JSON payload
-METHODS = ("POST", "GET", "DELETE", "PUT", "HEAD", "PATCH")  # what Apprise's JSON plugin allows
-TIMEOUT = (5.0, 15.0)  # connect, read: a notification is not worth waiting longer for
 MAX_LISTED = 50  # failures listed by name in one message; the rest are counted
 MAX_QUEUED = 1000  # beyond this, new notifications are dropped (and counted) rather than kept
-# Path segments and query values kept out of logs: this long with a digit, or just long.
-_TOKEN_LENGTH = 8
-_LONG_TOKEN = 20
-
-Sender = Callable[[str, str, str, str], None]
-
-
-class SendError(Exception):
-    """A notification was not accepted; the message never holds the target's tokens."""
-
-
-# ---- URLs -----------------------------------------------------------------------------------
-
-
-def _scheme(url: str) -> str:
-    scheme, sep, _ = url.partition("://")
-    return scheme.lower() if sep else ""
-
-
-def redact_url(url: str) -> str:
-    """``scheme://host[:port]/…``: the URL without credentials, path, query or tokens.
-
-    For json:// the host is shown; for other schemes only when it looks like a host
-    name (has a dot), as many services put a token where the host would be.
-    """
-    scheme = _scheme(url)
-    if not scheme:
-        return "(not a URL)"
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:
-        return f"{printable(scheme)}://…"
-    if scheme not in BUILTIN_SCHEMES and "." not in host:
-        return f"{printable(scheme)}://…"
-    if ":" in host:
-        host = f"[{host}]"
-    shown = f"{scheme}://{host}" + (f":{port}" if port is not None else "")
-    if parts.path.strip("/") or parts.query or parts.fragment:
-        shown += "/…"
-    return printable(shown)
-
-
-def register_secrets(url: str) -> None:
-    """Make the log redaction catch the URL and the parts of it that may be tokens."""
-    add_secret(url)
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return
-    if parts.password:
-        add_secret(unquote(parts.password))
-    pieces = [p for p in parts.path.split("/") if p]
-    if _scheme(url) not in BUILTIN_SCHEMES and parts.hostname and "." not in parts.hostname:
-        pieces.append(parts.netloc.rpartition("@")[2])  # a token may stand where the host would
-    pieces += [pair.partition("=")[2] for pair in parts.query.split("&")]
-    pieces.append(parts.fragment)
-    for piece in pieces:
-        if _looks_like_token(piece):
-            add_secret(piece)
-            add_secret(unquote(piece))
-
-
-def _looks_like_token(piece: str) -> bool:
-    """Long, or holding digits: a token rather than a word such as ``hooks`` or ``vodwatch``,
-    which, registered as a secret, would be blanked out of every log line."""
-    return len(piece) >= _LONG_TOKEN or (
-        len(piece) >= _TOKEN_LENGTH and any(c.isdigit() for c in piece))
-
-
-def apprise_module() -> ModuleType | None:
-    """The apprise module when the optional extra is installed, else None."""
-    try:
-        return importlib.import_module("apprise")
-    except ImportError:
-        return None
-
-
-def target_problem(url: object) -> tuple[str, str] | None:
-    """What is wrong with ``url`` as a notification target, as (problem, fix); None if fine.
-
-    The problem never quotes the URL beyond :func:`redact_url`: it may hold a token.
-    """
-    example = "write it like json://hooks.example.com/vodwatch or slack://..."
-    if not isinstance(url, str) or not url.strip():
-        return "is not a URL", example
-    scheme = _scheme(url.strip())
-    if not scheme:
-        return "has no scheme (such as json:// or slack://)", example
-    shown = redact_url(url)
-    if scheme in BUILTIN_SCHEMES:
-        try:
-            parts = urlsplit(url)
-            _ = parts.port  # raises on a port that is not a number
-        except ValueError:
-            return f"{shown} has a port that is not a number", "write host:port, e.g. :8080"
-        if not parts.hostname:
-            return f"{shown} has no host", "write it like json://hooks.example.com/path"
-        method = _query(parts.query)[0].get("method", "POST").upper()
-        if method not in METHODS:
-            return (f"{shown} asks for method {printable(method)!r}",
-                    "use one of " + ", ".join(METHODS))
-        return None
-    apprise = apprise_module()
-    if apprise is None:
-        return (f"{shown} needs apprise, the optional notifications extra, which is not "
-                "installed", f"run {INSTALL_HINT}, or use a json:// webhook")
-    try:
-        understood = bool(apprise.Apprise().add(url))
-    except Exception:  # a plugin that raises on a bad URL is a bad URL
-        understood = False
-    if not understood:
-        return (f"{shown} is not a URL apprise understands",
-                "check it against the Apprise wiki page of that service")
-    return None
-
-
-# ---- sending --------------------------------------------------------------------------------
-
-
-def _query(query: str) -> tuple[dict[str, str], dict[str, str], dict[str, str], dict[str, str]]:
-    """Apprise's query arguments: (general, +headers, -GET params, :payload extras).
-
-    ``+`` is taken literally (Apprise writes headers as ``?+X-Token=...``), not as a space.
-    """
-    general: dict[str, str] = {}
-    headers: dict[str, str] = {}
-    params: dict[str, str] = {}
-    extras: dict[str, str] = {}
-    for pair in query.split("&"):
-        if not pair:
-            continue
-        raw_key, _, raw_value = pair.partition("=")
-        key, value = unquote(raw_key), unquote(raw_value)
-        if key[:1] == "+" and key[1:]:
-            headers[key[1:]] = value
-        elif key[:1] == "-" and key[1:]:
-            params[key[1:]] = value
-        elif key[:1] == ":" and key[1:]:
-            extras[key[1:]] = value
-        else:
-            general[key.lower()] = value
-    return general, headers, params, extras
-
-
-def json_request(url: str, title: str, body: str, kind: str) -> dict[str, Any]:
-    """The request Apprise's JSON plugin makes for ``url``, as keyword arguments of
-    ``requests.request``: method, url, data, params, headers, auth, verify, timeout."""
-    parts = urlsplit(url)
-    general, headers, params, extras = _query(parts.query)
-    payload: dict[str, Any] = {"version": JSON_VERSION, "title": title, "message": body,
-                               "attachments": [], "type": kind}
-    for key, value in extras.items():  # Apprise: rename a field, drop it (empty), or add one
-        if key in payload:
-            if value:
-                payload[value] = payload.pop(key)
-            else:
-                del payload[key]
-        else:
-            payload[key] = value
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    secure = _scheme(url) == "jsons"
-    target = f"{'https' if secure else 'http'}://{host}"
-    if parts.port is not None:
-        target += f":{parts.port}"
-    target += parts.path
-    auth = None
-    if parts.username:
-        auth = (unquote(parts.username), unquote(parts.password or ""))
-    return {
-        "method": general.get("method", "POST").upper(),
-        "url": target,
-        "data": json.dumps(payload),
-        "params": params or None,
-        "headers": {"User-Agent": "vodwatch", "Content-Type": "application/json", **headers},
-        "auth": auth,
-        "verify": general.get("verify", "yes").lower() not in ("no", "false", "0", "off"),
-        "timeout": TIMEOUT,
-    }
-
-
-def _reason(exc: BaseException) -> str:
-    """A short reason for a failed request, without the URL (it may hold tokens)."""
-    if isinstance(exc, requests.exceptions.SSLError):
-        return "TLS failed (certificate or protocol)"
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return "timed out connecting"
-    if isinstance(exc, requests.exceptions.Timeout):
-        return "no answer in time"
-    seen: set[int] = set()
-    todo: list[object] = [exc]
-    while todo:
-        item = todo.pop()
-        if not isinstance(item, BaseException) or id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, OSError) and item.strerror:
-            return f"cannot connect: {item.strerror}"
-        todo += [item.__cause__, item.__context__, getattr(item, "reason", None), *item.args]
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        return "cannot connect"
-    return f"request failed ({type(exc).__name__})"
-
-
-def send(url: str, title: str, body: str, kind: str) -> None:
-    """Send one notification now; raise SendError (without the URL's tokens) if not accepted."""
-    if _scheme(url) in BUILTIN_SCHEMES:
-        try:
-            answer = requests.request(**json_request(url, title, body, kind))
-        except requests.RequestException as exc:
-            raise SendError(_reason(exc)) from None
-        with contextlib.closing(answer):
-            if not 200 <= answer.status_code < 300:
-                raise SendError(f"HTTP {answer.status_code}")
-        return
-    apprise = apprise_module()
-    if apprise is None:
-        raise SendError(f"apprise is not installed ({INSTALL_HINT})")
-    sender = apprise.Apprise()
-    if not sender.add(url):
-        raise SendError("apprise does not understand the URL")
-    notify_type = getattr(apprise.NotifyType, kind.upper(), kind)
-    if not sender.notify(title=title, body=body, notify_type=notify_type):
-        raise SendError("the service did not accept the message (apprise logs why)")
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc) if isinstance(exc, SendError) else (str(exc) or type(exc).__name__)
-    return printable(redact(text))
-
-
-# ---- the queues and their threads -----------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -352,7 +108,7 @@ class _Target:
             try:
                 alerts.sender(self.url, message.title, message.body, message.kind)
             except Exception as exc:
-                error = f"{self.shown}: {_describe(exc)}"
+                error = f"{self.shown}: {describe_error(exc)}"
                 if attempt == alerts.attempts:
                     log.warning("notification not sent", target=self.shown, error=error,
                                 attempts=attempt, title=message.title)
@@ -457,7 +213,7 @@ class Alerts:
             try:
                 self.sender(url, title, body, "info")
             except Exception as exc:
-                results.append((shown, _describe(exc)))
+                results.append((shown, describe_error(exc)))
             else:
                 results.append((shown, None))
         return results

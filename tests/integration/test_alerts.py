@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 
 from tests.receiver import Receiver
-from vodwatch.alerts import Alerts, json_request, redact_url, target_problem
+from vodwatch.alert_send import json_request
+from vodwatch.alert_targets import redact_url, target_problem
+from vodwatch.alerts import Alerts
 from vodwatch.log import redact
 
 FOLDER = "vod-drop/inbox"
