@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from vodwatch.sharepage import BOM, DASH, SharePage
+from vodwatch.sharepage import BOM, SharePage
+from vodwatch.sharepage_render import DASH
 
 BERLIN = ZoneInfo("Europe/Berlin")
 T = 1714738000.0  # 2024-05-03 14:06:40 CEST

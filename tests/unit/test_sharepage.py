@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from vodwatch.sharepage import DASH, render
+from vodwatch.sharepage_render import DASH, render
 
 BERLIN = ZoneInfo("Europe/Berlin")
 T = 1714738000.0  # 2024-05-03 14:06:40 CEST
