@@ -16,18 +16,10 @@ from pathlib import Path
 import pytest
 
 from tests.receiver import Receiver
-from vodwatch.check import (
-    FAIL,
-    OK,
-    WARN,
-    Result,
-    check_folder_set,
-    exit_code,
-    inotify_results,
-    judge_remote,
-    other_filesystems,
-    run_check,
-)
+from vodwatch.check import run_check
+from vodwatch.check_local import check_folder_set, inotify_results, other_filesystems
+from vodwatch.check_online import judge_remote
+from vodwatch.check_result import FAIL, OK, WARN, Result, exit_code
 from vodwatch.config import FolderSet
 from vodwatch.emulator import DEFAULT_AK, DEFAULT_SK, Emulator
 from vodwatch.errors import RemoteError, RemoteFault
