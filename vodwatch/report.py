@@ -15,7 +15,7 @@ import structlog
 
 from . import journal as J
 from .metrics import Metrics
-from .status import upload_progress
+from .status_collect import upload_progress
 from .upload import Progress
 
 if TYPE_CHECKING:
