@@ -4,7 +4,7 @@ The editor's file never moves until it goes to done/ or failed/. Coordination
 lives in the share's hidden folder ``<inbox>/.vodwatch/``:
 
 - ``share-id``: a random identity written once, so that an empty mount point is
-  never mistaken for the share (see ``ShareIdentity``).
+  never mistaken for the share (see ``ShareIdentity`` in share.py).
 - ``daemons/<daemon id>``: each daemon's lease, rewritten regularly. A peer whose
   lease has not changed for ``lease_seconds`` (by the observer's own clock, so no
   clock skew between hosts matters) is dead.
@@ -41,10 +41,22 @@ from typing import Any
 
 import structlog
 
+from .share import STATE_DIR_NAME, ShareIdentity, read_or_none, write_atomic
+
+__all__ = [
+    "OWNER",
+    "SHARE_ERRNOS",
+    "STATE_DIR_NAME",
+    "Claims",
+    "ShareIdentity",
+    "marker_name",
+    "new_daemon_id",
+    "safe_id",
+    "strip_secrets",
+]
+
 log = structlog.get_logger("vodwatch.claim")
 
-STATE_DIR_NAME = ".vodwatch"
-SHARE_ID = "share-id"
 OWNER = "owner"
 # Errors that say the share itself is in trouble, not one file.
 SHARE_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO,
@@ -67,31 +79,9 @@ def marker_name(relative: str) -> str:
     return hashlib.sha256(relative.encode("utf-8", "surrogateescape")).hexdigest()[:40]
 
 
-def _write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        try:
-            os.write(fd, text.encode())
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text(errors="replace")
-    except FileNotFoundError:
-        return None
-
-
 def _owner_of(marker: Path) -> str | None:
     """The marker's owner; "" while it is being made (or its maker died); None if gone."""
-    text = _read(marker / OWNER)
+    text = read_or_none(marker / OWNER)
     if text is None:
         return "" if os.path.isdir(marker) else None
     return text.split("\n", 1)[0].strip()
@@ -155,7 +145,7 @@ class Claims:
         """Rewrite our lease so peers see we are alive; OSError if the share refuses."""
         self._beat += 1
         text = f"{self._beat} {time.time():.3f} {os.getpid()} {socket.gethostname()}\n"
-        _write_atomic(self.leases / self.daemon_id, text)
+        write_atomic(self.leases / self.daemon_id, text)
         self.renewed_at = self.clock()
 
     def fenced(self) -> bool:
@@ -188,7 +178,7 @@ class Claims:
         owners.discard(self.daemon_id)
         dead = []
         for owner in sorted(owners):
-            content = _read(self.leases / owner) if owner else None
+            content = read_or_none(self.leases / owner) if owner else None
             if self._observe(owner, content or ""):
                 dead.append(owner)
         return dead
@@ -219,7 +209,7 @@ class Claims:
         except FileExistsError:
             return None  # held, by a peer or by another job of ours
         try:
-            _write_atomic(marker / OWNER, f"{self.daemon_id}\n{job_id}\n{self.relative(path)}\n")
+            write_atomic(marker / OWNER, f"{self.daemon_id}\n{job_id}\n{self.relative(path)}\n")
         except OSError:
             shutil.rmtree(marker, ignore_errors=True)
             raise
@@ -239,12 +229,12 @@ class Claims:
 
     def adopt_marker(self, marker: Path, job_id: int) -> None:
         """Make a dead daemon's marker ours (its job is carried on by us)."""
-        text = _read(marker / OWNER) or ""
+        text = read_or_none(marker / OWNER) or ""
         lines = text.split("\n")
         relative = lines[2] if len(lines) > 2 else ""
         with contextlib.suppress(FileExistsError):
             marker.mkdir()
-        _write_atomic(marker / OWNER, f"{self.daemon_id}\n{job_id}\n{relative}\n")
+        write_atomic(marker / OWNER, f"{self.daemon_id}\n{job_id}\n{relative}\n")
 
     def _all_markers(self) -> list[Path]:
         out = []
@@ -270,7 +260,7 @@ class Claims:
         except FileExistsError:
             return _owner_of(path) == self.daemon_id
         try:
-            _write_atomic(path / OWNER, f"{self.daemon_id}\n")
+            write_atomic(path / OWNER, f"{self.daemon_id}\n")
         except OSError:
             shutil.rmtree(path, ignore_errors=True)
             raise
@@ -296,7 +286,7 @@ class Claims:
     def write_ticket(self, job_id: int, data: dict[str, Any]) -> None:
         """Write the job's ticket atomically, without any signed URL."""
         try:
-            _write_atomic(self.mine / f"{job_id}.json", json.dumps(strip_secrets(data)))
+            write_atomic(self.mine / f"{job_id}.json", json.dumps(strip_secrets(data)))
         except OSError as exc:
             log.warning("claim.ticket_failed", job_id=job_id, error=str(exc))
 
@@ -383,91 +373,3 @@ def strip_secrets(ticket: dict[str, Any]) -> dict[str, Any]:
     """A journal export without signed URLs (what may be written to the share)."""
     files = [{k: v for k, v in f.items() if k != "upload_url"} for f in ticket.get("files", [])]
     return {**ticket, "files": files}
-
-
-@dataclass
-class ShareIdentity:
-    """Is this inbox the share we know, or an empty mount point while the share is gone?
-
-    The first start writes a random id into the hidden folder; the journal keeps it
-    with the inbox's device. Later: the id present and equal is the share; the id
-    missing on another device than before is an unmounted share (unavailable, never
-    "every file vanished"); missing on the same device is an inbox that was removed
-    and recreated, which gets a new id.
-    """
-
-    inbox: Path
-    fstab: str = "/etc/fstab"
-    mounts: str = "/proc/self/mounts"
-
-    @property
-    def path(self) -> Path:
-        return self.inbox / STATE_DIR_NAME / SHARE_ID
-
-    def unmounted_fstab_entry(self) -> str | None:
-        """The /etc/fstab mount point at or above the inbox that is not mounted now, if any.
-
-        Covers the first start ever, before any identity is known, on an empty mount point.
-        """
-        wanted, mounted = _mount_points(self.fstab), _mount_points(self.mounts)
-        path = os.path.abspath(self.inbox)
-        for candidate in [path, *[str(p) for p in Path(path).parents]]:
-            if candidate in wanted and candidate not in mounted:
-                return candidate
-        return None
-
-    def check(self, known: dict[str, Any] | None) -> tuple[str | None, dict[str, Any] | None]:
-        """(problem or None, identity to remember). Writes an id only where none is known."""
-        try:
-            st = os.stat(self.inbox)
-        except OSError as exc:
-            return f"the inbox cannot be read ({exc.strerror or exc})", None
-        current = _read(self.path) if os.path.isdir(self.inbox) else None
-        current = current.strip() if current else None
-        mount = self.mount_point()
-        if current:
-            if known and known.get("id") != current:
-                log.warning("share.identity_changed", folder=str(self.inbox),
-                            hint="another share is mounted here, or the hidden folder was "
-                            "replaced; carrying on with it")
-            return None, {"id": current, "dev": st.st_dev, "mount": mount}
-        if known and (known.get("dev") != st.st_dev or known.get("mount", mount) != mount):
-            return ("the share is not mounted (the inbox is an empty folder on another disk "
-                    "or mount than before)"), None
-        if not known:
-            missing = self.unmounted_fstab_entry()
-            if missing:
-                return (f"the share is not mounted ({missing} is in /etc/fstab but not "
-                        "mounted)"), None
-        return None, None  # no id yet: the caller creates the hidden folder, then one
-
-    def mount_point(self) -> str:
-        """The mount the inbox is on (the longest mounted prefix of its real path): a bind
-        mount of the same disk has the same device, but not the same mount point."""
-        path = os.path.realpath(self.inbox)
-        best = "/"
-        for point in _mount_points(self.mounts):
-            if (path == point or path.startswith(point + "/")) and len(point) > len(best):
-                best = point
-        return best
-
-    def create(self, st_dev: int | None = None) -> dict[str, Any]:
-        ident = secrets.token_hex(16)
-        _write_atomic(self.path, ident + "\n")
-        return {"id": ident, "dev": st_dev if st_dev is not None else os.stat(self.inbox).st_dev,
-                "mount": self.mount_point()}
-
-
-def _mount_points(table: str) -> set[str]:
-    """Mount points listed in an fstab-style table (``/etc/fstab``, ``/proc/self/mounts``)."""
-    try:
-        with open(table, encoding="utf-8", errors="replace") as fh:
-            lines = fh.read().splitlines()
-    except OSError:
-        return set()
-    out = set()
-    for line in lines:
-        fields = line.split()
-        if len(fields) >= 3 and not fields[0].startswith("#") and fields[1] != "/":
-            out.add(fields[1].replace("\\040", " ").rstrip("/"))
-    return out

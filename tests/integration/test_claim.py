@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from vodwatch.claim import STATE_DIR_NAME, Claims, ShareIdentity, marker_name
+from vodwatch.claim import Claims, marker_name
 from vodwatch.journal import CLAIMED, Journal, NewFile
+from vodwatch.share import STATE_DIR_NAME, ShareIdentity
 
 A1 = "a1" * 16
 A2 = "b2" * 16

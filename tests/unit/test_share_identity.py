@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vodwatch.claim import ShareIdentity
+from vodwatch.share import ShareIdentity
 
 
 def _tables(tmp_path: Path, fstab: str, mounts: str) -> tuple[str, str]:
