@@ -1,0 +1,56 @@
+"""Small homes: no module of vodwatch over 400 lines, the emulator's included.
+
+A module that grows past the limit holds more than one concern: split it by what
+each part does in the flow of a file (one concern per file in the emulator).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import vodwatch
+
+MAX_LINES = 400           # any module under vodwatch/, outside the emulator
+MAX_EMULATOR_LINES = 400  # any module under vodwatch/emulator/
+ROOT = Path(vodwatch.__file__).parent
+
+# Split by others in the same change; these marks go when their splits land.
+BEING_SPLIT = frozenset({"daemon.py", "runner.py", "upload.py", "journal.py", "folder.py"})
+BEING_SPLIT_REASON = ("daemon.py, runner.py, upload.py, journal.py, folder.py are being split "
+                      "in the same change")
+# Over the limit too, but config*.py is being edited by others in the same change and was not
+# part of this split; whoever owns config_schema.py removes this mark when it is split.
+OWNED_ELSEWHERE = frozenset({"config_schema.py"})
+OWNED_ELSEWHERE_REASON = ("config_schema.py is being edited by others in the same change; "
+                          "its split is theirs")
+
+
+def _modules() -> list[pytest.ParameterSet]:
+    params = []
+    for path in sorted(ROOT.rglob("*.py")):
+        name = path.relative_to(ROOT).as_posix()
+        marks: list[pytest.MarkDecorator] = []
+        if name in BEING_SPLIT:
+            marks.append(pytest.mark.xfail(strict=False, reason=BEING_SPLIT_REASON))
+        elif name in OWNED_ELSEWHERE:
+            marks.append(pytest.mark.xfail(strict=False, reason=OWNED_ELSEWHERE_REASON))
+        params.append(pytest.param(name, id=name, marks=marks))
+    return params
+
+
+def test_there_are_modules_to_check() -> None:
+    """The walk finds the package, the emulator's modules included."""
+    names = {p.relative_to(ROOT).as_posix() for p in ROOT.rglob("*.py")}
+    assert "names.py" in names
+    assert "emulator/core.py" in names
+
+
+@pytest.mark.parametrize("name", _modules())
+def test_module_is_small(name: str) -> None:
+    """Each module stays within the line limit of its part of the tree."""
+    limit = MAX_EMULATOR_LINES if name.startswith("emulator/") else MAX_LINES
+    lines = len((ROOT / name).read_text(encoding="utf-8").splitlines())
+    assert lines <= limit, (f"vodwatch/{name} has {lines} lines, over the limit of {limit}: "
+                            "split it by concern")
