@@ -12,6 +12,7 @@ import pytest
 
 from vodwatch.config import (
     DEFAULT_CONFIG_PATH,
+    REQUIRED,
     SCHEMA,
     Config,
     Credentials,
@@ -517,6 +518,19 @@ def test_schema_keys_are_documented_and_unique() -> None:
     paths = [key.path for key in SCHEMA]
     assert len(paths) == len(set(paths))
     assert all(key.doc.strip() for key in SCHEMA)
+
+
+def test_every_key_reaches_the_settings(tmp_path: Path) -> None:
+    """Each schema key outside folders is an attribute of Config, its default when not given."""
+    config = load_config(write(tmp_path, MINIMAL), ENV)
+    for key in SCHEMA:
+        if key.container == "folders[]":
+            continue  # FolderSet resolves them; see test_minimal_config_gets_every_default
+        value: object = config
+        for part in key.path.split("."):
+            value = getattr(value, part)
+        if key.default is not None and key.default is not REQUIRED:
+            assert value == key.default, key.path
 
 
 def test_config_is_read_as_utf8(tmp_path: Path) -> None:

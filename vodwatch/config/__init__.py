@@ -1,0 +1,69 @@
+"""Configuration: the schema of the config file, and loading it into frozen settings.
+
+One step a module:
+
+- ``yaml``: read the file; duplicate keys are problems;
+- ``interpolate``: fill in ``${VAR}`` from the environment;
+- ``schema``: the table of every key (type, check, default, doc), one class a section;
+- ``checks``: the checks the schema names;
+- ``validate``: check the document against the schema, reporting every problem at once;
+- ``credentials``: the AK/SK from files, the config or the environment;
+- ``model``: the frozen settings put together from several sections;
+- ``load``: those steps in order (``load_config``);
+- ``example``: config.example.yaml rendered from the schema
+  (``python -m vodwatch.config.example > config.example.yaml``).
+
+The names below are what the rest of vodwatch uses.
+"""
+
+from __future__ import annotations
+
+from vodwatch.config.checks import Check
+from vodwatch.config.credentials import AK_ENV, SK_ENV, load_credentials
+from vodwatch.config.load import DEFAULT_CONFIG_PATH, default_config_path, load_config
+from vodwatch.config.model import (
+    Config,
+    Credentials,
+    FolderSet,
+    default_label,
+    default_status_file,
+)
+from vodwatch.config.schema import (
+    REQUIRED,
+    SCHEMA,
+    ClaimSettings,
+    Key,
+    LimitSettings,
+    LogSettings,
+    MetricsSettings,
+    RetrySettings,
+    UploadSettings,
+    VodSettings,
+)
+from vodwatch.names import DEFAULT_LANGUAGE_MAP
+
+__all__ = [
+    "AK_ENV",
+    "DEFAULT_CONFIG_PATH",
+    "DEFAULT_LANGUAGE_MAP",
+    "REQUIRED",
+    "SCHEMA",
+    "SK_ENV",
+    "Check",
+    "ClaimSettings",
+    "Config",
+    "Credentials",
+    "FolderSet",
+    "Key",
+    "LimitSettings",
+    "LogSettings",
+    "MetricsSettings",
+    "RetrySettings",
+    "UploadSettings",
+    "VodSettings",
+    "default_config_path",
+    "default_label",
+    "default_status_file",
+    "load_config",
+    "load_credentials",
+]

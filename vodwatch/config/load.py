@@ -1,0 +1,109 @@
+"""Loading a config file, step by step, into the frozen settings.
+
+YAML file (``yaml``: duplicate keys are problems) -> ``${VAR}`` interpolation
+(``interpolate``) -> schema check (``validate``, against ``schema.SCHEMA``) ->
+credentials (``credentials``) -> frozen settings (``model``). Every problem is
+collected and reported at once, each one reading ``FILE: at 'key.path': problem (fix)``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+from vodwatch.config.credentials import find_credentials
+from vodwatch.config.interpolate import interpolate
+from vodwatch.config.model import Config, FolderSet, default_label
+from vodwatch.config.schema import (
+    ClaimSettings,
+    FolderEntry,
+    LimitSettings,
+    LogSettings,
+    MetricsSettings,
+    RetrySettings,
+    Section,
+    UploadSettings,
+    VodSettings,
+)
+from vodwatch.config.validate import check_config
+from vodwatch.config.yaml import INVALID, read_yaml
+from vodwatch.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path("/etc/vodwatch/config.yaml")
+
+_S = TypeVar("_S", bound=Section)
+
+
+def _section(cls: type[_S], values: dict[str, Any]) -> _S:
+    """The section's dataclass from its checked values: one field per schema key."""
+    return cls(**{key.name: values[key.name] for key in cls.keys})
+
+
+def default_config_path(env: Mapping[str, str] | None = None) -> Path:
+    """``$VODWATCH_CONFIG`` if set and not empty, else /etc/vodwatch/config.yaml."""
+    value = (os.environ if env is None else env).get("VODWATCH_CONFIG", "")
+    return Path(value) if value else DEFAULT_CONFIG_PATH
+
+
+def _folder_set(entry: FolderEntry, vod: VodSettings) -> FolderSet:
+    """A folders entry with vod's endpoint and project ID where it gives none."""
+    return FolderSet(inbox=entry.inbox, done=entry.done, failed=entry.failed,
+                     endpoint=entry.endpoint or vod.endpoint,
+                     project_id=entry.project_id or vod.project_id,
+                     watch=entry.watch, recursive=entry.recursive,
+                     label=entry.name or default_label(entry.inbox),
+                     status_file=entry.status_file, notify=entry.notify,
+                     notify_deliveries=entry.notify_deliveries)
+
+
+def load_config(path: Path, env: Mapping[str, str] | None = None, *,
+                need_credentials: bool = True) -> Config:
+    """Read, interpolate and check the config file at ``path``.
+
+    ``env`` (default: ``os.environ``) provides ``${VAR}`` values and the AK/SK;
+    the SK is registered with ``vodwatch.log.add_secret``. With
+    ``need_credentials=False`` the AK/SK are not looked for and
+    ``Config.credentials`` is None. Raises ConfigError listing every problem.
+    """
+    env = os.environ if env is None else env
+    source = Path(path)
+    base = source.absolute().parent
+    data, problems = read_yaml(source)
+    data = interpolate(data, env, source, problems)
+    top, sections, folders = check_config(data, source, base, problems)
+
+    vod = sections["vod"]
+    credentials = None
+    if need_credentials and INVALID not in (vod["ak_file"], vod["sk_file"], vod["ak"],
+                                            vod["sk"]):
+        credentials, found = find_credentials(vod["ak_file"], vod["sk_file"], env, source,
+                                              vod["ak"], vod["sk"])
+        problems.extend(found)
+    if problems:
+        raise ConfigError(problems)
+
+    if sections["claims"]["instance_id"] is None:
+        sections["claims"]["instance_id"] = socket.gethostname()
+    vod_settings = _section(VodSettings, vod)
+    folder_sets = tuple(_folder_set(_section(FolderEntry, f), vod_settings) for f in folders)
+    if any(fs.notify for fs in folder_sets):
+        from vodwatch.alerts import register_secrets
+
+        for fs in folder_sets:
+            for url in fs.notify:
+                register_secrets(url)  # notification URLs hold tokens
+    top["language_map"] = MappingProxyType(dict(top["language_map"]))
+    return Config(
+        **top, source=source, vod=vod_settings, credentials=credentials,
+        upload=_section(UploadSettings, sections["upload"]),
+        limits=_section(LimitSettings, sections["limits"]),
+        retry=_section(RetrySettings, sections["retry"]),
+        claims=_section(ClaimSettings, sections["claims"]),
+        metrics=_section(MetricsSettings, sections["metrics"]),
+        log=_section(LogSettings, sections["log"]),
+        folders=folder_sets,
+    )

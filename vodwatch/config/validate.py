@@ -1,0 +1,202 @@
+"""The third step of loading a config: check the interpolated YAML against ``SCHEMA``.
+
+Unknown keys, missing required keys, values their check refuses, and what no single
+key can say (an inbox given twice, done inside a recursive inbox, a cap below the
+first retry delay, ...). ``check_config`` collects every problem rather than
+stopping at the first, so one run of ``vodwatch check`` shows all there is to fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from vodwatch.config.checks import STATUS_OFF, Bad
+from vodwatch.config.model import default_status_file
+from vodwatch.config.schema import REQUIRED, SCHEMA, FolderEntry
+from vodwatch.config.yaml import INVALID, join_path, problem_at, show
+
+_FOLDERS = FolderEntry.path
+_NAMES: dict[str, list[str]] = {}  # key names by container ("" for the top)
+for _key in SCHEMA:
+    _NAMES.setdefault(_key.container, []).append(_key.name)
+    _top = _key.path.split(".")[0].removesuffix("[]")
+    if _top not in _NAMES.setdefault("", []):
+        _NAMES[""].append(_top)
+
+
+def _check_names(raw: dict[Any, Any], container: str, where: str, source: Path,
+                 problems: list[str]) -> None:
+    known = _NAMES[container]
+    for name in raw:
+        if name in known:
+            continue
+        close = difflib.get_close_matches(str(name), known, n=1)
+        homes = [c for c, names in _NAMES.items() if name in names and c != container]
+        if close:
+            fix = f"did you mean '{close[0]}'?"
+        elif homes:
+            fix = ("it belongs in each entry of folders" if homes[0] == _FOLDERS
+                   else f"it belongs under '{homes[0]}'" if homes[0] else "it belongs at the top")
+        else:
+            fix = "remove it; known keys here: " + ", ".join(known)
+        problems.append(problem_at(source, join_path(where, name), "unknown key", fix))
+
+
+def _check_mapping(raw: Any, container: str, where: str, source: Path, base: Path,
+                   problems: list[str]) -> dict[str, Any]:
+    """Values of one mapping by key name: converted, default, or INVALID."""
+    if raw is None or raw is INVALID:
+        raw = {}  # a section whose keys are all commented out
+    if not isinstance(raw, dict):
+        problems.append(problem_at(source, where, f"must be a mapping of keys, got {show(raw)}",
+                                   "indent its keys below it"))
+        raw = {}
+    _check_names(raw, container, where, source, problems)
+    out: dict[str, Any] = {}
+    for key in SCHEMA:
+        if key.container != container:
+            continue
+        path = join_path(where, key.name)
+        value = raw.get(key.name)
+        if value is INVALID:
+            pass
+        elif value is None:
+            if key.default is REQUIRED:
+                problems.append(problem_at(source, path, "missing required key",
+                                           f"add it: {key.doc}"))
+                value = INVALID
+            else:
+                value = key.default
+        else:
+            try:
+                value = key.check(value, base)
+            except Bad as bad:
+                fix = bad.fix or (f"the default is {show(key.default)}; delete the line to use it"
+                                  if key.default is not None else key.doc)
+                problems.append(problem_at(source, path, bad.problem, fix))
+                value = INVALID
+        out[key.name] = value
+    return out
+
+
+def _check_folders(raw: Any, source: Path, base: Path, problems: list[str]) -> list[dict[str, Any]]:
+    fix = "add at least one folder set: - inbox: /srv/vod-drop/inbox, with done: and failed:"
+    if raw is INVALID:
+        return []
+    if raw is None:
+        problems.append(problem_at(source, "folders", "missing required key", fix))
+        return []
+    if not isinstance(raw, list) or not raw:
+        if isinstance(raw, list):
+            problems.append(problem_at(source, "folders", "is empty", fix))
+        else:
+            problems.append(problem_at(source, "folders", f"must be a list, got {show(raw)}",
+                                       "start each folder set with '- ' below folders:"))
+        return []
+    sets = []
+    for index, item in enumerate(raw):
+        where = f"folders[{index}]"
+        if item is INVALID:
+            continue
+        if not isinstance(item, dict):
+            problems.append(problem_at(source, where, f"must be a mapping, got {show(item)}",
+                                       "give it inbox:, done: and failed:"))
+            continue
+        folder = _check_mapping(item, _FOLDERS, where, source, base, problems)
+        folder["index"] = index
+        sets.append(folder)
+    inboxes: dict[Path, int] = {}
+    for folder in sets:
+        where = f"folders[{folder['index']}]"
+        inbox = folder["inbox"]
+        if inbox is INVALID:
+            continue
+        if inbox in inboxes:
+            problems.append(problem_at(source, f"{where}.inbox",
+                                       f"is also the inbox of folders[{inboxes[inbox]}]",
+                                       "give each inbox to one folder set only"))
+        inboxes.setdefault(inbox, folder["index"])
+        for name in ("done", "failed"):
+            path = folder[name]
+            if path is INVALID:
+                continue
+            if path == inbox:
+                problems.append(problem_at(
+                    source, f"{where}.{name}", "is the inbox itself",
+                    f"use a folder of its own, such as {inbox.parent / name}"))
+            elif folder["recursive"] is True and path.is_relative_to(inbox):
+                problems.append(problem_at(source, f"{where}.{name}",
+                                           "is inside an inbox that is watched recursively",
+                                           "move it out of the inbox, or set recursive: false"))
+        if folder["done"] is not INVALID and folder["done"] == folder["failed"] != inbox:
+            problems.append(problem_at(source, f"{where}.failed", "is the same folder as done",
+                                       "keep failed files apart from uploaded ones"))
+        _check_status_file(folder, where, source, problems)
+    names: dict[str, int] = {}
+    for folder in sets:
+        name = folder["name"]
+        if name is None or name is INVALID:
+            continue
+        if name.lower() in names:
+            problems.append(problem_at(
+                source, f"folders[{folder['index']}].name",
+                f"is also the name of folders[{names[name.lower()]}]",
+                "give each folder set a name of its own (names are not case-sensitive)"))
+        names.setdefault(name.lower(), folder["index"])
+    return sets
+
+
+def _check_status_file(folder: dict[str, Any], where: str, source: Path,
+                       problems: list[str]) -> None:
+    """Resolve ``status_file`` (None: off) and keep it out of inbox, done and failed."""
+    inbox, given = folder["inbox"], folder["status_file"]
+    if inbox is INVALID or given is INVALID:
+        return
+    if given == STATUS_OFF:
+        folder["status_file"] = None
+        return
+    path = default_status_file(inbox) if given is None else given
+    folder["status_file"] = path
+    beside = default_status_file(inbox)
+    for role in ("inbox", "done", "failed"):
+        folder_path = folder[role]
+        if folder_path is INVALID or not path.is_relative_to(folder_path):
+            continue
+        if given is None:
+            problem = f"is not given, and its default {path} would be inside {role} {folder_path}"
+            fix = "set status_file to a path outside inbox, done and failed, or \"\" for none"
+        else:
+            problem = f"is inside {role} {folder_path}, where editors' files go"
+            fix = f"put it beside the inbox, e.g. {beside}, or write \"\" for none"
+        problems.append(problem_at(source, f"{where}.status_file", problem, fix))
+        folder["status_file"] = INVALID
+        return
+
+
+class Checked(NamedTuple):
+    """Checked values by key name (converted, default, or INVALID), section by section."""
+
+    top: dict[str, Any]
+    sections: dict[str, dict[str, Any]]  # vod, upload, limits, ...
+    folders: list[dict[str, Any]]  # one per folder set, with its "index" in the file
+
+
+def check_config(data: dict[Any, Any], source: Path, base: Path,
+                 problems: list[str]) -> Checked:
+    """Check the whole document, adding every problem found to ``problems``.
+
+    ``base`` is the config file's folder: relative paths are taken from there.
+    """
+    top = _check_mapping(data, "", "", source, base, problems)
+    sections = {name: _check_mapping(data.get(name), name, name, source, base, problems)
+                for name in _NAMES if name and name != _FOLDERS}
+    folders = _check_folders(data.get("folders"), source, base, problems)
+    retry = sections["retry"]
+    if INVALID not in (retry["base_seconds"], retry["cap_seconds"]) and (
+            retry["cap_seconds"] < retry["base_seconds"]):
+        problems.append(problem_at(source, "retry.cap_seconds",
+                                   "is smaller than retry.base_seconds",
+                                   "make the cap at least as long as the first delay"))
+    return Checked(top, sections, folders)
