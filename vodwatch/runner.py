@@ -150,10 +150,10 @@ def _after(svc: Services, job: JobRow, exc: BaseException, bound: Any) -> Outcom
         else:
             situation = replace(situation, asset_state=state)
         verdict = decide(situation, svc.policy)
-    log_event = {Next.RETRY: bound.warning, Next.PAUSE: bound.error, Next.FAIL: bound.warning}
-    log_event.get(verdict.next, bound.info)("job.verdict", state=job.state,
-                                             next=str(verdict.next), reason=verdict.reason,
-                                             error=str(exc))
+    event, level = _EVENTS[verdict.next]
+    getattr(bound, level)(event, state=job.state, reason=verdict.reason, error=str(exc),
+                          **({"retry_in": round(verdict.delay, 1), "attempt": job.attempts + 1}
+                             if verdict.next is Next.RETRY else {}))
     match verdict.next:
         case Next.STOP:
             return Outcome.INTERRUPTED
@@ -190,6 +190,21 @@ def _after(svc: Services, job: JobRow, exc: BaseException, bound: Any) -> Outcom
             svc.journal.set_job(job.id, attempts=job.attempts + 1,
                                 retry_at=svc.clock() + verdict.delay, wait_reason=verdict.why)
             return Outcome.WAITING
+
+
+# How each verdict is logged: events, not prose.
+_EVENTS: dict[Next, tuple[str, str]] = {
+    Next.RETRY: ("job.waiting", "warning"),
+    Next.PAUSE: ("folder.paused", "error"),
+    Next.CHECK_STATE: ("job.asset_state", "info"),
+    Next.ASK_AGAIN: ("job.upload_closed", "warning"),
+    Next.REDO: ("job.file_changed", "info"),
+    Next.DROP: ("job.file_vanished", "warning"),
+    Next.FAIL: ("job.refused", "info"),
+    Next.UNAVAILABLE: ("job.share_unavailable", "warning"),
+    Next.STOP: ("job.interrupted", "info"),
+    Next.LEAVE: ("job.taken_over", "warning"),
+}
 
 
 def _keep_ticket(svc: Services, job: JobRow, started: float) -> None:
