@@ -30,7 +30,7 @@ from .claim import Claims, new_daemon_id
 from .config import Config, FolderSet, load_config
 from .errors import ConfigError, RemoteError, TransportError
 from .explain import still_writing_failure
-from .folder import FolderWatch, share_fault
+from .folder import FolderWatch
 from .journal import Journal
 from .log import add_secret
 from .metrics import Metrics, MetricsServer
@@ -41,7 +41,9 @@ from .pacing import Pacer
 from .prehash import Prehasher
 from .retry import Action, RetryPolicy, classify
 from .runner import Outcome, Services, run_job
+from .share_faults import share_fault
 from .state import journal_error, state_error
+from .states import FINAL_STATES
 from .upload import MiB, RateLimit, Uploader
 from .vod.api import VodClient
 from .vod.http import HttpSettings, make_session
@@ -176,9 +178,9 @@ class Daemon:
                 return None  # shutting down: the job waits, the journal holds the parts
             decision = classify(exc)
             self.metrics.retries.labels(decision.reason).inc()
-            if decision.action is Action.REAUTHORIZE and attempt <= 5:
+            if decision.action is Action.REAUTHORIZE and attempt <= policy.reauthorize_attempts:
                 return 0.0
-            if decision.action is Action.RETRY and attempt <= 8:
+            if decision.action is Action.RETRY and attempt <= policy.part_attempts:
                 return policy.delay(attempt, getattr(getattr(exc, "fault", None),
                                                      "retry_after", None))
             return None  # the job goes to waiting, with its longer backoff
@@ -348,7 +350,7 @@ class Daemon:
                 pause = self.journal.pauses().get(rt.fs.name, {})
                 self._pause(rt, str(pause.get("reason", "credentials")),
                             str(pause.get("detail", job.wait_reason or "")))
-            elif self.once and job.attempts >= 5:
+            elif self.once and job.attempts >= rt_policy(rt).unreachable_after:
                 self.stats.unreachable = True
                 self.stats.detail = job.wait_reason or ""
             return
@@ -415,7 +417,7 @@ class Daemon:
         multipart upload in flight carries on through the authority API).
         """
         job = ticket["job"]
-        if job["state"] in J.FINAL_STATES:
+        if job["state"] in FINAL_STATES:
             return []
         for f in ticket["files"]:
             if f.get("final_path"):  # the peer may mount the share elsewhere
@@ -727,3 +729,8 @@ def _under(filename: object, folder: Path) -> bool:
 
 def _write_ticket(claims: Claims, watch: FolderWatch, job_id: int) -> None:
     claims.write_ticket(job_id, watch.ticket(job_id))
+
+
+def rt_policy(rt: FolderSetRuntime | None) -> RetryPolicy:
+    """The retry policy a folder set's jobs use (the default one if it is gone)."""
+    return rt.svc.policy if rt is not None else RetryPolicy()

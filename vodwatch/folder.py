@@ -10,10 +10,7 @@ back by itself.
 
 from __future__ import annotations
 
-import contextlib
-import errno as e
 import json
-import os
 import queue
 import time
 from collections.abc import Callable
@@ -32,25 +29,11 @@ from .journal import CLAIMED, Journal, NewFile
 from .names import Kind, ParsedName, is_ignored, parse_name
 from .prehash import Identity, Prehasher
 from .settle import Settler
+from .share_faults import probe_write, share_fault
 from .watch import Entry, EventWatcher, choose_mode, scan, stat_entry
 from .words import printable
 
 log = structlog.get_logger("vodwatch.folder")
-
-
-def share_fault(exc: OSError, where: str) -> str:
-    """One sentence for a share fault, with what to do."""
-    code = exc.errno
-    if code in (e.ENOSPC, e.EDQUOT):
-        return f"the share is full ({where}): free some space; vodwatch carries on by itself"
-    if code in (e.EROFS, e.EACCES, e.EPERM):
-        return (f"vodwatch may not write to {where} ({exc.strerror}): give the service user "
-                "write access; vodwatch carries on by itself")
-    if code in (e.EEXIST, e.ENOTDIR) and where and not os.path.isdir(where):
-        return f"{where} is not a folder: make it a folder; vodwatch carries on by itself"
-    if code == e.ENOENT:
-        return f"{where} is missing: is the share mounted? vodwatch waits for it"
-    return f"the share does not answer ({where}: {exc.strerror or exc}); vodwatch waits for it"
 
 
 @dataclass
@@ -381,15 +364,6 @@ class FolderWatch:
                         "stable_for_s": round(now - info.stable_since, 1),
                         "waiting_for_s": round(now - info.first_seen, 1)})
         return out
-
-
-def probe_write(folder: Path) -> None:
-    """Create and delete a hidden file in ``folder``; OSError if the share refuses."""
-    path = folder / f".vodwatch-probe-{os.getpid()}"
-    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-    os.close(fd)
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
 
 
 def _is_text(name: str) -> bool:

@@ -20,26 +20,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .states import FINAL_STATES, JobState, check_file_move, check_job_move
+
 SCHEMA_VERSION = 2
 PRIVATE_MODE = 0o600  # the journal names every file and asset: its owner's only
 WAL_SUFFIX, SHM_SUFFIX = "-wal", "-shm"
 
-# Job states, in the order a job normally walks them.
-CLAIMING = "claiming"  # claim markers being made in the share's hidden folder
-CLAIMED = "claimed"  # files are ours; not yet hashed
-READY = "ready"  # hashed and the asset checked; UpdateAsset not yet sent
-REQUESTING = "requesting"  # UpdateAsset sent, answer not yet journaled
-REQUESTED = "requested"  # upload URLs stored
-UPLOADING = "uploading"
-CONFIRMING = "confirming"  # ConfirmAssetUpload sent, answer not yet journaled
-CONFIRMED = "confirmed"  # VOD has everything; only the moves are left
-FINISHING = "finishing"  # moving files to done/ or failed/
-DONE = "done"
-FAILED = "failed"
-REQUEUED = "requeued"  # the file changed; it waits in the inbox and a new job will follow
-ABANDONED = "abandoned"  # the file vanished or another daemon took it; nothing of ours is left
-
-FINAL_STATES = frozenset({DONE, FAILED, REQUEUED, ABANDONED})
+# Job states (the table of allowed moves lives in vodwatch.states).
+CLAIMING, CLAIMED, READY = JobState.CLAIMING, JobState.CLAIMED, JobState.READY
+REQUESTING, REQUESTED = JobState.REQUESTING, JobState.REQUESTED
+UPLOADING, CONFIRMING = JobState.UPLOADING, JobState.CONFIRMING
+CONFIRMED, FINISHING = JobState.CONFIRMED, JobState.FINISHING
+DONE, FAILED = JobState.DONE, JobState.FAILED
+REQUEUED, ABANDONED = JobState.REQUEUED, JobState.ABANDONED
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -354,6 +347,10 @@ class Journal:
             fields.setdefault("finished_at", fields["updated_at"])
         cols = ", ".join(f"{k} = ?" for k in fields)
         with self._tx() as db:
+            if "state" in fields:
+                row = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+                if row is not None:
+                    check_job_move(row[0], fields["state"])
             db.execute(f"UPDATE jobs SET {cols} WHERE id = ?", (*fields.values(), job_id))
 
     def set_file(self, file_id: int, **fields: Any) -> None:
@@ -363,6 +360,10 @@ class Journal:
             raise ValueError(f"not updatable: {sorted(bad)}")
         cols = ", ".join(f"{k} = ?" for k in fields)
         with self._tx() as db:
+            if "state" in fields:
+                row = db.execute("SELECT state FROM files WHERE id = ?", (file_id,)).fetchone()
+                if row is not None:
+                    check_file_move(row[0], fields["state"])
             db.execute(f"UPDATE files SET {cols} WHERE id = ?", (*fields.values(), file_id))
 
     def drop_file(self, file_id: int) -> None:
@@ -381,6 +382,9 @@ class Journal:
                            " object_key = ?, upload_id = NULL, bytes_sent = 0, state = 'pending'"
                            " WHERE id = ?", (url, expires, bucket, key, file_id))
                 db.execute("DELETE FROM parts WHERE file_id = ?", (file_id,))
+            row = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is not None:
+                check_job_move(row[0], REQUESTED)
             db.execute("UPDATE jobs SET state = ?, updated_at = ? WHERE id = ?",
                        (REQUESTED, now, job_id))
 

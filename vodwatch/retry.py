@@ -287,6 +287,11 @@ class RetryPolicy:
     cap: float = 300.0
     jitter: float = 0.5
     max_attempts: int | None = None  # None: retry for as long as it takes
+    # Budgets of the quick, in-place retries; beyond them a job waits with its backoff.
+    part_attempts: int = 8  # one object-store call (a part, a complete) retried in place
+    reauthorize_attempts: int = 5  # a fresh signed URL for the same call
+    rerequests: int = 5  # UpdateAsset asked again for one job (an upload closed under us)
+    unreachable_after: int = 5  # `once` gives up on VOD after this many waits of a job
 
     def __post_init__(self) -> None:
         if self.base <= 0 or self.cap < self.base:

@@ -14,7 +14,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -23,10 +23,10 @@ import structlog
 
 from . import journal as J
 from .claim import SHARE_ERRNOS, Claims
+from .decide import FailFile, LeaseLost, MoveRefused, Next, Situation, TakenOver, decide
 from .errors import (
     AssetStateError,
     FileChanged,
-    FileVanished,
     MetadataChanged,
     RemoteError,
     TransportError,
@@ -50,12 +50,13 @@ from .finish import (
     unique_target,
     write_error_file,
 )
-from .folder import probe_write, share_fault
 from .group import ReadyFile, pair_upload_urls, update_request
 from .journal import FileRow, JobRow, Journal
 from .names import Kind, ParsedName, parse_name
 from .prehash import Prehasher, identity
 from .retry import Action, RetryPolicy, classify
+from .share_faults import probe_write
+from .states import FINAL_STATES, JobState
 from .upload import (
     ExpiredUrl,
     Interrupted,
@@ -71,8 +72,6 @@ from .vod.obs import parse_object_url, url_expires
 
 log = structlog.get_logger("vodwatch.runner")
 
-# How often one job may go back to UpdateAsset before it is called a failure.
-MAX_REREQUESTS = 5
 
 
 class Outcome(StrEnum):
@@ -110,135 +109,112 @@ class Services:
     prehash: Prehasher | None = None  # hashes computed while files settled
 
 
-class LeaseLost(VodwatchError):
-    """Our lease on the share is too old to act on it (we may be cut off from the share)."""
-
-
-class TakenOver(Exception):
-    """Another daemon owns this job's files now: touch nothing, cancel nothing."""
-
-
-class MoveRefused(VodwatchError):
-    """done/ is writable but the file cannot be moved now (an editor has it open)."""
-
-
-class _Fail(Exception):
-    """Internal: finish the job as failed with this explanation."""
-
-    def __init__(self, failure: Failure) -> None:
-        super().__init__(failure.sentence)
-        self.failure = failure
-
-
 def run_job(svc: Services, job_id: int) -> Outcome:
-    """Carry a job forward from its journaled state until it ends, waits or pauses."""
+    """Carry a job forward from its journaled state until it ends, waits or pauses.
+
+    The steps raise; ``decide`` (a pure table) says what happens next; this applies it.
+    """
     job = svc.journal.job(job_id)
     bound = log.bind(job_id=job_id, asset_id=job.asset_id, folder=svc.folder)
     started = time.monotonic()
     while True:
         job = svc.journal.job(job_id)
-        if job.state in J.FINAL_STATES:
+        if job.state in FINAL_STATES:
             return Outcome(job.state)
         try:
-            try:
-                _STEPS[job.state](svc, job)
-            except (_Restart, Interrupted, TakenOver):
-                raise
-            except Exception:
-                if job.state != J.CLAIMING and not _ours(svc, job):
-                    raise TakenOver() from None  # act on nothing: it is a peer's job now
-                raise
-        except TakenOver:
-            bound.warning("job.taken_over", state=job.state,
-                          hint="another daemon carries this job on (this one lost its lease)")
-            svc.journal.set_job(job_id, state=J.ABANDONED, wait_reason="taken over by a peer")
-            return Outcome.ABANDONED
+            _STEPS[job.state](svc, job)
+            continue
         except _Restart:
             continue  # the step moved the state back; run the loop again
-        except Interrupted:
-            bound.info("job.interrupted", state=job.state)
-            return Outcome.INTERRUPTED
-        except FileVanished as exc:
-            if not svc.claims.root.is_dir():
-                # The whole share went away: an outage, not a deletion.
-                return _unavailable(svc, job, "the share is not there (is it mounted?); "
-                                    "vodwatch waits for it")
-            bound.warning("job.file_vanished", state=job.state, error=str(exc))
-            _give_up(svc, job, J.ABANDONED, str(exc))
-            return Outcome.ABANDONED
-        except FileChanged as exc:
-            bound.info("job.file_changed", state=job.state, error=str(exc))
-            _give_up(svc, job, J.REQUEUED, str(exc))
-            return Outcome.REQUEUED
-        except AssetStateError as exc:
-            _to_failed(svc, job, state_failure(exc))
-        except _Fail as exc:
-            _to_failed(svc, job, exc.failure)
-        except (RemoteError, TransportError) as exc:
-            decision = classify(exc)
-            if decision.action is Action.PAUSE:
-                svc.journal.set_pause(svc.folder, decision.reason, str(exc))
-                svc.journal.set_job(job_id, retry_at=svc.clock() + svc.credentials_recheck,
-                                    wait_reason=f"paused: {decision.reason}")
-                bound.error("folder.paused", reason=decision.reason, error=str(exc))
-                return Outcome.PAUSED
-            if decision.action is Action.RETRY or decision.action is Action.REAUTHORIZE:
-                return _wait(svc, job, exc, decision.reason)
-            if decision.action is Action.STATE and isinstance(exc, RemoteError):
-                state_error = _asset_state(svc, job, exc)
-                if state_error.state in UPDATABLE and job.attempts < MAX_REREQUESTS and (
-                        job.state in (J.REQUESTED, J.UPLOADING)):
-                    # The upload was closed under us (cancelled elsewhere): ask again.
-                    bound.warning("job.upload_closed", state=state_error.state,
-                                  error=str(exc))
-                    for f in svc.journal.files(job_id):
-                        if f.state != "uploaded":
-                            svc.journal.set_file(f.id, upload_id=None, part_size=None)
-                    svc.journal.set_job(job_id, state=J.REQUESTING, attempts=job.attempts + 1)
-                    continue
-                if state_error.state in UPLOADING and job.attempts < MAX_REREQUESTS and (
-                        job.state in (J.REQUESTED, J.UPLOADING, J.CONFIRMING)):
-                    # VOD's answer contradicts the asset's state: give it a moment.
-                    return _wait(svc, job, exc, "asset_state")
-                _to_failed(svc, job, state_failure(state_error))
-            else:
-                _to_failed(svc, job, remote_failure(job.asset_id, exc, decision.explain,
-                                                     decision.advice))
-        except LeaseLost as exc:
-            return _wait(svc, job, exc, "lease")
-        except MoveRefused as exc:
-            return _wait(svc, job, exc, "delivered, waiting to move")
-        except OSError as exc:
-            # A folder we must write to is unwritable or gone: keep the file, say so loudly.
-            bound.error("job.filesystem_error", state=job.state, error=str(exc))
-            return _unavailable(svc, job, share_fault(exc, exc.filename or svc.folder))
+        except (VodwatchError, OSError) as exc:
+            outcome = _after(svc, job, exc, bound)
         finally:
-            state = svc.journal.job(job_id).state
-            if state in J.FINAL_STATES:
-                svc.claims.drop_ticket(job_id)
-                _summary(svc, job_id, started)
-            elif state != job.state and svc.ticket is not None:
-                svc.claims.write_ticket(job_id, svc.ticket(job_id))
+            _keep_ticket(svc, job, started)
+        if outcome is not None:
+            return outcome
 
 
-def _unavailable(svc: Services, job: JobRow, why: str) -> Outcome:
-    """The share failed under the job: it waits, the folder set becomes unavailable."""
-    svc.journal.set_job(job.id, retry_at=svc.clock() + 2.0, wait_reason=why)
-    log.warning("job.share_unavailable", job_id=job.id, asset_id=job.asset_id, reason=why)
-    return Outcome.UNAVAILABLE
+def _after(svc: Services, job: JobRow, exc: BaseException, bound: Any) -> Outcome | None:
+    """Apply the verdict on what went wrong; None when the job carries on at once."""
+    if not isinstance(exc, (Interrupted, TakenOver)) and job.state != J.CLAIMING and (
+            not _ours(svc, job)):
+        exc = TakenOver()  # act on nothing: it is a peer's job now
+    situation = Situation(exc, JobState(job.state), job.attempts, job.asset_id,
+                          share_present=svc.claims.root.is_dir())
+    verdict = decide(situation, svc.policy)
+    if verdict.next is Next.CHECK_STATE:
+        try:
+            state = svc.vod.asset_status(job.asset_id)
+        except (RemoteError, TransportError) as query_error:
+            situation = replace(situation, error=query_error)
+        else:
+            situation = replace(situation, asset_state=state)
+        verdict = decide(situation, svc.policy)
+    event, level = _EVENTS[verdict.next]
+    getattr(bound, level)(event, state=job.state, reason=verdict.reason, error=str(exc),
+                          **({"retry_in": round(verdict.delay, 1), "attempt": job.attempts + 1}
+                             if verdict.next is Next.RETRY else {}))
+    match verdict.next:
+        case Next.STOP:
+            return Outcome.INTERRUPTED
+        case Next.LEAVE:
+            svc.journal.set_job(job.id, state=J.ABANDONED, wait_reason="taken over by a peer")
+            return Outcome.ABANDONED
+        case Next.DROP:
+            _give_up(svc, job, J.ABANDONED, verdict.why)
+            return Outcome.ABANDONED
+        case Next.REDO:
+            _give_up(svc, job, J.REQUEUED, verdict.why)
+            return Outcome.REQUEUED
+        case Next.FAIL:
+            assert verdict.failure is not None
+            _to_failed(svc, job, verdict.failure)
+            return None
+        case Next.ASK_AGAIN:
+            for f in svc.journal.files(job.id):
+                if f.state != "uploaded":
+                    svc.journal.set_file(f.id, upload_id=None, part_size=None)
+            svc.journal.set_job(job.id, state=J.REQUESTING, attempts=job.attempts + 1)
+            return None
+        case Next.PAUSE:
+            svc.journal.set_pause(svc.folder, verdict.reason, verdict.why)
+            svc.journal.set_job(job.id, retry_at=svc.clock() + svc.credentials_recheck,
+                                wait_reason=f"paused: {verdict.reason}")
+            return Outcome.PAUSED
+        case Next.UNAVAILABLE:
+            svc.journal.set_job(job.id, retry_at=svc.clock() + 2.0, wait_reason=verdict.why)
+            return Outcome.UNAVAILABLE
+        case _:
+            if svc.on_retry is not None:
+                svc.on_retry(verdict.reason)
+            svc.journal.set_job(job.id, attempts=job.attempts + 1,
+                                retry_at=svc.clock() + verdict.delay, wait_reason=verdict.why)
+            return Outcome.WAITING
 
 
-def _wait(svc: Services, job: JobRow, exc: BaseException, reason: str) -> Outcome:
-    attempts = job.attempts + 1
-    if svc.on_retry is not None:
-        svc.on_retry(reason)
-    retry_after = getattr(getattr(exc, "fault", None), "retry_after", None)
-    delay = svc.policy.delay(attempts, retry_after)
-    svc.journal.set_job(job.id, attempts=attempts, retry_at=svc.clock() + delay,
-                        wait_reason=f"{reason}: {exc}")
-    log.warning("job.waiting", job_id=job.id, asset_id=job.asset_id, reason=reason,
-                attempt=attempts, retry_in=round(delay, 1), error=str(exc))
-    return Outcome.WAITING
+# How each verdict is logged: events, not prose.
+_EVENTS: dict[Next, tuple[str, str]] = {
+    Next.RETRY: ("job.waiting", "warning"),
+    Next.PAUSE: ("folder.paused", "error"),
+    Next.CHECK_STATE: ("job.asset_state", "info"),
+    Next.ASK_AGAIN: ("job.upload_closed", "warning"),
+    Next.REDO: ("job.file_changed", "info"),
+    Next.DROP: ("job.file_vanished", "warning"),
+    Next.FAIL: ("job.refused", "info"),
+    Next.UNAVAILABLE: ("job.share_unavailable", "warning"),
+    Next.STOP: ("job.interrupted", "info"),
+    Next.LEAVE: ("job.taken_over", "warning"),
+}
+
+
+def _keep_ticket(svc: Services, job: JobRow, started: float) -> None:
+    """The job's ticket on the share follows its state; a finished job's goes away."""
+    state = svc.journal.job(job.id).state
+    if state in FINAL_STATES:
+        svc.claims.drop_ticket(job.id)
+        _summary(svc, job.id, started)
+    elif state != job.state and svc.ticket is not None:
+        svc.claims.write_ticket(job.id, svc.ticket(job.id))
 
 
 # ---- steps ---------------------------------------------------------------------------
@@ -282,7 +258,7 @@ def _claimed(svc: Services, job: JobRow) -> None:
                              ctime_ns=snap.ctime_ns, ino=snap.ino)
     files = svc.journal.files(job.id)
     if not [f for f in files if not f.error]:
-        raise _Fail(Failure(**json.loads(files[0].error or '{}')))
+        raise FailFile(Failure(**json.loads(files[0].error or '{}')))
     video = next((f for f in files if f.kind == Kind.VIDEO and not f.error), None)
     if video is not None:
         status = svc.vod.asset_status(job.asset_id)
@@ -347,7 +323,7 @@ def _refuse(svc: Services, job: JobRow, f: FileRow, failure: Failure) -> None:
 def _check_uploadable(svc: Services, f: FileRow, path: Path, job: JobRow) -> None:
     failure = uploadable_problem(f.name, path, svc.language_map, job.asset_id)
     if failure is not None:
-        raise _Fail(failure)
+        raise FailFile(failure)
 
 
 def _ready(svc: Services, job: JobRow) -> None:
@@ -402,7 +378,7 @@ def _urls_for(files: list[FileRow], ready: list[ReadyFile], answer: dict[str, An
     try:
         by_name = {rf.parsed.name: url for rf, url in pair_upload_urls(answer, ready)}
     except ValueError as exc:
-        raise _Fail(incomplete_answer_failure(job.asset_id, str(exc))) from None
+        raise FailFile(incomplete_answer_failure(job.asset_id, str(exc))) from None
     out: list[tuple[int, str, float | None, str | None, str | None]] = []
     for f in files:
         url = by_name[f.name]

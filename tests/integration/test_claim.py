@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.walk import walk
 from vodwatch.claim import Claims, marker_name
 from vodwatch.journal import CLAIMED, Journal, NewFile
 from vodwatch.share import STATE_DIR_NAME, ShareIdentity
@@ -100,7 +101,7 @@ def _claim_job(claims: Claims, journal: Journal, inbox: Path, asset_id: str,
                                             str(claims.marker_for(path)))])
     marker = claims.claim(path, job_id)
     assert marker is not None
-    journal.set_job(job_id, state=CLAIMED)
+    walk(journal, job_id, CLAIMED)
     claims.write_ticket(job_id, _ticket(journal, job_id, inbox))
     return job_id, path, marker
 
@@ -599,6 +600,7 @@ def test_a_journal_export_as_ticket_has_no_signed_url(
     a, journal = make("a"), journals("a")
     job_id, _, _ = _claim_job(a, journal, inbox, A1, f"{A1}.mp4")
     (f,) = journal.files(job_id)
+    walk(journal, job_id, "requesting")
     journal.store_urls(job_id, [(f.id, SIGNED, 1_700_000_000.0, "bkt", "k.mp4")])
     a.write_ticket(job_id, _ticket(journal, job_id, inbox))
     for path in (inbox / STATE_DIR_NAME).rglob("*"):
@@ -616,7 +618,7 @@ def test_share_identity_first_check_then_create(inbox: Path) -> None:
     assert share.check(None) == (None, None)
     (inbox / STATE_DIR_NAME).mkdir()
     ident = share.create()
-    assert ident == {"id": ident["id"], "dev": inbox.stat().st_dev}
+    assert ident == {"id": ident["id"], "dev": inbox.stat().st_dev, "mount": ident["mount"]}
     assert len(ident["id"]) == 32
     assert share.path.read_text().strip() == ident["id"]
 

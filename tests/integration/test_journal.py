@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.walk import walk
 from vodwatch import journal as J
 from vodwatch.claim import marker_name
 from vodwatch.journal import FileRow, Journal, NewFile, PartRow
@@ -232,13 +233,14 @@ def test_set_job_and_set_file_round_trip(journal: Journal, clock: FakeClock) -> 
     """Columns written with set_job and set_file are read back unchanged, updated_at moves."""
     job_id, file_id = _job_with_file(journal)
     clock.now += 5
-    journal.set_job(job_id, state=J.READY, attempts=3, retry_at=123.5, wait_reason="network",
+    walk(journal, job_id, J.CLAIMED)
+    journal.set_job(job_id, attempts=3, retry_at=123.5, wait_reason="network",
                     error_code="VOD.10051", error_msg="busy")
     journal.set_file(file_id, size=10, mtime_ns=11, ctime_ns=12, ino=13, md5="bWQ1",
                      state="uploading", bytes_sent=7, error="nope")
     job = journal.job(job_id)
     assert (job.state, job.attempts, job.retry_at, job.wait_reason, job.error_code,
-            job.error_msg) == (J.READY, 3, 123.5, "network", "VOD.10051", "busy")
+            job.error_msg) == (J.CLAIMED, 3, 123.5, "network", "VOD.10051", "busy")
     assert job.updated_at == clock.now and job.finished_at is None
     f = journal.file(file_id)
     assert (f.size, f.mtime_ns, f.ctime_ns, f.ino, f.md5, f.state, f.bytes_sent, f.error) == (
@@ -252,7 +254,7 @@ def test_a_final_state_sets_finished_at_and_leaves_unfinished_jobs(
     job_id, _ = _job_with_file(journal)
     other, _ = _job_with_file(journal, A2)
     clock.now += 60
-    journal.set_job(job_id, state=state)
+    walk(journal, job_id, state)
     assert journal.job(job_id).finished_at == clock.now
     assert [j.id for j in journal.unfinished_jobs()] == [other]
 
@@ -270,10 +272,10 @@ def test_unfinished_jobs_come_oldest_first_in_every_working_state(journal: Journ
     ids = []
     for state in (J.CONFIRMING, J.CLAIMED, J.UPLOADING, J.FINISHING):
         job_id, _ = _job_with_file(journal)
-        journal.set_job(job_id, state=state)
+        walk(journal, job_id, state)
         ids.append(job_id)
     done_id, _ = _job_with_file(journal)
-    journal.set_job(done_id, state=J.DONE)
+    walk(journal, done_id, J.DONE)
     assert [j.id for j in journal.unfinished_jobs()] == ids
     assert [j.id for j in journal.jobs_in([J.DONE, J.CLAIMED])] == [ids[1], done_id]
 
@@ -294,6 +296,7 @@ def test_store_urls_resets_upload_progress_and_parts(journal: Journal) -> None:
     journal.set_file(file_id, upload_id="OLD", bytes_sent=500, state="uploaded",
                      upload_url="https://old")
     journal.add_part(file_id, PartRow(1, 100, "bWQ1", '"e1"'))
+    walk(journal, job_id, "requesting")
     journal.store_urls(job_id, [(file_id, "https://new?Expires=9", 9.0, "bkt", "p/a/k.mp4")])
     f = journal.file(file_id)
     assert (f.upload_url, f.url_expires, f.bucket, f.object_key) == (
@@ -390,7 +393,8 @@ def test_a_ticket_moves_a_job_to_another_journal_rebased_on_our_inbox(
     job_id, (file_id,) = journal.create_job(
         PEER_INBOX, A1, True,
         [NewFile(name, "video", f"{PEER_INBOX}/sub/{name}", _marker(f"sub/{name}", PEER_INBOX))])
-    journal.set_job(job_id, state=J.UPLOADING, attempts=4, outcome="failed",
+    walk(journal, job_id, J.UPLOADING)
+    journal.set_job(job_id, attempts=4, outcome="failed",
                     outcome_reason="{}")
     journal.set_file(file_id, size=2048, md5="bWQ1", upload_id="UP1", bucket="bkt",
                      object_key="k.mp4", part_size=1024, upload_url=SIGNED, url_expires=9.0,
@@ -530,14 +534,14 @@ def test_prune_forgets_old_finished_jobs_and_old_events_only(journal: Journal,
     """prune deletes finished jobs (files, parts) and events older than the cut-off."""
     old_done, old_file = _job_with_file(journal)
     journal.add_part(old_file, PartRow(1, 1, "m", '"e"'))
-    journal.set_job(old_done, state=J.DONE)
+    walk(journal, old_done, J.DONE)
     old_open, _ = _job_with_file(journal)
-    journal.set_job(old_open, state=J.UPLOADING)
+    walk(journal, old_open, J.UPLOADING)
     journal.event("/in", "done", job_id=old_done)
     clock.now += 1000
     cut = clock.now - 1
     new_done, _ = _job_with_file(journal)
-    journal.set_job(new_done, state=J.FAILED)
+    walk(journal, new_done, J.FAILED)
     journal.event("/in", "failed", job_id=new_done)
     journal.prune(cut)
     with pytest.raises(KeyError):
@@ -564,7 +568,7 @@ def test_read_only_journal_reads_while_a_writer_holds_a_transaction(tmp_path: Pa
         assert reader.recent_events(["uncommitted"]) == []
         assert time.monotonic() - started < 1.0
         raw.execute("COMMIT")
-        writer.set_job(job_id, state=J.DONE)
+        walk(writer, job_id, J.DONE)
         assert reader.job(job_id).state == J.DONE
         assert len(reader.recent_events(["uncommitted"])) == 1
     finally:

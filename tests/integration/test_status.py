@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.walk import walk
 from vodwatch import journal as J
 from vodwatch.config import Config, load_config
 from vodwatch.journal import Journal, NewFile
@@ -69,6 +70,8 @@ def new_job(j: Journal, folder: Path, asset: str, name: str, **fields: Any) -> i
     """A job with one file, moved to the given fields (state, retry_at, ...)."""
     job_id, _ = j.create_job(str(folder), asset, True,
                              [NewFile(name, "video", str(folder / name), str(folder / name))])
+    if "state" in fields:
+        walk(j, job_id, fields.pop("state"))
     if fields:
         j.set_job(job_id, **fields)
     return job_id

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.walk import walk
 from vodwatch import journal as J
 from vodwatch.claim import STATE_DIR_NAME, Claims
 from vodwatch.journal import Journal, NewFile, PartRow
@@ -187,7 +188,7 @@ def _legacy_job(journal: Journal, inbox: Path, folder: Path, job_name: str,
                      md5="bWQ1", upload_id="UP1", bucket="bkt", object_key="k.mp4",
                      part_size=4, bytes_sent=4, state="uploading")
     journal.add_part(file_id, PartRow(1, 4, "m1", '"e1"'))
-    journal.set_job(job_id, state=J.UPLOADING)
+    walk(journal, job_id, J.UPLOADING)
     return job_id, file_id, claimed
 
 

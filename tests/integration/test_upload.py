@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from tests.conftest import PID, wait_for, write_bytes
+from tests.walk import walk
 from vodwatch.emulator import DEFAULT_AK, DEFAULT_SK, Emulator
 from vodwatch.errors import FileChanged, FileVanished, RemoteError, TransportError
 from vodwatch.journal import FileRow, Journal, NewFile, PartRow
@@ -91,6 +92,7 @@ def _job(emulator: Emulator, vod: VodClient, journal: Journal, path: Path) -> Fi
     journal.set_file(file_id, size=snap.size, mtime_ns=snap.mtime_ns, ctime_ns=snap.ctime_ns,
                      ino=snap.ino, md5=md5)
     bucket, key = parse_object_url(url)
+    walk(journal, job_id, "requesting")
     journal.store_urls(job_id, [(file_id, url, url_expires(url), bucket, key)])
     return journal.file(file_id)
 

@@ -1,0 +1,167 @@
+"""What a job does next after something went wrong: one pure table. No I/O.
+
+Given the error, the job's phase (its state), how many attempts it has made and,
+when the answer depends on it, the asset's state in VOD, ``decide`` answers with a
+``Verdict``: retry after T, pause the folder set, ask VOD again for upload URLs,
+ask VOD for the asset's state first, abandon and redo once the file is stable,
+drop the job (the file is gone), fail the file with an explanation, mark the share
+unavailable, stop (shutdown), or leave the job to the daemon that took it over.
+``runner.run_job`` only applies the verdict. What the error itself means
+(transient, credentials, asset state, permanent) is ``retry.classify``'s word.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .errors import (
+    AssetStateError,
+    FileChanged,
+    FileVanished,
+    RemoteError,
+    TransportError,
+    VodwatchError,
+)
+from .explain import MISSING, UPDATABLE, UPLOADING, remote_failure, state_failure, state_words
+from .finish import Failure
+from .retry import Action, RetryPolicy, classify
+from .share_faults import share_fault
+from .states import JobState
+from .upload import Interrupted
+
+
+class Next(StrEnum):
+    """What the job does next."""
+
+    RETRY = "retry"  # wait ``delay`` seconds, then carry on from the same state
+    PAUSE = "pause"  # credentials, permission, account: the folder set pauses
+    CHECK_STATE = "check_state"  # ask VOD the asset's state, then decide again with it
+    ASK_AGAIN = "ask_again"  # the upload was closed under us: ask VOD for new URLs
+    REDO = "redo"  # the file changed: abandon the upload, redo once it is stable
+    DROP = "drop"  # the file vanished: abandon the upload, nothing to report
+    FAIL = "fail"  # permanent for this file: failed/ with ``failure``
+    UNAVAILABLE = "unavailable"  # the share failed: wait; the folder set says why
+    STOP = "stop"  # shutting down: the journal holds the checkpoint
+    LEAVE = "leave"  # another daemon carries the job on: touch nothing
+
+
+# ---- flow signals: what the steps raise besides the services' errors -------------------
+
+class FailFile(VodwatchError):
+    """Finish the job as failed with this explanation (decided by a step)."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.sentence)
+        self.failure = failure
+
+
+class TakenOver(VodwatchError):
+    """Another daemon owns this job's files now: touch nothing, cancel nothing."""
+
+    def __init__(self) -> None:
+        super().__init__("another daemon carries this job on")
+
+
+class LeaseLost(VodwatchError):
+    """Our lease on the share is too old to act on it (we may be cut off from the share)."""
+
+
+class MoveRefused(VodwatchError):
+    """done/ is writable but the file cannot be moved now (an editor has it open)."""
+
+
+@dataclass(frozen=True)
+class Situation:
+    """The facts a decision rests on."""
+
+    error: BaseException
+    phase: JobState
+    attempts: int  # attempts already made by this job (0 on the first run)
+    asset_id: str = ""
+    asset_state: str | None = None  # known once CHECK_STATE was answered
+    share_present: bool = True  # the share's hidden folder is there
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What to do, with the words for logs, status and error files."""
+
+    next: Next
+    reason: str  # a stable word for logs and metrics
+    delay: float = 0.0  # RETRY: seconds to wait
+    failure: Failure | None = None  # FAIL: the explanation for the file
+    why: str = ""  # UNAVAILABLE / PAUSE / RETRY: one sentence for status
+
+
+# Phases in which an upload URL or a multipart upload of ours can be closed under us.
+_SENDING = frozenset({JobState.REQUESTED, JobState.UPLOADING})
+_OPEN = _SENDING | {JobState.CONFIRMING}
+
+
+def decide(s: Situation, policy: RetryPolicy,
+           rand: Callable[[], float] = random.random) -> Verdict:
+    """The verdict for ``s``. Raises TypeError for an error no row covers (a bug)."""
+    err = s.error
+    if isinstance(err, Interrupted):
+        return Verdict(Next.STOP, "shutdown")
+    if isinstance(err, TakenOver):
+        return Verdict(Next.LEAVE, "taken_over", why=str(err))
+    if isinstance(err, FailFile):
+        return Verdict(Next.FAIL, "failed", failure=err.failure)
+    if isinstance(err, FileVanished):
+        if not s.share_present:  # the whole share went away: an outage, not a deletion
+            return Verdict(Next.UNAVAILABLE, "share_gone",
+                           why="the share is not there (is it mounted?); vodwatch waits for it")
+        return Verdict(Next.DROP, "file_vanished", why=str(err))
+    if isinstance(err, FileChanged):
+        return Verdict(Next.REDO, "file_changed", why=str(err))
+    if isinstance(err, AssetStateError):
+        return Verdict(Next.FAIL, "asset_state", failure=state_failure(err))
+    if isinstance(err, LeaseLost):
+        return _retry(s, policy, rand, "lease", str(err))
+    if isinstance(err, MoveRefused):
+        return _retry(s, policy, rand, "delivered, waiting to move", str(err))
+    if isinstance(err, RemoteError | TransportError):
+        return _remote(s, err, policy, rand)
+    if isinstance(err, OSError):
+        # A folder we must write to is unwritable or gone: keep the file, say so loudly.
+        return Verdict(Next.UNAVAILABLE, "share",
+                       why=share_fault(err, str(err.filename or "the share")))
+    raise TypeError(f"no decision for {type(err).__name__}: {err}")
+
+
+def _retry(s: Situation, policy: RetryPolicy, rand: Callable[[], float], reason: str,
+           why: str, retry_after: float | None = None) -> Verdict:
+    delay = policy.delay(s.attempts + 1, retry_after, rand)
+    return Verdict(Next.RETRY, reason, delay=delay, why=f"{reason}: {why}")
+
+
+def _remote(s: Situation, err: RemoteError | TransportError, policy: RetryPolicy,
+            rand: Callable[[], float]) -> Verdict:
+    decision = classify(err)
+    if decision.action is Action.PAUSE:
+        return Verdict(Next.PAUSE, decision.reason, why=str(err))
+    if decision.action in (Action.RETRY, Action.REAUTHORIZE):
+        return _retry(s, policy, rand, decision.reason, str(err), decision.retry_after)
+    if decision.action is Action.STATE and isinstance(err, RemoteError):
+        if s.asset_state is None:
+            return Verdict(Next.CHECK_STATE, "asset_state")
+        state = s.asset_state
+        again = s.attempts < policy.rerequests
+        if state in UPDATABLE and again and s.phase in _SENDING:
+            # The upload was closed under us (cancelled elsewhere): ask again.
+            return Verdict(Next.ASK_AGAIN, "upload_closed", why=str(err))
+        if state in UPLOADING and again and s.phase in _OPEN:
+            # VOD's answer contradicts the asset's state: give it a moment.
+            return _retry(s, policy, rand, "asset_state", str(err))
+        words = state_words(s.asset_id, state)
+        return Verdict(Next.FAIL, "asset_state", failure=state_failure(
+            AssetStateError(s.asset_id, state, *words, fault=err.fault)))
+    return Verdict(Next.FAIL, decision.reason, failure=remote_failure(
+        s.asset_id, err, decision.explain, decision.advice))
+
+
+__all__ = ["MISSING", "Next", "Situation", "Verdict", "decide"]

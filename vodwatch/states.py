@@ -1,0 +1,124 @@
+"""Job and file states, and the moves allowed between them. Pure; the one home of both.
+
+The journal refuses a move this table does not allow, so a step that would put a
+job in a state it cannot be in fails loudly in tests instead of silently later.
+States are plain strings (StrEnum) shared by the journal, the logs and
+``vodwatch status --json``.
+
+A job normally walks ``claiming → claimed → ready → requesting → requested →
+uploading → confirming → confirmed → finishing → done | failed``. From any working
+state it may also end ``requeued`` (the file changed: it waits in the inbox for a
+new job) or ``abandoned`` (the file vanished, or another daemon carries the job on),
+or go to ``finishing`` with the outcome ``failed``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from types import MappingProxyType
+
+
+class JobState(StrEnum):
+    """Where a job is; the final ones are also its outcome."""
+
+    CLAIMING = "claiming"  # claim markers being made in the share's hidden folder
+    CLAIMED = "claimed"  # files are ours; not yet hashed
+    READY = "ready"  # hashed and the asset checked; UpdateAsset not yet sent
+    REQUESTING = "requesting"  # UpdateAsset sent, answer not yet journaled
+    REQUESTED = "requested"  # upload URLs stored
+    UPLOADING = "uploading"
+    CONFIRMING = "confirming"  # ConfirmAssetUpload sent, answer not yet journaled
+    CONFIRMED = "confirmed"  # VOD has everything; only the moves are left
+    FINISHING = "finishing"  # moving files to done/ or failed/
+    DONE = "done"
+    FAILED = "failed"
+    REQUEUED = "requeued"  # the file changed; it waits in the inbox, a new job follows
+    ABANDONED = "abandoned"  # the file vanished or another daemon took it
+
+
+class FileState(StrEnum):
+    """Where one file of a job is."""
+
+    PENDING = "pending"  # not yet sent (or to be sent again)
+    UPLOADING = "uploading"  # a multipart upload is under way
+    UPLOADED = "uploaded"  # the store has every byte
+    REFUSED = "refused"  # this file fails on its own; the others of its job go on
+    DONE = "done"  # in done/
+    FAILED = "failed"  # in failed/, with its error file
+
+
+FINAL_STATES = frozenset({JobState.DONE, JobState.FAILED, JobState.REQUEUED,
+                          JobState.ABANDONED})
+WORKING_STATES = frozenset(JobState) - FINAL_STATES
+# States from which a job can give up (any working state, before its files moved).
+_ENDINGS = frozenset({JobState.FINISHING, JobState.REQUEUED, JobState.ABANDONED})
+
+_J = JobState
+JOB_MOVES: Mapping[JobState, frozenset[JobState]] = MappingProxyType({
+    _J.CLAIMING: frozenset({_J.CLAIMED}) | _ENDINGS,
+    _J.CLAIMED: frozenset({_J.READY}) | _ENDINGS,
+    _J.READY: frozenset({_J.REQUESTING}) | _ENDINGS,
+    # The answer may be journaled (requested), or nothing is left to send (uploading).
+    _J.REQUESTING: frozenset({_J.REQUESTED, _J.UPLOADING}) | _ENDINGS,
+    # An expired URL or an upload closed under us asks VOD again.
+    _J.REQUESTED: frozenset({_J.UPLOADING, _J.REQUESTING}) | _ENDINGS,
+    _J.UPLOADING: frozenset({_J.CONFIRMING, _J.CONFIRMED, _J.REQUESTING}) | _ENDINGS,
+    _J.CONFIRMING: frozenset({_J.CONFIRMED}) | _ENDINGS,
+    _J.CONFIRMED: frozenset({_J.FINISHING, _J.ABANDONED}),
+    _J.FINISHING: frozenset({_J.DONE, _J.FAILED, _J.ABANDONED}),
+    _J.DONE: frozenset(),
+    _J.FAILED: frozenset(),
+    _J.REQUEUED: frozenset(),
+    _J.ABANDONED: frozenset(),
+})
+
+_F = FileState
+FILE_MOVES: Mapping[FileState, frozenset[FileState]] = MappingProxyType({
+    _F.PENDING: frozenset({_F.UPLOADING, _F.UPLOADED, _F.REFUSED, _F.DONE, _F.FAILED}),
+    _F.UPLOADING: frozenset({_F.PENDING, _F.UPLOADED, _F.REFUSED, _F.DONE, _F.FAILED}),
+    _F.UPLOADED: frozenset({_F.PENDING, _F.DONE, _F.FAILED}),
+    _F.REFUSED: frozenset({_F.FAILED}),
+    _F.DONE: frozenset(),
+    _F.FAILED: frozenset(),
+})
+
+
+class IllegalMove(ValueError):
+    """A state change the table does not allow (a bug, never the file's fault)."""
+
+
+def check_job_move(old: str, new: str) -> None:
+    """Raise IllegalMove unless a job may go from ``old`` to ``new`` (staying is fine)."""
+    if old != new and JobState(new) not in JOB_MOVES[JobState(old)]:
+        raise IllegalMove(f"a job cannot go from {old} to {new}")
+
+
+def check_file_move(old: str, new: str) -> None:
+    """Raise IllegalMove unless a file may go from ``old`` to ``new`` (staying is fine)."""
+    if old != new and FileState(new) not in FILE_MOVES[FileState(old)]:
+        raise IllegalMove(f"a file cannot go from {old} to {new}")
+
+
+NORMAL_WALK = (JobState.CLAIMING, JobState.CLAIMED, JobState.READY, JobState.REQUESTING,
+               JobState.REQUESTED, JobState.UPLOADING, JobState.CONFIRMING, JobState.CONFIRMED,
+               JobState.FINISHING, JobState.DONE)
+
+
+def walk(old: str, new: str) -> list[JobState]:
+    """The legal states from ``old`` to ``new`` along a job's normal walk (``new`` last).
+
+    For tests and tools that must put a job in a given state the way a job gets there.
+    """
+    current, target = JobState(old), JobState(new)
+    if current == target:
+        return []
+    if target in JOB_MOVES[current]:
+        return [target]
+    if target == JobState.FAILED:
+        return [*walk(old, JobState.FINISHING), target]
+    start = NORMAL_WALK.index(current)
+    end = NORMAL_WALK.index(target)
+    if end <= start:
+        raise IllegalMove(f"a job cannot go back from {old} to {new}")
+    return list(NORMAL_WALK[start + 1:end + 1])
