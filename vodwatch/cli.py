@@ -168,7 +168,14 @@ def _run(args: argparse.Namespace, *, once: bool) -> int:
     signal.signal(signal.SIGTERM, daemon.handle_signal)
     signal.signal(signal.SIGINT, daemon.handle_signal)
     signal.signal(signal.SIGHUP, daemon.handle_signal)
-    return daemon.run()
+    code = daemon.run()
+    if daemon.hurry.is_set():
+        # A second signal: leave now, even with upload threads still in a call. Exit 0,
+        # as after the first: the journal holds every checkpoint for the next start.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def _retry(args: argparse.Namespace) -> int:

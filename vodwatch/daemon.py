@@ -25,64 +25,29 @@ from typing import Any
 import structlog
 
 from . import journal as J
-from . import report, upgrade
-from .claim import Claims, new_daemon_id
-from .config import Config, FolderSet, load_config
+from . import report
+from .config import Config, load_config
+from .decide import part_retry
 from .errors import ConfigError, RemoteError, TransportError
 from .explain import still_writing_failure
-from .folder import FolderWatch
 from .journal import Journal
-from .log import add_secret
-from .metrics import Metrics, MetricsServer
-from .news import News
-from .news import view as news_view
+from .log import add_secret, configure_logging
+from .metrics import CountingPacer, Metrics, MetricsServer
 from .notify import Notifier
 from .pacing import Pacer
 from .prehash import Prehasher
+from .recovery import Recovery
 from .retry import Action, RetryPolicy, classify
-from .runner import Outcome, Services, run_job
-from .share_faults import share_fault
-from .state import journal_error, state_error
-from .states import FINAL_STATES
-from .upload import MiB, RateLimit, Uploader
-from .vod.api import VodClient
-from .vod.http import HttpSettings, make_session
-from .vod.obs import ObsClient
+from .runner import Outcome, run_job
+from .runtime import FolderSetRuntime, Shared, build, needs_restart
+from .state import daemon_id, journal_error, state_error
+from .upload import RateLimit
 
 log = structlog.get_logger("vodwatch.daemon")
 
 HEARTBEAT_SECONDS = 2.0
 PRUNE_AFTER_DAYS = 90
 WAKE = Path("/")  # a hint that belongs to no inbox: it only wakes the main loop
-
-
-class _CountingPacer:
-    """The shared pacer, counting throttling answers for the metrics."""
-
-    def __init__(self, pacer: Pacer, metrics: Metrics) -> None:
-        self._pacer = pacer
-        self._metrics = metrics
-
-    def acquire(self, group: str, stop: threading.Event | None = None) -> bool:
-        return self._pacer.acquire(group, stop)
-
-    def throttled(self, group: str, retry_after: float | None) -> None:
-        self._metrics.throttles.labels(group).inc()
-        log.warning("vod.throttled", group=group, retry_after=retry_after)
-        self._pacer.throttled(group, retry_after)
-
-
-@dataclass
-class FolderSetRuntime:
-    """A folder set's watcher and the services its jobs use."""
-
-    fs: FolderSet
-    watch: FolderWatch
-    svc: Services
-    claims: Claims
-    news: News
-    paused: str | None = None
-    recheck_at: float = 0.0
 
 
 @dataclass
@@ -119,6 +84,7 @@ class Daemon:
         self.sets: dict[str, FolderSetRuntime] = {}
         self.rate = RateLimit(self.config.upload.bandwidth_limit_mbps * 1e6 / 8)
         self.abort = threading.Event()  # second signal: stop sending at once
+        self.hurry = threading.Event()  # second signal: no grace period
         self._metrics_server: MetricsServer | None = None
         self._last_beat = 0.0
         self._last_progress_log = time.monotonic()
@@ -126,74 +92,51 @@ class Daemon:
         self._last_prune = 0.0
         self.state_fault: str | None = None
         self.prehash = Prehasher(stop=self.abort)
-        self.daemon_id = _daemon_id(self.config.state_dir, self.config.claims.instance_id)
-        self._legacy_left = True
+        self.daemon_id = daemon_id(self.config.state_dir, self.config.claims.instance_id)
+        self.recovery = Recovery(self)
+        self.shared = Shared(self.journal, self.hints, self.rate, self.prehash, self.daemon_id,
+                             self.stop, self.abort, self._on_outcome, self._count_retry,
+                             functools.partial(part_retry, stopping=self.stop,
+                                               count=self._count_retry))
         self._signals = 0
         self._ready = False
 
     # ---- building --------------------------------------------------------------------
 
-    def _build(self, config: Config) -> dict[str, FolderSetRuntime]:
+    def _build(self, config: Config) -> None:
+        """Build (at start) or rebuild (at a reload) every folder set from ``config``.
+
+        The one build path: ``runtime.build``. Folder sets added to the config start,
+        removed ones stop taking work (their jobs wait in the journal).
+        """
         assert config.credentials is not None
         add_secret(config.credentials.sk)
-        pacer = _CountingPacer(Pacer.from_limits(config.limits), self.metrics)
-        policy = RetryPolicy.from_settings(config.retry)
-        http = HttpSettings(config.vod.connect_timeout_seconds, config.vod.read_timeout_seconds,
-                            config.vod.verify_tls, config.vod.ca_bundle,
-                            pool_size=config.upload.workers * config.upload.parallel_parts + 4)
-        sets = {}
-        for fs in config.folders:
-            session = make_session(http)
-            vod = VodClient(fs.endpoint, fs.project_id, config.credentials.ak,
-                            config.credentials.sk, session=session, timeout=http.timeout,
-                            pacer=pacer, stop=self.abort)
-            uploader = Uploader(vod, ObsClient(session, http.timeout), self.journal,
-                                part_size=config.upload.part_size_mb * MiB,
-                                parallel_parts=config.upload.parallel_parts, rate=self.rate,
-                                stop=self.stop, abort=self.abort,
-                                retry_part=self._part_retry(policy),
-                                sleep=self._sleep_unless_aborted)
-            claims = Claims(fs.inbox, self.daemon_id, config.claims.lease_seconds)
-            svc = Services(fs.name, fs.done, fs.failed, self.journal, vod, uploader, claims,
-                           policy, config.language_map,
-                           config.upload.multipart_threshold_mb * MiB,
-                           config.retry.credentials_recheck_seconds, stop=self.stop,
-                           on_outcome=self._on_outcome, on_retry=self._count_retry)
-            watch = FolderWatch(fs, self.journal, claims, config.settle_seconds,
-                                config.max_writing_hours * 3600, config.scan_interval_seconds,
-                                config.rescan_seconds, config.language_map, self.hints)
-            svc.ticket = watch.ticket
-            uploader.on_started = functools.partial(_write_ticket, claims, watch)
-            watch.prehash = svc.prehash = self.prehash
-            news = News(fs, self.daemon_id, config.state_dir, config.language_map)
-            sets[fs.name] = FolderSetRuntime(fs, watch, svc, claims, news)
-        return sets
-
-    def _sleep_unless_aborted(self, seconds: float) -> None:
-        self.abort.wait(seconds)
-
-    def _part_retry(self, policy: RetryPolicy) -> Any:
-        def decide(exc: BaseException, attempt: int) -> float | None:
-            if self.stop.is_set():
-                return None  # shutting down: the job waits, the journal holds the parts
-            decision = classify(exc)
-            self.metrics.retries.labels(decision.reason).inc()
-            if decision.action is Action.REAUTHORIZE and attempt <= policy.reauthorize_attempts:
-                return 0.0
-            if decision.action is Action.RETRY and attempt <= policy.part_attempts:
-                return policy.delay(attempt, getattr(getattr(exc, "fault", None),
-                                                     "retry_after", None))
-            return None  # the job goes to waiting, with its longer backoff
-
-        return decide
+        self.rate.rate = config.upload.bandwidth_limit_mbps * 1e6 / 8
+        pacer = CountingPacer(Pacer.from_limits(config.limits), self.metrics)
+        wanted = {fs.name: fs for fs in config.folders}
+        for name in [n for n in self.sets if n not in wanted]:
+            gone = self.sets.pop(name)
+            gone.watch.stop()
+            gone.news.stopped(share_ok=gone.watch.available)
+            log.warning("config.folder_removed", folder=name,
+                        hint="its unfinished jobs wait until it is configured again")
+        for name, fs in wanted.items():
+            previous = self.sets.get(name)
+            runtime = build(config, fs, self.shared, pacer, previous)
+            self.sets[name] = runtime
+            if previous is None and self._ready:
+                log.info("config.folder_added", folder=name)
+                if runtime.watch.open_share():
+                    self.recovery.recover_share(runtime)
+                runtime.watch.start()
 
     # ---- the loop --------------------------------------------------------------------
 
     def run(self) -> int:
         """Recover, watch and upload until stopped; returns the process exit code."""
         self.journal.daemon_started(os.getpid())
-        self.sets = self._build(self.config)
-        self._recover()
+        self._build(self.config)
+        self.recovery.recover()
         for rt in self.sets.values():
             rt.watch.start()
         self._start_metrics()
@@ -410,74 +353,6 @@ class Daemon:
                 return
         self._unpause(rt)
 
-    def _adopt(self, rt: FolderSetRuntime, ticket: dict[str, Any]) -> list[tuple[Path, int]]:
-        """Journal a dead daemon's job as ours; it then resumes like one of our own.
-
-        Tickets hold no signed URL: a job that still needs one asks VOD again (a
-        multipart upload in flight carries on through the authority API).
-        """
-        job = ticket["job"]
-        if job["state"] in FINAL_STATES:
-            return []
-        for f in ticket["files"]:
-            if f.get("final_path"):  # the peer may mount the share elsewhere
-                folder = rt.fs.failed if job.get("outcome") == "failed" else rt.fs.done
-                f["final_path"] = str(folder / Path(f["final_path"]).name)
-        if job["state"] == J.CLAIMING:
-            job["state"] = J.CLAIMED
-        if job["state"] in (J.REQUESTED, J.UPLOADING) and any(
-                f["state"] not in ("uploaded", "refused") and not f.get("upload_id")
-                for f in ticket["files"]):
-            job["state"] = J.REQUESTING
-        job_id, files = self.journal.import_job(rt.fs.name, ticket, rt.fs.inbox)
-        if job["asset_id"]:
-            rt.watch.active_assets.add(job["asset_id"])
-        rt.watch.busy.update(Path(f.inbox_path) for f in files)
-        rt.claims.write_ticket(job_id, rt.watch.ticket(job_id))
-        self.job_folder[job_id] = rt.fs.name
-        self.waiting[job_id] = time.monotonic()
-        log.warning("recover.adopted", job_id=job_id, asset_id=job["asset_id"],
-                    state=job["state"], files=[f.name for f in files])
-        return [(Path(f.marker), job_id) for f in files]
-
-    def _keep_lease(self, rt: FolderSetRuntime) -> None:
-        """Renew our lease, notice if we were taken over, and take over dead peers."""
-        if rt.claims.lost_tickets():
-            self._disown(rt)
-        if not rt.watch.renew():
-            return
-        for job_id, fut in self.running.items():
-            if self.job_folder.get(job_id) == rt.fs.name and not fut.done():
-                # Keep the ticket current (a multipart upload's ID and parts), so a peer
-                # that takes over carries the upload on instead of starting again.
-                with contextlib.suppress(Exception):
-                    rt.claims.write_ticket(job_id, rt.watch.ticket(job_id))
-        try:
-            for dead in rt.claims.dead_owners():
-                rt.claims.take_over(dead, functools.partial(self._adopt, rt))
-            if self._legacy_left:
-                self._legacy_left = not upgrade.sweep(rt.claims, self.config.claims.instance_id)
-        except OSError as exc:
-            rt.watch.set_unavailable(share_fault(exc, exc.filename or str(rt.fs.inbox)))
-
-    def _disown(self, rt: FolderSetRuntime) -> None:
-        """A peer presumed us dead and carried our jobs on: they are its own now."""
-        log.error("claim.taken_over_by_peer", folder=rt.fs.name,
-                  hint="this daemon could not renew its lease in time (share cut off or "
-                  "slow); a peer carries its jobs on")
-        for job in self.journal.unfinished_jobs():
-            if job.folder != rt.fs.name:
-                continue
-            fut = self.running.get(job.id)
-            if fut is not None and not fut.done():
-                continue  # it stops at its next step: our lease is not fresh
-            self.journal.set_job(job.id, state=J.ABANDONED, wait_reason="taken over by a peer")
-            self.waiting.pop(job.id, None)
-            rt.watch.job_ended([Path(f.inbox_path) for f in self.journal.files(job.id)],
-                               job.asset_id)
-        with contextlib.suppress(OSError):
-            rt.claims.mine.mkdir(parents=False)
-
     def _unpause(self, rt: FolderSetRuntime) -> None:
         if rt.paused is None:
             return
@@ -492,54 +367,8 @@ class Daemon:
 
     # ---- start, reload, stop ---------------------------------------------------------
 
-    def _recover(self) -> None:
-        """Carry on every unfinished job; a folder set whose share is away waits for it.
-
-        A restart during an outage forgets nothing and cancels nothing: the jobs of an
-        unavailable folder set wait, and the share's hidden folder is touched only
-        when the share is there.
-        """
-        for rt in self.sets.values():
-            if rt.watch.open_share():
-                self._recover_share(rt)
-        for job in self.journal.unfinished_jobs():
-            owner = self.sets.get(job.folder)
-            if owner is None:
-                log.warning("recover.unknown_folder", job_id=job.id, folder=job.folder)
-                continue
-            owner.watch.busy.update(Path(f.inbox_path) for f in self.journal.files(job.id))
-            if job.asset_id:
-                with contextlib.suppress(OSError):
-                    owner.claims.lock_asset(job.asset_id)
-                owner.watch.active_assets.add(job.asset_id)
-            self.job_folder[job.id] = owner.fs.name
-            # A restart is a natural moment to retry: recovered jobs run at once.
-            self.waiting[job.id] = time.monotonic()
-            log.info("recover.job", job_id=job.id, asset_id=job.asset_id, state=job.state)
-        if all(rt.watch.available for rt in self.sets.values()):
-            self.journal.set_meta("legacy_claims", None)
-        for folder, pause in self.journal.pauses().items():
-            paused = self.sets.get(folder)
-            if paused is not None:
-                paused.paused = pause["reason"]
-
-    def _recover_share(self, rt: FolderSetRuntime) -> None:
-        """Our part of the share after a restart: 0.1 leftovers, take-overs, stale markers."""
-        try:
-            upgrade.migrate_own_jobs(rt.claims, self.journal, rt.fs.name)
-            upgrade.sweep(rt.claims, self.config.claims.instance_id)
-            rt.claims.release_all_locks()
-            for work, dead in rt.claims.unfinished_takeovers():
-                rt.claims.finish_take_over(work, dead, functools.partial(self._adopt, rt))
-            needed = {f.marker for job in self.journal.unfinished_jobs()
-                      if job.folder == rt.fs.name for f in self.journal.files(job.id)}
-            for marker in rt.claims.my_markers():
-                if str(marker) not in needed:
-                    rt.claims.release(marker)
-        except OSError as exc:
-            rt.watch.set_unavailable(share_fault(exc, exc.filename or str(rt.fs.inbox)))
-
     def _reload(self) -> None:
+        """SIGHUP: read the config again and apply every setting a reload can apply."""
         self.notifier.reloading(time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000)
         try:
             new = load_config(self.config.source, self.env)
@@ -548,24 +377,19 @@ class Daemon:
                       hint="the old configuration stays in force")
             self.notifier.ready(self._status_line())
             return
-        if {f.name for f in new.folders} != set(self.sets) or new.state_dir != (
-                self.config.state_dir):
-            log.warning("config.reload_partial", hint="folder sets and state_dir change only "
-                        "on restart; credentials, limits and settings were reloaded")
+        restart = needs_restart(self.config, new)
+        if restart:
+            log.warning("config.reload_needs_restart", settings=restart,
+                        hint="these keep their old values until vodwatch is restarted; "
+                        "every other setting is in force now")
+        old_log = (self.config.log.format, self.config.log.level)
         self.config = new
-        fresh = self._build(new)
-        for name, rt in self.sets.items():
-            if name in fresh:
-                # The share's claims and leases live on: only the services are new.
-                fresh[name].svc.claims = rt.claims
-                fresh[name].svc.ticket = rt.watch.ticket
-                fresh[name].svc.uploader.on_started = functools.partial(
-                    _write_ticket, rt.claims, rt.watch)
-                rt.svc = fresh[name].svc
-                rt.fs = fresh[name].fs
-                rt.news.stopped(share_ok=False)  # its notification threads end here
-                rt.news = fresh[name].news
-                self._unpause(rt)
+        if (new.log.format, new.log.level) != old_log:
+            secrets = [new.credentials.sk] if new.credentials else []
+            configure_logging(new.log.format, new.log.level, secrets=secrets)
+        self._build(new)
+        for rt in self.sets.values():
+            self._unpause(rt)  # new credentials are tried at once
         log.info("config.reloaded", source=str(new.source))
         self.notifier.ready(self._status_line())
 
@@ -576,7 +400,8 @@ class Daemon:
                  grace_s=self.config.shutdown_grace_seconds)
         for rt in self.sets.values():
             rt.watch.stop()
-        deadline = time.monotonic() + self.config.shutdown_grace_seconds
+        grace = 0.0 if self.hurry.is_set() else self.config.shutdown_grace_seconds
+        deadline = time.monotonic() + grace
         for fut in list(self.running.values()):
             # A timeout or a crash here is fine: the journal lets the next start resume.
             with contextlib.suppress(Exception):
@@ -616,14 +441,16 @@ class Daemon:
         return all(len(rt.watch.settler) == 0 for rt in self.sets.values())
 
     def handle_signal(self, signum: int, frame: FrameType | None) -> None:
-        """First SIGTERM/SIGINT: finish in-flight work; second: leave at once."""
+        """Only sets flags. First SIGTERM/SIGINT: finish in-flight work; second: leave at
+        once (exit status 0: the journal lets the next start resume)."""
         del frame
         if signum == signal.SIGHUP:
             self.reload.set()
             return
         self._signals += 1
         if self._signals > 1:
-            os._exit(0)
+            self.hurry.set()  # the loop leaves at once; the journal covers the rest
+            self.abort.set()
         self.stop.set()
         self.hints.put(WAKE)
 
@@ -645,31 +472,7 @@ class Daemon:
         return report.snapshot(self.sets, len(self.waiting), self.state_fault)
 
     def _view(self, rt: FolderSetRuntime) -> dict[str, Any]:
-        """What the status page in the share says about this folder set now."""
-        state, why = "working", None
-        if rt.watch.unavailable:
-            state, why = "unavailable", rt.watch.unavailable
-        elif rt.paused:
-            pause = self.journal.pauses().get(rt.fs.name, {})
-            state, why = "paused", str(pause.get("detail") or rt.paused)
-        jobs = []
-        for job in self.journal.unfinished_jobs():
-            if job.folder != rt.fs.name:
-                continue
-            for f in self.journal.files(job.id):
-                if f.state in ("done", "failed"):
-                    continue
-                jobs.append(report.file_state(job, f, rt.svc.progress.get(f.id),
-                                              job.id in self.running, bool(rt.paused)))
-        recent = [{"at": e["at"], "file": e["file"] or "", "outcome": e["event"],
-                   # a done event's detail is the name in done/: worth saying if it differs
-                   "detail": "" if e["detail"] == e["file"] else (
-                       f"kept in done/ as {e['detail']}" if e["event"] == "done"
-                       else e["detail"] or ""),
-                   "asset_id": e["asset_id"] or ""}
-                  for e in self.journal.recent_events(["done", "failed"], 20, rt.fs.name)]
-        return news_view(state=state, why=why, pending=rt.watch.settler.pending(), jobs=jobs,
-                         not_handled=rt.watch.skipped, recent=recent)
+        return report.page_view(rt, self.journal, set(self.running))
 
     def _status_line(self) -> str:
         return report.status_line(self.sets, len(self.running), len(self.waiting),
@@ -694,7 +497,7 @@ class Daemon:
             self._last_lease = now
             for rt in self.sets.values():
                 if rt.watch.available:
-                    self._keep_lease(rt)
+                    self.recovery.keep_lease(rt)
         if now - self._last_prune >= 24 * 3600:
             self._last_prune = now
             # Keep months of history for status, not years of rows.
@@ -704,31 +507,9 @@ class Daemon:
             report.log_progress(report.in_flight(self.sets))
 
 
-def _daemon_id(state_dir: Path, instance_id: str) -> str:
-    """This daemon's identity on shares: kept in state_dir, so unique per state_dir."""
-    path = state_dir / "daemon-id"
-    try:
-        return path.read_text().strip() or _new_id(path, instance_id)
-    except FileNotFoundError:
-        return _new_id(path, instance_id)
-
-
-def _new_id(path: Path, instance_id: str) -> str:
-    ident = new_daemon_id(instance_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(".daemon-id.tmp")
-    tmp.write_text(ident + "\n")
-    os.replace(tmp, path)
-    return ident
-
-
 def _under(filename: object, folder: Path) -> bool:
     return isinstance(filename, str | Path) and Path(folder) in (Path(filename), *Path(
         filename).parents)
-
-
-def _write_ticket(claims: Claims, watch: FolderWatch, job_id: int) -> None:
-    claims.write_ticket(job_id, watch.ticket(job_id))
 
 
 def rt_policy(rt: FolderSetRuntime | None) -> RetryPolicy:

@@ -13,6 +13,7 @@ unavailable, stop (shutdown), or leave the job to the daemon that took it over.
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -162,6 +163,25 @@ def _remote(s: Situation, err: RemoteError | TransportError, policy: RetryPolicy
             AssetStateError(s.asset_id, state, *words, fault=err.fault)))
     return Verdict(Next.FAIL, decision.reason, failure=remote_failure(
         s.asset_id, err, decision.explain, decision.advice))
+
+
+def part_retry(policy: RetryPolicy, *, stopping: threading.Event,
+               count: Callable[[str], None]) -> Callable[[BaseException, int], float | None]:
+    """The in-place retry of one object-store call: seconds to wait, or None to give the
+    job back (it then waits with its longer backoff). Budgets live in the policy."""
+
+    def retry_in(exc: BaseException, attempt: int) -> float | None:
+        if stopping.is_set():
+            return None  # shutting down: the job waits, the journal holds the parts
+        decision = classify(exc)
+        count(decision.reason)
+        if decision.action is Action.REAUTHORIZE and attempt <= policy.reauthorize_attempts:
+            return 0.0
+        if decision.action is Action.RETRY and attempt <= policy.part_attempts:
+            return policy.delay(attempt, decision.retry_after)
+        return None
+
+    return retry_in
 
 
 __all__ = ["MISSING", "Next", "Situation", "Verdict", "decide"]

@@ -67,6 +67,16 @@ class FolderWatch:
         self.settler: Settler[Path] = Settler(self.settle_seconds, self.max_writing_seconds)
         self.identity = ShareIdentity(self.fs.inbox)
 
+    def reconfigure(self, fs: FolderSet, settle_seconds: float, max_writing_seconds: float,
+                    scan_interval: float, rescan_seconds: float, language_map: Any) -> None:
+        """Apply reloaded settings to new work at once (files already settling included)."""
+        self.fs = fs
+        self.settler.settle_seconds = settle_seconds
+        self.settler.max_writing_seconds = max_writing_seconds
+        self.scan_interval, self.rescan_seconds = scan_interval, rescan_seconds
+        self.language_map = language_map
+        self._next_scan = 0.0  # look again now, with the new settings
+
     @property
     def name(self) -> str:
         return str(self.fs.inbox)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import structlog
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -16,6 +17,10 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+
+from .pacing import Pacer
+
+log = structlog.get_logger("vodwatch.metrics")
 
 
 class Metrics:
@@ -95,3 +100,19 @@ class MetricsServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class CountingPacer:
+    """The shared pacer, counting throttling answers for the metrics."""
+
+    def __init__(self, pacer: Pacer, metrics: Metrics) -> None:
+        self._pacer = pacer
+        self._metrics = metrics
+
+    def acquire(self, group: str, stop: threading.Event | None = None) -> bool:
+        return self._pacer.acquire(group, stop)
+
+    def throttled(self, group: str, retry_after: float | None) -> None:
+        self._metrics.throttles.labels(group).inc()
+        log.warning("vod.throttled", group=group, retry_after=retry_after)
+        self._pacer.throttled(group, retry_after)

@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from . import journal as J
+from .journal import Journal
 from .metrics import Metrics
+from .news import view as news_view
 from .status_collect import upload_progress
 from .upload import Progress
 
 if TYPE_CHECKING:
-    from .daemon import FolderSetRuntime
+    from .runtime import FolderSetRuntime
 
 log = structlog.get_logger("vodwatch.report")
 
@@ -112,3 +114,31 @@ def file_state(job: J.JobRow, f: J.FileRow, progress: Progress | None, running: 
     else:
         entry.update(state="waiting", why=job.wait_reason, retry_at=job.retry_at)
     return entry
+
+
+def page_view(rt: FolderSetRuntime, journal: Journal, running: set[int]) -> dict[str, Any]:
+    """What the status page in the share says about this folder set now."""
+    state, why = "working", None
+    if rt.watch.unavailable:
+        state, why = "unavailable", rt.watch.unavailable
+    elif rt.paused:
+        pause = journal.pauses().get(rt.fs.name, {})
+        state, why = "paused", str(pause.get("detail") or rt.paused)
+    jobs = []
+    for job in journal.unfinished_jobs():
+        if job.folder != rt.fs.name:
+            continue
+        for f in journal.files(job.id):
+            if f.state in ("done", "failed"):
+                continue
+            jobs.append(file_state(job, f, rt.svc.progress.get(f.id), job.id in running,
+                                   bool(rt.paused)))
+    recent = [{"at": e["at"], "file": e["file"] or "", "outcome": e["event"],
+               # a done event's detail is the name in done/: worth saying if it differs
+               "detail": "" if e["detail"] == e["file"] else (
+                   f"kept in done/ as {e['detail']}" if e["event"] == "done"
+                   else e["detail"] or ""),
+               "asset_id": e["asset_id"] or ""}
+              for e in journal.recent_events(["done", "failed"], 20, rt.fs.name)]
+    return news_view(state=state, why=why, pending=rt.watch.settler.pending(), jobs=jobs,
+                     not_handled=rt.watch.skipped, recent=recent)

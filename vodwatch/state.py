@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .claim import new_daemon_id
 from .errors import JournalDamaged, StateBusy, StateUnavailable
 from .journal import Journal
 
@@ -376,3 +377,21 @@ def open_journal(state_dir: Path, **kwargs: Any) -> Journal:
         journal.close()
         raise damaged(state_dir, "; ".join(problems[:3]))
     return journal
+
+
+def daemon_id(state_dir: Path, instance_id: str) -> str:
+    """This daemon's identity on shares: kept in state_dir, so unique per state_dir."""
+    path = state_dir / "daemon-id"
+    try:
+        return path.read_text().strip() or new_id(path, instance_id)
+    except FileNotFoundError:
+        return new_id(path, instance_id)
+
+
+def new_id(path: Path, instance_id: str) -> str:
+    ident: str = new_daemon_id(instance_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(".daemon-id.tmp")
+    tmp.write_text(ident + "\n")
+    os.replace(tmp, path)
+    return ident

@@ -1,0 +1,165 @@
+"""Recovery and take-over: what a daemon carries on after a restart, and from peers.
+
+At start-up: 0.1 leftovers go back to the inbox, our own take-overs cut short by a
+crash are finished, markers no unfinished job needs are dropped, and every
+unfinished job is queued to run at once (a folder set whose share is away keeps
+its jobs waiting: a restart during an outage forgets nothing and cancels nothing).
+While running: our lease is renewed, a peer that presumed us dead keeps the jobs
+it took, and the jobs of dead peers are adopted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import time
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+
+from . import journal as J
+from . import upgrade
+from .config import Config
+from .journal import Journal
+from .runtime import FolderSetRuntime
+from .share_faults import share_fault
+from .states import FINAL_STATES
+
+log = structlog.get_logger("vodwatch.recovery")
+
+
+class JobBook(Protocol):
+    """The daemon's view of its jobs that recovery reads and fills."""
+
+    journal: Journal
+    config: Config
+    sets: dict[str, FolderSetRuntime]
+    job_folder: dict[int, str]
+    waiting: dict[int, float]
+    running: dict[int, Future[Any]]
+
+
+class Recovery:
+    """Start-up recovery and the take-over of dead peers' jobs for one daemon."""
+
+    def __init__(self, book: JobBook) -> None:
+        self.book = book
+        self._legacy_left = True
+
+    def recover(self) -> None:
+        """Carry on every unfinished job; a folder set whose share is away waits for it.
+
+        A restart during an outage forgets nothing and cancels nothing: the jobs of an
+        unavailable folder set wait, and the share's hidden folder is touched only
+        when the share is there.
+        """
+        for rt in self.book.sets.values():
+            if rt.watch.open_share():
+                self.recover_share(rt)
+        for job in self.book.journal.unfinished_jobs():
+            owner = self.book.sets.get(job.folder)
+            if owner is None:
+                log.warning("recover.unknown_folder", job_id=job.id, folder=job.folder)
+                continue
+            owner.watch.busy.update(Path(f.inbox_path) for f in self.book.journal.files(job.id))
+            if job.asset_id:
+                with contextlib.suppress(OSError):
+                    owner.claims.lock_asset(job.asset_id)
+                owner.watch.active_assets.add(job.asset_id)
+            self.book.job_folder[job.id] = owner.fs.name
+            # A restart is a natural moment to retry: recovered jobs run at once.
+            self.book.waiting[job.id] = time.monotonic()
+            log.info("recover.job", job_id=job.id, asset_id=job.asset_id, state=job.state)
+        if all(rt.watch.available for rt in self.book.sets.values()):
+            self.book.journal.set_meta("legacy_claims", None)
+        for folder, pause in self.book.journal.pauses().items():
+            paused = self.book.sets.get(folder)
+            if paused is not None:
+                paused.paused = pause["reason"]
+
+    def recover_share(self, rt: FolderSetRuntime) -> None:
+        """Our part of the share after a restart: 0.1 leftovers, take-overs, stale markers."""
+        try:
+            upgrade.migrate_own_jobs(rt.claims, self.book.journal, rt.fs.name)
+            upgrade.sweep(rt.claims, self.book.config.claims.instance_id)
+            rt.claims.release_all_locks()
+            for work, dead in rt.claims.unfinished_takeovers():
+                rt.claims.finish_take_over(work, dead, functools.partial(self._adopt, rt))
+            needed = {f.marker for job in self.book.journal.unfinished_jobs()
+                      if job.folder == rt.fs.name for f in self.book.journal.files(job.id)}
+            for marker in rt.claims.my_markers():
+                if str(marker) not in needed:
+                    rt.claims.release(marker)
+        except OSError as exc:
+            rt.watch.set_unavailable(share_fault(exc, exc.filename or str(rt.fs.inbox)))
+
+    def _adopt(self, rt: FolderSetRuntime, ticket: dict[str, Any]) -> list[tuple[Path, int]]:
+        """Journal a dead daemon's job as ours; it then resumes like one of our own.
+
+        Tickets hold no signed URL: a job that still needs one asks VOD again (a
+        multipart upload in flight carries on through the authority API).
+        """
+        job = ticket["job"]
+        if job["state"] in FINAL_STATES:
+            return []
+        for f in ticket["files"]:
+            if f.get("final_path"):  # the peer may mount the share elsewhere
+                folder = rt.fs.failed if job.get("outcome") == "failed" else rt.fs.done
+                f["final_path"] = str(folder / Path(f["final_path"]).name)
+        if job["state"] == J.CLAIMING:
+            job["state"] = J.CLAIMED
+        if job["state"] in (J.REQUESTED, J.UPLOADING) and any(
+                f["state"] not in ("uploaded", "refused") and not f.get("upload_id")
+                for f in ticket["files"]):
+            job["state"] = J.REQUESTING
+        job_id, files = self.book.journal.import_job(rt.fs.name, ticket, rt.fs.inbox)
+        if job["asset_id"]:
+            rt.watch.active_assets.add(job["asset_id"])
+        rt.watch.busy.update(Path(f.inbox_path) for f in files)
+        rt.claims.write_ticket(job_id, rt.watch.ticket(job_id))
+        self.book.job_folder[job_id] = rt.fs.name
+        self.book.waiting[job_id] = time.monotonic()
+        log.warning("recover.adopted", job_id=job_id, asset_id=job["asset_id"],
+                    state=job["state"], files=[f.name for f in files])
+        return [(Path(f.marker), job_id) for f in files]
+
+    def keep_lease(self, rt: FolderSetRuntime) -> None:
+        """Renew our lease, notice if we were taken over, and take over dead peers."""
+        if rt.claims.lost_tickets():
+            self._disown(rt)
+        if not rt.watch.renew():
+            return
+        for job_id, fut in self.book.running.items():
+            if self.book.job_folder.get(job_id) == rt.fs.name and not fut.done():
+                # Keep the ticket current (a multipart upload's ID and parts), so a peer
+                # that takes over carries the upload on instead of starting again.
+                with contextlib.suppress(Exception):
+                    rt.claims.write_ticket(job_id, rt.watch.ticket(job_id))
+        try:
+            for dead in rt.claims.dead_owners():
+                rt.claims.take_over(dead, functools.partial(self._adopt, rt))
+            if self._legacy_left:
+                instance = self.book.config.claims.instance_id
+                self._legacy_left = not upgrade.sweep(rt.claims, instance)
+        except OSError as exc:
+            rt.watch.set_unavailable(share_fault(exc, exc.filename or str(rt.fs.inbox)))
+
+    def _disown(self, rt: FolderSetRuntime) -> None:
+        """A peer presumed us dead and carried our jobs on: they are its own now."""
+        log.error("claim.taken_over_by_peer", folder=rt.fs.name,
+                  hint="this daemon could not renew its lease in time (share cut off or "
+                  "slow); a peer carries its jobs on")
+        for job in self.book.journal.unfinished_jobs():
+            if job.folder != rt.fs.name:
+                continue
+            fut = self.book.running.get(job.id)
+            if fut is not None and not fut.done():
+                continue  # it stops at its next step: our lease is not fresh
+            self.book.journal.set_job(job.id, state=J.ABANDONED, wait_reason="taken over by a peer")
+            self.book.waiting.pop(job.id, None)
+            rt.watch.job_ended([Path(f.inbox_path) for f in self.book.journal.files(job.id)],
+                               job.asset_id)
+        with contextlib.suppress(OSError):
+            rt.claims.mine.mkdir(parents=False)

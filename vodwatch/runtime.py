@@ -1,0 +1,138 @@
+"""A folder set at run time, and the one function that builds it from the config.
+
+``build`` makes everything a folder set needs (its watcher, claims on the share, VOD
+and object-store clients, uploader, the news it gives editors). Start and SIGHUP
+both call it: at a reload it is given the folder set's previous runtime, keeps what
+lives on (claims and leases on the share, the files being settled, the news when
+its targets are unchanged) and applies every new setting to new work at once;
+uploads in flight carry on with the services they started with.
+"""
+
+from __future__ import annotations
+
+import functools
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .claim import Claims
+from .config import Config, FolderSet
+from .folder import FolderWatch
+from .journal import FileRow, JobRow, Journal
+from .news import News
+from .pacing import Pacer
+from .prehash import Prehasher
+from .retry import RetryPolicy
+from .runner import Services
+from .upload import MiB, RateLimit, Uploader
+from .vod.api import VodClient
+from .vod.http import HttpSettings, make_session
+from .vod.obs import ObsClient
+
+
+@dataclass
+class Shared:
+    """What every folder set's runtime shares with the daemon."""
+
+    journal: Journal
+    hints: queue.Queue[Path]
+    rate: RateLimit
+    prehash: Prehasher
+    daemon_id: str
+    stop: threading.Event  # no new work
+    abort: threading.Event  # stop sending at once
+    on_outcome: Callable[[JobRow, list[FileRow]], None]
+    on_retry: Callable[[str], None]
+    part_retry: Callable[[RetryPolicy], Callable[[BaseException, int], float | None]]
+
+
+@dataclass
+class FolderSetRuntime:
+    """A folder set's watcher, claims, services and news, and whether it is paused."""
+
+    fs: FolderSet
+    watch: FolderWatch
+    svc: Services
+    claims: Claims
+    news: News
+    paused: str | None = None
+    recheck_at: float = 0.0
+
+
+def build(config: Config, fs: FolderSet, shared: Shared, pacer: Pacer | Any,
+          previous: FolderSetRuntime | None = None) -> FolderSetRuntime:
+    """Everything ``fs`` needs, from ``config``; at a reload, ``previous`` lives on."""
+    assert config.credentials is not None
+    policy = RetryPolicy.from_settings(config.retry)
+    http = HttpSettings(config.vod.connect_timeout_seconds, config.vod.read_timeout_seconds,
+                        config.vod.verify_tls, config.vod.ca_bundle,
+                        pool_size=config.upload.workers * config.upload.parallel_parts + 4)
+    session = make_session(http)
+    vod = VodClient(fs.endpoint, fs.project_id, config.credentials.ak, config.credentials.sk,
+                    session=session, timeout=http.timeout, pacer=pacer, stop=shared.abort)
+    uploader = Uploader(vod, ObsClient(session, http.timeout), shared.journal,
+                        part_size=config.upload.part_size_mb * MiB,
+                        parallel_parts=config.upload.parallel_parts, rate=shared.rate,
+                        stop=shared.stop, abort=shared.abort,
+                        retry_part=shared.part_retry(policy),
+                        sleep=functools.partial(_wait, shared.abort))
+    if previous is None:
+        claims = Claims(fs.inbox, shared.daemon_id, config.claims.lease_seconds)
+        watch = FolderWatch(fs, shared.journal, claims, config.settle_seconds,
+                            config.max_writing_hours * 3600, config.scan_interval_seconds,
+                            config.rescan_seconds, config.language_map, shared.hints)
+    else:
+        claims, watch = previous.claims, previous.watch
+        claims.lease_seconds = config.claims.lease_seconds
+        watch.reconfigure(fs, config.settle_seconds, config.max_writing_hours * 3600,
+                          config.scan_interval_seconds, config.rescan_seconds,
+                          config.language_map)
+    svc = Services(fs.name, fs.done, fs.failed, shared.journal, vod, uploader, claims, policy,
+                   config.language_map, config.upload.multipart_threshold_mb * MiB,
+                   config.retry.credentials_recheck_seconds, stop=shared.stop,
+                   on_outcome=shared.on_outcome, on_retry=shared.on_retry)
+    svc.ticket = watch.ticket
+    uploader.on_started = functools.partial(_write_ticket, claims, watch)
+    watch.prehash = svc.prehash = shared.prehash
+    news = _news(config, fs, shared, previous)
+    runtime = FolderSetRuntime(fs, watch, svc, claims, news)
+    if previous is not None:
+        runtime.paused, runtime.recheck_at = previous.paused, previous.recheck_at
+    return runtime
+
+
+def _news(config: Config, fs: FolderSet, shared: Shared,
+          previous: FolderSetRuntime | None) -> News:
+    """The folder set's news: kept at a reload unless what it tells or where changed."""
+    if previous is not None:
+        old = previous.fs
+        if (old.notify, old.notify_deliveries, old.status_file, old.label, old.done) == (
+                fs.notify, fs.notify_deliveries, fs.status_file, fs.label, fs.done):
+            return previous.news
+        previous.news.stopped(share_ok=False)  # its notification threads end here
+    return News(fs, shared.daemon_id, config.state_dir, config.language_map)
+
+
+def _wait(event: threading.Event, seconds: float) -> None:
+    event.wait(seconds)  # a sleep that the second SIGTERM cuts short
+
+
+def _write_ticket(claims: Claims, watch: FolderWatch, job_id: int) -> None:
+    claims.write_ticket(job_id, watch.ticket(job_id))
+
+
+# Settings that take effect only at a restart (everything else applies at a reload).
+_RESTART_ONLY: dict[str, Callable[[Config], object]] = {
+    "state_dir": lambda c: c.state_dir,
+    "metrics.address": lambda c: c.metrics.address,
+    "upload.workers": lambda c: c.upload.workers,
+    "claims.instance_id": lambda c: c.claims.instance_id,
+}
+
+
+def needs_restart(old: Config, new: Config) -> list[str]:
+    """The settings changed in ``new`` that a reload cannot apply."""
+    return [key for key, get in _RESTART_ONLY.items() if get(old) != get(new)]
