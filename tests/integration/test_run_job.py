@@ -1,0 +1,138 @@
+"""The job state machine in-process: ``run_job`` against the emulator over HTTP, a real
+journal in a temporary folder, real files, and the clock passed in."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import PID, asset_id, write_bytes
+from vodwatch.claim import Claims
+from vodwatch.emulator import DEFAULT_AK, DEFAULT_SK, Emulator
+from vodwatch.journal import Journal, NewFile
+from vodwatch.names import DEFAULT_LANGUAGE_MAP, parse_name
+from vodwatch.retry import RetryPolicy
+from vodwatch.runner import Outcome, Services, run_job
+from vodwatch.upload import MiB, Uploader, hash_file
+from vodwatch.vod.api import VodClient
+from vodwatch.vod.obs import ObsClient
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def emulator(tmp_path: Path) -> Iterator[Emulator]:
+    with Emulator(tmp_path / "emulator", project_id=PID, assets="strict") as emu:
+        yield emu
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    for name in ("inbox", "done", "failed"):
+        (tmp_path / name).mkdir()
+    return tmp_path
+
+
+@pytest.fixture
+def services(emulator: Emulator, site: Path) -> Iterator[Services]:
+    journal = Journal.open(site / "state")
+    session = requests.Session()
+    vod = VodClient(emulator.url, PID, DEFAULT_AK, DEFAULT_SK, session=session,
+                    timeout=(2.0, 10.0))
+    uploader = Uploader(vod, ObsClient(session, (2.0, 10.0)), journal, part_size=5 * MiB,
+                        parallel_parts=2)
+    claims = Claims(site / "inbox", "test-daemon", lease_seconds=60)
+    claims.prepare()
+    yield Services(str(site / "inbox"), site / "done", site / "failed", journal, vod,
+                   uploader, claims, RetryPolicy(base=1.0, cap=8.0, jitter=0.0),
+                   DEFAULT_LANGUAGE_MAP, 20 * MiB, clock=Clock(), stop=threading.Event())
+    journal.close()
+    session.close()
+
+
+def job_for(svc: Services, *names: str) -> int:
+    """Journal a job for files in the inbox and take their markers, as folder.py does."""
+    paths = [Path(svc.folder) / n for n in names]
+    parsed = parse_name(names[0])
+    job_id, _ = svc.journal.create_job(svc.folder, parsed.asset_id,
+                                       any(n.endswith(".mp4") for n in names),
+                                       [NewFile(p.name, str(parse_name(p.name).kind), str(p),
+                                                str(svc.claims.marker_for(p))) for p in paths])
+    for p in paths:
+        assert svc.claims.claim(p, job_id) is not None
+    svc.journal.set_job(job_id, state="claimed")
+    return job_id
+
+
+def test_a_video_and_cover_go_to_done_in_one_turn(services: Services,
+                                                  emulator: Emulator) -> None:
+    """One run takes a claimed job to done: both files in done/, VOD confirmed once."""
+    aid = asset_id(950)
+    emulator.seed_asset(aid, "UPLOAD_FAILED")
+    inbox = Path(services.folder)
+    write_bytes(inbox / f"{aid}.mp4", 3 * MiB)
+    write_bytes(inbox / f"{aid}.cover.jpg", 4000)
+    job_id = job_for(services, f"{aid}.mp4", f"{aid}.cover.jpg")
+    assert run_job(services, job_id) is Outcome.DONE
+    assert sorted(p.name for p in services.done_dir.iterdir()) == [f"{aid}.cover.jpg",
+                                                                   f"{aid}.mp4"]
+    assert emulator.confirms(aid) == ["CREATED"]
+    assert list(services.claims.markers.iterdir()) == []
+
+
+def test_a_server_error_makes_the_job_wait_by_the_policys_delay(services: Services,
+                                                               emulator: Emulator) -> None:
+    """A 503 from UpdateAsset: the job waits, retry_at is the passed-in clock plus the
+    policy's first delay, and the next run finishes it."""
+    aid = asset_id(951)
+    emulator.seed_asset(aid, "PUBLISHED")
+    write_bytes(Path(services.folder) / f"{aid}.cover.jpg", 4000)
+    job_id = job_for(services, f"{aid}.cover.jpg")
+    emulator.add_fault("status", "update_asset", count=1, status=503)
+    assert run_job(services, job_id) is Outcome.WAITING
+    job = services.journal.job(job_id)
+    assert job.retry_at == services.clock() + 1.0 and job.attempts == 1
+    assert run_job(services, job_id) is Outcome.DONE
+
+
+def test_an_asset_in_the_wrong_state_fails_the_video_with_an_error_file(
+        services: Services, emulator: Emulator) -> None:
+    """A published asset refuses a video: failed/ with an error file naming the state."""
+    aid = asset_id(952)
+    emulator.seed_asset(aid, "PUBLISHED")
+    write_bytes(Path(services.folder) / f"{aid}.mp4", 1000)
+    job_id = job_for(services, f"{aid}.mp4")
+    assert run_job(services, job_id) is Outcome.FAILED
+    error = (services.failed_dir / f"{aid}.mp4.error.txt").read_text()
+    assert "PUBLISHED" in error
+
+
+def test_a_file_changed_before_sending_is_requeued_and_left_in_the_inbox(
+        services: Services, emulator: Emulator) -> None:
+    """A file whose size moves after hashing is not sent: requeued, still in the inbox."""
+    aid = asset_id(953)
+    emulator.seed_asset(aid, "PUBLISHED")
+    path = Path(services.folder) / f"{aid}.cover.jpg"
+    write_bytes(path, 4000)
+    job_id = job_for(services, path.name)
+    md5, snap = hash_file(path)  # hashed as the claimed step does
+    services.journal.set_file(services.journal.files(job_id)[0].id, md5=md5, size=snap.size,
+                              mtime_ns=snap.mtime_ns, ctime_ns=snap.ctime_ns, ino=snap.ino)
+    services.journal.set_job(job_id, state="ready")
+    with open(path, "ab") as fh:
+        fh.write(b"more")
+    assert run_job(services, job_id) is Outcome.REQUEUED
+    assert path.exists()
+    assert list(services.claims.markers.iterdir()) == []
