@@ -1,0 +1,116 @@
+"""What one job needs from its folder set, and how a job's turn can end.
+
+Shared by the runner and its steps (vodwatch.step_prepare, step_send, step_finish).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from .claim import Claims
+from .errors import AssetStateError, FileChanged, MetadataChanged, RemoteError
+from .explain import state_words
+from .finish import Failure
+from .journal import FileRow, JobRow, Journal
+from .names import ParsedName, parse_name
+from .prehash import Prehasher
+from .retry import RetryPolicy
+from .upload import (
+    Progress,
+    Uploader,
+    check_unchanged,
+    rehash_matches,
+)
+from .vod.api import VodClient
+
+log = structlog.get_logger("vodwatch.runner")
+
+
+class Outcome(StrEnum):
+    DONE = "done"
+    FAILED = "failed"
+    WAITING = "waiting"  # transient trouble; retry_at is set
+    PAUSED = "paused"  # credentials/permission: the folder set is paused
+    REQUEUED = "requeued"
+    ABANDONED = "abandoned"
+    INTERRUPTED = "interrupted"  # shutdown; the journal holds the checkpoint
+    UNAVAILABLE = "unavailable"  # the share failed; wait_reason says how, in one sentence
+
+
+@dataclass
+class Services:
+    """What a job needs from its folder set."""
+
+    folder: str
+    done_dir: Path
+    failed_dir: Path
+    journal: Journal
+    vod: VodClient
+    uploader: Uploader
+    claims: Claims
+    policy: RetryPolicy
+    language_map: Any
+    multipart_threshold: int
+    credentials_recheck: float = 60.0
+    stop: threading.Event = field(default_factory=threading.Event)
+    progress: dict[int, Progress] = field(default_factory=dict)
+    clock: Callable[[], float] = time.time
+    on_outcome: Callable[[JobRow, list[FileRow]], None] | None = None
+    on_retry: Callable[[str], None] | None = None
+    ticket: Callable[[int], dict[str, Any]] | None = None  # the job's ticket for the share
+    prehash: Prehasher | None = None  # hashes computed while files settled
+
+
+def cancel_upload(svc: Services, asset_id: str) -> None:
+    """Confirm CANCELLED so the asset can be updated again; fine if it is not open."""
+    try:
+        svc.vod.confirm(asset_id, "CANCELLED")
+    except RemoteError as exc:
+        if exc.code != "VOD.10126":
+            raise
+
+
+def asset_state_error(svc: Services, job: JobRow, exc: RemoteError) -> AssetStateError:
+    status = svc.vod.asset_status(job.asset_id)
+    return AssetStateError(job.asset_id, status, *state_words(job.asset_id, status),
+                           fault=exc.fault)
+
+
+def parsed_name(svc: Services, f: FileRow) -> ParsedName:
+    return parse_name(f.name, svc.language_map)
+
+
+def still_same(svc: Services, f: FileRow) -> None:
+    """The file is still what was hashed and sent; FileChanged (or FileVanished) if not.
+
+    Size or mtime moved: changed. Only ctime or the inode moved (a Finder tag, an SMB
+    client setting ChangeTime, FUSE or ``noserverino`` inodes): hashed again, and
+    accepted only if byte-identical, parts included.
+    """
+    path = Path(f.inbox_path)
+    try:
+        check_unchanged(path, f)
+    except MetadataChanged:
+        snap = rehash_matches(path, f.md5 or "", svc.stop, parts=svc.journal.parts(f.id),
+                              part_size=f.part_size or 0)
+        if snap is None:
+            raise FileChanged(f"{f.name} changed while vodwatch was sending it",
+                              "it will be sent again once it stays unchanged") from None
+        svc.journal.set_file(f.id, size=snap.size, mtime_ns=snap.mtime_ns,
+                             ctime_ns=snap.ctime_ns, ino=snap.ino)
+        log.info("file.attributes_changed", file=f.name, verdict="content is the same")
+
+
+def refuse(svc: Services, job: JobRow, f: FileRow, failure: Failure) -> None:
+    """This file fails on its own; the other files of the job carry on."""
+    svc.journal.set_file(f.id, state="refused", error=json.dumps(failure.__dict__))
+    log.warning("file.refused", file=f.name, asset_id=job.asset_id, reason=failure.sentence)

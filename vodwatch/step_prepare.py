@@ -1,0 +1,123 @@
+"""Steps 2-4 of a job: the claim settled, each file checked and hashed, the asset's state
+checked, files that fail on their own set aside.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+from pathlib import Path
+
+import structlog
+
+from . import journal as J
+from .claim import SHARE_ERRNOS
+from .decide import FailFile
+from .errors import (
+    AssetStateError,
+    FileChanged,
+)
+from .explain import (
+    MISSING,
+    UPDATABLE,
+    UPLOADING,
+    state_failure,
+    state_words,
+    uploadable_problem,
+)
+from .finish import (
+    Failure,
+)
+from .journal import FileRow, JobRow
+from .names import Kind
+from .prehash import identity
+from .services import Services, cancel_upload, refuse
+from .upload import (
+    Snapshot,
+    check_unchanged,
+    hash_file,
+)
+
+log = structlog.get_logger("vodwatch.runner")
+
+
+def _claiming(svc: Services, job: JobRow) -> None:
+    """Settle what the claim achieved: keep the files whose markers are ours."""
+    kept = 0
+    for f in svc.journal.files(job.id):
+        if svc.claims.owns(Path(f.marker)):
+            kept += 1
+        else:
+            svc.journal.drop_file(f.id)
+    svc.journal.set_job(job.id, state=J.CLAIMED if kept else J.ABANDONED)
+
+
+def _claimed(svc: Services, job: JobRow) -> None:
+    """Check each file is uploadable, hash it, and make sure the asset can take the update."""
+    if job.outcome == "failed":  # decided before the claim (e.g. still being written)
+        svc.journal.set_job(job.id, state=J.FINISHING)
+        return
+    files = svc.journal.files(job.id)
+    for f in files:
+        path = Path(f.inbox_path)
+        if f.error:
+            continue
+        try:
+            _check_uploadable(svc, f, path, job)
+            if f.md5:
+                try:
+                    check_unchanged(path, f)
+                    continue
+                except FileChanged:
+                    pass
+            md5, snap = _hash(svc, path)
+        except OSError as exc:
+            if exc.errno in SHARE_ERRNOS - {errno.EACCES, errno.EPERM}:
+                raise  # the share, not the file
+            refuse(svc, job, f, _unreadable(f.name, exc, job.asset_id))
+            continue
+        svc.journal.set_file(f.id, md5=md5, size=snap.size, mtime_ns=snap.mtime_ns,
+                             ctime_ns=snap.ctime_ns, ino=snap.ino)
+    files = svc.journal.files(job.id)
+    if not [f for f in files if not f.error]:
+        raise FailFile(Failure(**json.loads(files[0].error or '{}')))
+    video = next((f for f in files if f.kind == Kind.VIDEO and not f.error), None)
+    if video is not None:
+        status = svc.vod.asset_status(job.asset_id)
+        if status in UPLOADING:
+            # We hold the asset's lock, so no vodwatch is uploading it: an upload left
+            # open by a crashed or dead daemon. Close it so the asset can be updated.
+            log.warning("asset.open_upload_cancelled", asset_id=job.asset_id, state=status)
+            cancel_upload(svc, job.asset_id)
+        elif status not in UPDATABLE:
+            error = AssetStateError(job.asset_id, status, *state_words(job.asset_id, status))
+            if len([f for f in files if not f.error]) == 1 or status in MISSING:
+                raise error
+            # Each file has its own outcome: the video fails, the others go on.
+            refuse(svc, job, video, state_failure(error))
+    svc.journal.set_job(job.id, state=J.READY)
+
+
+def _hash(svc: Services, path: Path) -> tuple[str, Snapshot]:
+    """The file's MD5: the one computed while it settled if the file is still exactly as
+    it was read then, else read now."""
+    if svc.prehash is not None:
+        done = svc.prehash.take(path, identity(Snapshot.of(path)))
+        if done is not None:
+            log.info("file.hashed_while_settling", file=path.name)
+            return done
+    return hash_file(path, svc.stop)
+
+
+def _unreadable(name: str, exc: OSError, asset_id: str) -> Failure:
+    return Failure(f"{name} cannot be read ({exc.strerror or exc}).",
+                   "make the file readable (its permissions or owner), then drop it again",
+                   asset_id=asset_id)
+
+
+def _check_uploadable(svc: Services, f: FileRow, path: Path, job: JobRow) -> None:
+    failure = uploadable_problem(f.name, path, svc.language_map, job.asset_id)
+    if failure is not None:
+        raise FailFile(failure)
+
+

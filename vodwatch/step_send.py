@@ -1,0 +1,172 @@
+"""Steps 5-7 of a job: UpdateAsset asked (again after a lost answer), the upload URLs
+journaled, every file sent (single PUT or multipart), a stale URL replaced.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from . import journal as J
+from .decide import FailFile
+from .errors import (
+    AssetStateError,
+    RemoteError,
+)
+from .explain import (
+    MISSING,
+    UPLOADING,
+    incomplete_answer_failure,
+    remote_failure,
+    state_failure,
+    state_words,
+)
+from .group import ReadyFile, pair_upload_urls, update_request
+from .journal import FileRow, JobRow
+from .names import Kind, ParsedName
+from .retry import Action, classify
+from .services import Services, asset_state_error, cancel_upload, parsed_name, refuse, still_same
+from .step_finish import _confirm
+from .upload import (
+    ExpiredUrl,
+    Progress,
+)
+from .vod.obs import parse_object_url, url_expires
+
+log = structlog.get_logger("vodwatch.runner")
+
+
+def _requesting(svc: Services, job: JobRow) -> None:
+    """UpdateAsset may have taken effect before we lost its answer: check, then ask again."""
+    pending = [f for f in svc.journal.files(job.id) if f.state not in ("uploaded", "refused")]
+    if not pending:
+        svc.journal.set_job(job.id, state=J.UPLOADING)
+        return
+    if any(f.kind == Kind.VIDEO for f in pending):
+        status = svc.vod.asset_status(job.asset_id)
+        if status in UPLOADING:
+            log.info("job.update_took_effect", job_id=job.id, asset_id=job.asset_id,
+                     action="cancel the open upload and ask again")
+            cancel_upload(svc, job.asset_id)
+        elif status in MISSING:
+            raise AssetStateError(job.asset_id, status, *state_words(job.asset_id, status))
+    _send_update(svc, job)
+
+
+def _send_update(svc: Services, job: JobRow) -> None:
+    files = [f for f in svc.journal.files(job.id) if f.state not in ("uploaded", "refused")]
+    ready = []
+    for f in files:
+        assert f.md5 is not None and f.size is not None
+        ready.append(ReadyFile(parsed_name(svc, f), Path(f.inbox_path), f.size, f.md5))
+    body = update_request(job.asset_id, ready)
+    try:
+        answer = svc.vod.update_asset(body)
+    except RemoteError as exc:
+        if exc.code == "VOD.10061":
+            state_error = asset_state_error(svc, job, exc)
+            video = next((f for f in files if f.kind == Kind.VIDEO), None)
+            if video is None or len(files) == 1 or state_error.state in MISSING:
+                raise state_error from None
+            # VOD refused the video for the asset's state: send the others without it.
+            refuse(svc, job, video, state_failure(state_error))
+            raise _Restart() from None
+        raise
+    svc.journal.store_urls(job.id, _urls_for(files, ready, answer, job))
+    for f in files:
+        svc.journal.set_file(f.id, request_id=str(answer.get("request_id") or "") or None)
+
+
+def _urls_for(files: list[FileRow], ready: list[ReadyFile], answer: dict[str, Any],
+              job: JobRow) -> list[tuple[int, str, float | None, str | None, str | None]]:
+    """Each file's upload URL from UpdateAsset's answer, with its expiry, bucket and key."""
+    try:
+        by_name = {rf.parsed.name: url for rf, url in pair_upload_urls(answer, ready)}
+    except ValueError as exc:
+        raise FailFile(incomplete_answer_failure(job.asset_id, str(exc))) from None
+    out: list[tuple[int, str, float | None, str | None, str | None]] = []
+    for f in files:
+        url = by_name[f.name]
+        bucket, key = parse_object_url(url)
+        out.append((f.id, url, url_expires(url), bucket, key))
+    return out
+
+
+def _requested(svc: Services, job: JobRow) -> None:
+    svc.journal.set_job(job.id, state=J.UPLOADING)
+
+
+def _uploading(svc: Services, job: JobRow) -> None:
+    """Send every file not yet sent; then check none changed meanwhile."""
+    files = svc.journal.files(job.id)
+    for f in files:
+        if f.state in ("uploaded", "refused"):
+            continue
+        path = Path(f.inbox_path)
+        still_same(svc, f)
+        parsed = parsed_name(svc, f)
+        assert f.size is not None
+        progress = Progress(f.name, job.asset_id, f.size)
+        svc.progress[f.id] = progress
+        if f.upload_started_at is None:
+            svc.journal.set_file(f.id, upload_started_at=svc.clock())
+        try:
+            if f.kind == Kind.VIDEO and (f.size > svc.multipart_threshold or f.upload_id):
+                svc.uploader.put_multipart(svc.journal.file(f.id), path, parsed.content_type,
+                                           progress)
+            else:
+                try:
+                    svc.uploader.put_single(f, path, parsed.content_type, progress)
+                except (ExpiredUrl, RemoteError) as exc:
+                    decision = classify(exc) if isinstance(exc, RemoteError) else None
+                    if decision is not None and decision.action is Action.FAIL and (
+                            f.kind != Kind.VIDEO):
+                        # The store refused this cover or subtitle for good: it fails
+                        # alone, and the other files of the asset carry on.
+                        assert isinstance(exc, RemoteError)
+                        failure = remote_failure(job.asset_id, exc, decision.explain,
+                                                 decision.advice)
+                        svc.journal.set_file(f.id, state="refused",
+                                             error=json.dumps(failure.__dict__))
+                        log.warning("upload.file_refused", file=f.name, error=str(exc))
+                        continue
+                    if decision is not None and decision.action is not Action.REAUTHORIZE:
+                        raise
+                    _reauthorize(svc, job, f, path, parsed, progress)
+        finally:
+            svc.progress.pop(f.id, None)
+        svc.journal.set_file(f.id, state="uploaded", bytes_sent=f.size,
+                             progress_at=svc.clock())
+        log.info("upload.file_sent", file=f.name, asset_id=job.asset_id, bytes=f.size)
+    for f in svc.journal.files(job.id):
+        if f.state != "refused":
+            still_same(svc, f)
+    video_sent = any(f.kind == Kind.VIDEO and f.state != "refused" for f in files)
+    svc.journal.set_job(job.id, state=J.CONFIRMING if video_sent else J.CONFIRMED)
+    if video_sent:
+        _confirm(svc, svc.journal.job(job.id), fresh=True)
+
+
+def _reauthorize(svc: Services, job: JobRow, f: FileRow, path: Path, parsed: ParsedName,
+                 progress: Progress) -> None:
+    """A signed URL expired: a video goes through the authority API; others ask again."""
+    if f.kind == Kind.VIDEO and f.bucket and f.object_key:
+        log.info("upload.url_expired", file=f.name, action="multipart via authority")
+        svc.uploader.put_multipart(svc.journal.file(f.id), path, parsed.content_type,
+                                   progress)
+        return
+    log.info("upload.url_expired", file=f.name, action="ask VOD for a new URL")
+    svc.journal.set_job(job.id, state=J.REQUESTING, attempts=job.attempts + 1)
+    raise _Restart()
+
+
+class _Restart(Exception):
+    """Internal: the job's state was moved back; run the loop again."""
+
+
+def _ready(svc: Services, job: JobRow) -> None:
+    svc.journal.set_job(job.id, state=J.REQUESTING)
+    _send_update(svc, job)
