@@ -281,10 +281,11 @@ def choose_part_size(size: int, parallel: int, *, rate: float | None = None,
     ``rate`` is what one connection carries (bytes/s) and ``rtt`` the store's round
     trip (s), as measured on earlier parts; None when not known yet. Each part costs
     one round trip on its connection (the authority call is made ahead, hidden),
-    and no connection can start before its first part is hashed, which takes
-    ``parallel`` parts' hashing for the last one to start. With ``k`` parts per
-    connection both add up to ``size / (k * hash_rate) + k * rtt``, least at
-    ``k = sqrt(size / (hash_rate * rtt))``. Then, in this order of precedence:
+    and no connection can start before its first part is hashed: the last one
+    waits for ``parallel`` parts' hashing, less the two round trips (authority and
+    initiate) the hashing overlaps. With ``k`` parts per connection both add up to
+    ``max(0, size / (k * hash_rate) - 2 * rtt) + k * rtt``; ``k`` is chosen to make
+    that least. Then, in this order of precedence:
 
     - OBS: at most 10,000 parts, each >= 100 KiB (except the last) and <= 5 GiB;
     - at least ``parallel`` parts while each stays >= 5 MiB, so every connection works;
@@ -308,11 +309,10 @@ def choose_part_size(size: int, parallel: int, *, rate: float | None = None,
         part = FALLBACK_PART
         why.append("round trip not measured yet: 20 MiB")
     else:
-        k = max(1.0, math.sqrt(size / (max(hash_rate, 1e6) * rtt)))
-        part = math.ceil(size / (round(k) * p))
-        why.append(f"{round(k)} part(s) per connection balance the {rtt * 1000:.0f} ms round "
-                   f"trip per part against hashing the first round at "
-                   f"{hash_rate / 1e6:.0f} MB/s")
+        k = _best_rounds(size, max(hash_rate, 1e6), rtt)
+        part = math.ceil(size / (k * p))
+        why.append(f"{k} part(s) per connection balance the {rtt * 1000:.0f} ms round trip "
+                   f"per part against hashing the first round at {hash_rate / 1e6:.0f} MB/s")
     least = 0
     if rate is None or rate <= 0:
         # The link may be as fast as loopback: keep VOD's 20 MiB as the smallest part,
@@ -350,6 +350,15 @@ def choose_part_size(size: int, parallel: int, *, rate: float | None = None,
     return PartChoice(part, count, "; ".join(why))
 
 
+def _best_rounds(size: int, hash_rate: float, rtt: float) -> int:
+    """Parts per connection ``k`` that minimise ``max(0, size / (k * hash_rate) - 2 * rtt)
+    + k * rtt``: the first round's hashing not hidden behind the two round trips before
+    the first part (initiate, first authority), plus one round trip per part."""
+    def cost(k: int) -> float:
+        return max(0.0, size / (k * hash_rate) - 2 * rtt) + k * rtt
+    return min(range(1, 201), key=cost)
+
+
 @dataclass
 class LinkEstimate:
     """What the path has shown: one connection's rate, the store's round trip and the
@@ -378,6 +387,41 @@ class LinkEstimate:
         with self.lock:
             if length >= MIN_SPLIT and seconds > 0:
                 self.hash_rate = self._mix(self.hash_rate, length / seconds)
+
+
+class _PartHashes:
+    """MD5s of the parts in ``todo``, worked out in order on HASH_THREADS threads, at
+    most ``ahead`` parts beyond the last one taken."""
+
+    def __init__(self, hash_part: Callable[[int], str], todo: list[int], ahead: int) -> None:
+        self._hash_part = hash_part
+        self._todo = todo
+        self._ahead = ahead
+        self._pool = ThreadPoolExecutor(HASH_THREADS, thread_name_prefix="part-md5")
+        self._futures: dict[int, Future[str]] = {}
+        self._lock = threading.Lock()
+        self._taken = 0
+        with self._lock:
+            for i in range(ahead):
+                self._submit(i)
+
+    def _submit(self, i: int) -> None:  # with the lock held
+        if i < len(self._todo):
+            n = self._todo[i]
+            self._futures[n] = self._pool.submit(self._hash_part, n)
+
+    def take(self) -> tuple[int, Future[str]] | None:
+        """The next part number and its MD5 to come; None when all are taken."""
+        with self._lock:
+            if self._taken >= len(self._todo):
+                return None
+            n = self._todo[self._taken]
+            self._submit(self._taken + self._ahead)
+            self._taken += 1
+            return n, self._futures.pop(n)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass(frozen=True)
@@ -536,29 +580,51 @@ class Uploader:
     def _put_multipart(self, row: FileRow, path: Path, content_type: str,
                        progress: Progress | None) -> None:
         assert row.size is not None and row.bucket and row.object_key
-        bucket, key = row.bucket, row.object_key
+        bucket, key, size = row.bucket, row.object_key, row.size
         fd = os.open(path, os.O_RDONLY)
+        hashes: _PartHashes | None = None
         try:
             upload_id, part_size = row.upload_id, row.part_size
             if upload_id and part_size and not self._reconcile(row, fd, bucket, key, upload_id,
                                                                part_size):
                 upload_id = None  # the store forgot it: start afresh
             if not upload_id or not part_size:
-                upload_id = self._with_retry(lambda: self._initiate(bucket, key, content_type),
-                                             "initiate")
-                part_size, why = self._part_size(row.size)
+                why = ""
+
+                def initiate() -> str:
+                    # The part size is chosen once VOD answered the first call (its
+                    # time is a first sample of the round trip), and the first parts
+                    # are hashed while the store initiates the upload.
+                    nonlocal hashes, part_size, why
+                    started = time.monotonic()
+                    url = self.vod.authority(http_verb="POST", bucket=bucket, object_key=key,
+                                             content_type=content_type)
+                    if hashes is None:
+                        part_size, why = self._part_size(fd, size, time.monotonic() - started)
+                        count = max(1, math.ceil(size / part_size))
+                        hashes = self._hashes(fd, size, part_size, list(range(1, count + 1)))
+                    started = time.monotonic()
+                    upload_id = self.obs.initiate(url, content_type)
+                    self.link.saw_round_trip(time.monotonic() - started)
+                    return upload_id
+
+                upload_id = self._with_retry(initiate, "initiate")
+                assert part_size
                 self.journal.replace_parts(row.id, [])
                 self.journal.set_file(row.id, upload_id=upload_id, part_size=part_size,
                                       state="uploading", upload_started_at=self.clock())
                 log.info("upload.multipart_started", file=row.name, parts=math.ceil(
-                    row.size / part_size) or 1, part_size=part_size, why=why)
-            # A resumed upload keeps its journaled part size: the parts sent are cut so.
-            count = max(1, math.ceil(row.size / part_size))
+                    size / part_size) or 1, part_size=part_size, why=why)
+            # A resumed upload keeps its journaled part size: its parts were cut so.
+            count = max(1, math.ceil(size / part_size))
             done = {p.part_number for p in self.journal.parts(row.id)}
             if progress is not None:
                 progress.add(sum(p.size for p in self.journal.parts(row.id)))
             todo = [n for n in range(1, count + 1) if n not in done]
-            self._send_parts(row, fd, bucket, key, upload_id, part_size, todo, progress)
+            if hashes is None:
+                hashes = self._hashes(fd, size, part_size, todo)
+            self._send_parts(row, fd, bucket, key, upload_id, part_size, hashes, len(todo),
+                             progress)
             check_unchanged(path, row)
             parts = [(p.part_number, p.etag) for p in self.journal.parts(row.id)]
             if [n for n, _ in parts] != list(range(1, count + 1)):
@@ -566,30 +632,45 @@ class Uploader:
                                   "the upload is checked again")
             self._complete(bucket, key, upload_id, parts)
         finally:
+            if hashes is not None:
+                hashes.close()
             os.close(fd)
 
-    def _initiate(self, bucket: str, key: str, content_type: str) -> str:
-        """InitiateMultipartUpload; its time is a sample of the store's round trip."""
-        url = self.vod.authority(http_verb="POST", bucket=bucket, object_key=key,
-                                 content_type=content_type)
-        started = time.monotonic()
-        upload_id = self.obs.initiate(url, content_type)
-        self.link.saw_round_trip(time.monotonic() - started)
-        return upload_id
+    def _hashes(self, fd: int, size: int, part_size: int, todo: list[int]) -> _PartHashes:
+        """Start working out the MD5s of the parts in ``todo``, ahead of the senders."""
+        def hash_part(n: int) -> str:
+            offset = (n - 1) * part_size
+            length = min(part_size, size - offset)
+            started = time.monotonic()
+            md5 = self._hash_range(fd, offset, length)
+            self.link.saw_hash(length, time.monotonic() - started)
+            return md5
 
-    def _part_size(self, size: int) -> tuple[int, str]:
-        """The part size for a new upload of ``size`` bytes, and why."""
+        workers = max(1, min(self.parallel_parts, len(todo)))
+        return _PartHashes(hash_part, todo, 2 * workers + 1)  # sending + next, per sender
+
+    def _part_size(self, fd: int, size: int, vod_seconds: float) -> tuple[int, str]:
+        """The part size for a new upload of ``size`` bytes, and why.
+
+        ``vod_seconds`` is how long VOD took to answer the authority call just made:
+        the round trip until the store's own has been measured.
+        """
         if not self.adaptive:
             return (part_size_for(size, self.part_size, self.parallel_parts),
                     "upload.part_size_mb as set")
+        if self.link.hash_rate is None and size >= MIN_SPLIT:
+            started = time.monotonic()
+            self._hash_range(fd, 0, MIN_SPLIT)  # what MD5 costs on this machine
+            self.link.saw_hash(MIN_SPLIT, time.monotonic() - started)
         with self.link.lock:
             rate, rtt, hash_rate = self.link.rate, self.link.rtt, self.link.hash_rate
         with self._uploads_lock:
             uploads = self._uploads
-        choice = choose_part_size(size, self.parallel_parts, rate=rate, rtt=rtt,
+        choice = choose_part_size(size, self.parallel_parts, rate=rate,
+                                  rtt=rtt if rtt is not None else vod_seconds,
                                   calls_per_minute=self.calls_per_minute,
                                   uploads=max(1, uploads),
-                                  hash_rate=hash_rate or HASH_RATE)
+                                  hash_rate=(hash_rate or HASH_RATE) * HASH_THREADS)
         return choice.size, choice.reason
 
     def abort_multipart(self, row: FileRow) -> None:
@@ -645,8 +726,9 @@ class Uploader:
         return True
 
     def _send_parts(self, row: FileRow, fd: int, bucket: str, key: str, upload_id: str,
-                    part_size: int, todo: list[int], progress: Progress | None) -> None:
-        """Send the parts in ``todo`` on ``parallel_parts`` connections.
+                    part_size: int, hashes: _PartHashes, parts: int,
+                    progress: Progress | None) -> None:
+        """Send the ``parts`` parts ``hashes`` hands out on ``parallel_parts`` connections.
 
         Hash ahead, authority ahead, send: hasher threads work out the parts' MD5s in
         order, a few parts ahead of the senders; each connection takes its next part
@@ -656,38 +738,13 @@ class Uploader:
         """
         assert row.size is not None
         size = row.size
-        lock = threading.Lock()
         give_up = threading.Event()  # one part failed: the others stop taking new parts
-        workers = max(1, min(self.parallel_parts, len(todo)))
-        ahead = 2 * workers + 1  # each connection holds two parts: sending and next
-        hasher = ThreadPoolExecutor(HASH_THREADS, thread_name_prefix="part-md5")
+        workers = max(1, min(self.parallel_parts, parts))
         authorizer = ThreadPoolExecutor(workers, thread_name_prefix="part-url")
-        digests: dict[int, Future[str]] = {}
-        taken = 0
 
         def span(n: int) -> tuple[int, int]:
             offset = (n - 1) * part_size
             return offset, min(part_size, size - offset)
-
-        def hash_part(n: int) -> str:
-            started = time.monotonic()
-            md5 = self._hash_range(fd, *span(n))
-            self.link.saw_hash(span(n)[1], time.monotonic() - started)
-            return md5
-
-        def hash_ahead(i: int) -> None:  # with ``lock`` held
-            if i < len(todo):
-                digests[todo[i]] = hasher.submit(hash_part, todo[i])
-
-        def take() -> tuple[int, Future[str]] | None:
-            nonlocal taken
-            with lock:
-                if taken >= len(todo):
-                    return None
-                n = todo[taken]
-                hash_ahead(taken + ahead)
-                taken += 1
-                return n, digests.pop(n)
 
         def authorize(n: int, md5: Future[str]) -> _Signed:
             digest = md5.result()
@@ -699,7 +756,7 @@ class Uploader:
                 return _Signed(digest, None)
 
         def worker() -> None:
-            current = take()
+            current = hashes.take()
             signed = None if current is None else authorizer.submit(authorize, *current)
             while current is not None and signed is not None:
                 if give_up.is_set():
@@ -707,7 +764,7 @@ class Uploader:
                 if self.stop.is_set():
                     raise Interrupted("stopping: remaining parts are left for later")
                 ready = signed.result()
-                following = take()
+                following = hashes.take()
                 signed = None if following is None else authorizer.submit(authorize,
                                                                           *following)
                 self._send_part(row, fd, bucket, key, upload_id, current[0],
@@ -715,9 +772,6 @@ class Uploader:
                 current = following
 
         try:
-            with lock:
-                for i in range(ahead):
-                    hash_ahead(i)
             with ThreadPoolExecutor(workers, thread_name_prefix="part") as pool:
                 # Each sender runs in a copy of this job's logging context (job, asset).
                 futures: list[Future[None]] = [
@@ -732,7 +786,6 @@ class Uploader:
                     raise exc
         finally:
             authorizer.shutdown(wait=True, cancel_futures=True)
-            hasher.shutdown(wait=True, cancel_futures=True)
 
     def _part_url(self, bucket: str, key: str, upload_id: str, n: int, md5: str) -> str:
         return self.vod.authority(http_verb="PUT", bucket=bucket, object_key=key,
