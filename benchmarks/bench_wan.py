@@ -121,8 +121,9 @@ def vodwatch_run(emu: Emulator, site: C.Site, source: Path, parallel: int, tag: 
         C.wait_until(done.exists, timeout=900, interval=0.01)
         os.rename(done, source)
         part, why = chosen_part(daemon.log_path)
+        rss = daemon.peak_rss()
     result: dict[str, Any] = parts_phase(emu, dropped, source.stat().st_size)
-    result.update(part_size=part, why=why)
+    result.update(part_size=part, why=why, peak_rss_mib=rss)
     forget_objects(emu)
     return result
 
@@ -207,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
                         cap = parallel * RATE
                         line = (f"[{profile}] parallel_parts={parallel}: vodwatch "
                                 f"{v['rate'] / 1e6:.1f} MB/s = {v['rate'] / cap:.3f}x cap, "
-                                f"{v['parts']:.0f} parts of {v['part_size'] / C.MiB:.1f} MiB")
+                                f"{v['parts']:.0f} parts of {v['part_size'] / C.MiB:.1f} MiB, "
+                                f"peak RSS {v['peak_rss_mib']:.0f} MiB")
                         if "rclone" in row:
                             line += (f"; rclone {row['rclone']['rate'] / 1e6:.1f} MB/s = "
                                      f"{row['rclone']['rate'] / cap:.3f}x")

@@ -282,10 +282,10 @@ def choose_part_size(size: int, parallel: int, *, rate: float | None = None,
     trip (s), as measured on earlier parts; None when not known yet. Each part costs
     one round trip on its connection (the authority call is made ahead, hidden),
     and no connection can start before its first part is hashed: the last one
-    waits for ``parallel`` parts' hashing, less the two round trips (authority and
-    initiate) the hashing overlaps. With ``k`` parts per connection both add up to
-    ``max(0, size / (k * hash_rate) - 2 * rtt) + k * rtt``; ``k`` is chosen to make
-    that least. Then, in this order of precedence:
+    waits for ``parallel`` parts' hashing, less the initiate's round trip the
+    hashing overlaps. With ``k`` parts per connection both add up to
+    ``max(0, size / (k * hash_rate) - rtt) + k * rtt``; ``k`` is chosen to make that
+    least. Then, in this order of precedence:
 
     - OBS: at most 10,000 parts, each >= 100 KiB (except the last) and <= 5 GiB;
     - at least ``parallel`` parts while each stays >= 5 MiB, so every connection works;
@@ -351,11 +351,12 @@ def choose_part_size(size: int, parallel: int, *, rate: float | None = None,
 
 
 def _best_rounds(size: int, hash_rate: float, rtt: float) -> int:
-    """Parts per connection ``k`` that minimise ``max(0, size / (k * hash_rate) - 2 * rtt)
-    + k * rtt``: the first round's hashing not hidden behind the two round trips before
-    the first part (initiate, first authority), plus one round trip per part."""
+    """Parts per connection ``k`` that minimise ``max(0, size / (k * hash_rate) - rtt)
+    + k * rtt``: the first round's hashing not hidden behind the initiate's round trip
+    (the time by which the last connection starts after the first), plus one round
+    trip per part."""
     def cost(k: int) -> float:
-        return max(0.0, size / (k * hash_rate) - 2 * rtt) + k * rtt
+        return max(0.0, size / (k * hash_rate) - rtt) + k * rtt
     return min(range(1, 201), key=cost)
 
 
