@@ -48,6 +48,8 @@ MIN_PART = 100 * 1024
 # A signed URL this close to its expiry is treated as expired: a PUT of a few MB
 # must not start with seconds left.
 EXPIRY_MARGIN = 60.0
+# Threads working out part MD5s ahead of the senders (MD5 runs outside the GIL).
+HASH_THREADS = max(1, min(2, os.cpu_count() or 1))
 
 
 class Interrupted(VodwatchError):
@@ -250,6 +252,187 @@ def part_size_for(size: int, preferred: int, parallel: int = 1) -> int:
     return part
 
 
+# ---- choosing the part size from the path ------------------------------------------------
+
+MIN_SPLIT = 5 * MiB  # a file is cut into parallel_parts parts only while each stays this big
+MAX_AUTO_PART = 1024 * MiB  # bigger parts gain nothing and make a retry or a resume costly
+MAX_PART_SECONDS = 30.0  # ... nor should one part take longer than this to send
+FALLBACK_PART = 20 * MiB  # VOD's recommendation, when the round trip is not known yet
+HASH_RATE = 500e6  # bytes/s a part's MD5 is worked out at, until measured
+# Share of the tenant's upload-call limit (authority + confirm) the parts of all uploads
+# going on at once may use at the link's measured rate: the rest is headroom.
+AUTHORITY_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class PartChoice:
+    """A part size for one file and why."""
+
+    size: int
+    count: int
+    reason: str
+
+
+def choose_part_size(size: int, parallel: int, *, rate: float | None = None,
+                     rtt: float | None = None, calls_per_minute: float = 1400.0,
+                     uploads: int = 1, hash_rate: float = HASH_RATE) -> PartChoice:
+    """The part size for a file of ``size`` bytes sent on ``parallel`` connections.
+
+    ``rate`` is what one connection carries (bytes/s) and ``rtt`` the store's round
+    trip (s), as measured on earlier parts; None when not known yet. Each part costs
+    one round trip on its connection (the authority call is made ahead, hidden),
+    and no connection can start before its first part is hashed: the last one
+    waits for ``parallel`` parts' hashing, less the initiate's round trip the
+    hashing overlaps. With ``k`` parts per connection both add up to
+    ``max(0, size / (k * hash_rate) - rtt) + k * rtt``; ``k`` is chosen to make that
+    least. Then, in this order of precedence:
+
+    - OBS: at most 10,000 parts, each >= 100 KiB (except the last) and <= 5 GiB;
+    - at least ``parallel`` parts while each stays >= 5 MiB, so every connection works;
+    - parts no smaller than what keeps the authority calls of ``uploads`` uploads at
+      ``rate`` within half of ``calls_per_minute`` (VOD allows 1500/min for authority
+      and confirm together), so the limit on calls never becomes the limit on bytes;
+    - no part longer than 30 s to send, nor over 1 GiB; and the count a multiple of
+      ``parallel``, so the last round keeps every connection busy.
+    """
+    p = max(1, parallel)
+    if size <= 0:
+        return PartChoice(MIN_PART, 1, "empty file")
+    # The OBS floor: 10,000 parts at most, in whole MiB when it binds (as part_size_for).
+    floor_obs = max(MIN_PART, math.ceil(size / MAX_PARTS / MiB) * MiB
+                    if size > MAX_PARTS * MIN_PART else MIN_PART)
+    # Every connection gets a part, as long as parts stay >= 5 MiB.
+    spread = max(1, min(p, size // MIN_SPLIT))
+    ceiling = max(floor_obs, math.ceil(size / spread))
+    why: list[str] = []
+    if rtt is None or rtt <= 0:
+        part = FALLBACK_PART
+        why.append("round trip not measured yet: 20 MiB")
+    else:
+        k = _best_rounds(size, max(hash_rate, 1e6), rtt)
+        part = math.ceil(size / (k * p))
+        why.append(f"{k} part(s) per connection balance the {rtt * 1000:.0f} ms round trip "
+                   f"per part against hashing the first round at {hash_rate / 1e6:.0f} MB/s")
+    least = 0
+    if rate is None or rate <= 0:
+        # The link may be as fast as loopback: keep VOD's 20 MiB as the smallest part,
+        # which holds the authority calls within the limit up to about 490 MB/s.
+        least = FALLBACK_PART
+        if part < least:
+            part = least
+            why.append("at least 20 MiB until a rate is measured")
+    else:
+        longest = int(rate * MAX_PART_SECONDS)
+        if part > longest:
+            part = longest
+            why.append(f"capped at {MAX_PART_SECONDS:.0f} s per part")
+        budget = calls_per_minute / 60 * AUTHORITY_SHARE / max(1, uploads)
+        least = math.ceil(p * rate / budget)
+        if part < least:
+            part = least
+            why.append(f"raised so {max(1, uploads)} upload(s) at {rate / 1e6:.1f} MB/s per "
+                       f"connection need at most {budget:.1f} authority calls/s")
+    if part > MAX_AUTO_PART:
+        part = MAX_AUTO_PART
+        why.append("capped at 1 GiB")
+    if part > ceiling:
+        part = ceiling
+        why.append(f"cut into {spread} part(s) so every connection has one")
+    part = max(part, floor_obs)
+    count = math.ceil(size / part)
+    if p > 1 and count > p and count % p:
+        # Round the count to a multiple of the connections: up while parts stay above
+        # the authority floor, else down (parts grow, never past the 10,000-part rule).
+        up = math.ceil(size / (math.ceil(count / p) * p))
+        down = math.ceil(size / (count // p * p))
+        part = up if up >= max(floor_obs, least, MIN_SPLIT) else down
+        count = math.ceil(size / part)
+    return PartChoice(part, count, "; ".join(why))
+
+
+def _best_rounds(size: int, hash_rate: float, rtt: float) -> int:
+    """Parts per connection ``k`` that minimise ``max(0, size / (k * hash_rate) - rtt)
+    + k * rtt``: the first round's hashing not hidden behind the initiate's round trip
+    (the time by which the last connection starts after the first), plus one round
+    trip per part."""
+    def cost(k: int) -> float:
+        return max(0.0, size / (k * hash_rate) - rtt) + k * rtt
+    return min(range(1, 201), key=cost)
+
+
+@dataclass
+class LinkEstimate:
+    """What the path has shown: one connection's rate, the store's round trip and the
+    local MD5 speed, each a moving average over the latest samples (None until seen)."""
+
+    rate: float | None = None
+    rtt: float | None = None
+    hash_rate: float | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def _mix(self, old: float | None, new: float) -> float:
+        return new if old is None else 0.7 * old + 0.3 * new
+
+    def saw_round_trip(self, seconds: float) -> None:
+        with self.lock:
+            self.rtt = self._mix(self.rtt, max(seconds, 1e-4))
+
+    def saw_part(self, length: int, seconds: float) -> None:
+        """A part of ``length`` bytes took ``seconds`` from request to answer."""
+        with self.lock:
+            moving = seconds - (self.rtt or 0.0)
+            if length >= MIN_SPLIT and moving > 0:
+                self.rate = self._mix(self.rate, length / moving)
+
+    def saw_hash(self, length: int, seconds: float) -> None:
+        with self.lock:
+            if length >= MIN_SPLIT and seconds > 0:
+                self.hash_rate = self._mix(self.hash_rate, length / seconds)
+
+
+class _PartHashes:
+    """MD5s of the parts in ``todo``, worked out in order on HASH_THREADS threads, at
+    most ``ahead`` parts beyond the last one taken."""
+
+    def __init__(self, hash_part: Callable[[int], str], todo: list[int], ahead: int) -> None:
+        self._hash_part = hash_part
+        self._todo = todo
+        self._ahead = ahead
+        self._pool = ThreadPoolExecutor(HASH_THREADS, thread_name_prefix="part-md5")
+        self._futures: dict[int, Future[str]] = {}
+        self._lock = threading.Lock()
+        self._taken = 0
+        with self._lock:
+            for i in range(ahead):
+                self._submit(i)
+
+    def _submit(self, i: int) -> None:  # with the lock held
+        if i < len(self._todo):
+            n = self._todo[i]
+            self._futures[n] = self._pool.submit(self._hash_part, n)
+
+    def take(self) -> tuple[int, Future[str]] | None:
+        """The next part number and its MD5 to come; None when all are taken."""
+        with self._lock:
+            if self._taken >= len(self._todo):
+                return None
+            n = self._todo[self._taken]
+            self._submit(self._taken + self._ahead)
+            self._taken += 1
+            return n, self._futures.pop(n)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass(frozen=True)
+class _Signed:
+    """A part's MD5 (base64) and the signed URL VOD gave for sending it."""
+
+    md5: str
+    url: str | None  # None: to be asked for when the part is sent
+
+
 class RateLimit:
     """Shared bytes-per-second cap for all uploads; 0 means none."""
 
@@ -309,6 +492,14 @@ class Uploader:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.time
     on_started: Callable[[int], None] | None = None  # a multipart upload got its ID (job id)
+    # True: the part size of a new upload fits the path (choose_part_size) and
+    # ``part_size`` is not used; False: ``part_size`` is an explicit setting.
+    adaptive: bool = False
+    calls_per_minute: float = 1400.0  # the pacing of authority + confirm calls
+    link: LinkEstimate = field(default_factory=LinkEstimate)
+    _uploads: int = field(default=0, init=False, repr=False)
+    _uploads_lock: threading.Lock = field(default_factory=threading.Lock, init=False,
+                                          repr=False)
 
     def _chunks(self, fd: int, offset: int, length: int, progress: Progress | None,
                 hasher: hashlib._Hash | None = None) -> Iterator[bytes]:
@@ -380,32 +571,64 @@ class Uploader:
     def put_multipart(self, row: FileRow, path: Path, content_type: str,
                       progress: Progress | None = None) -> None:
         """Multipart upload through VOD's authority API, resuming from the journal."""
+        with self._uploads_lock:
+            self._uploads += 1
+        try:
+            self._put_multipart(row, path, content_type, progress)
+        finally:
+            with self._uploads_lock:
+                self._uploads -= 1
+
+    def _put_multipart(self, row: FileRow, path: Path, content_type: str,
+                       progress: Progress | None) -> None:
         assert row.size is not None and row.bucket and row.object_key
-        bucket, key = row.bucket, row.object_key
+        bucket, key, size = row.bucket, row.object_key, row.size
         fd = os.open(path, os.O_RDONLY)
+        hashes: _PartHashes | None = None
         try:
             upload_id, part_size = row.upload_id, row.part_size
             if upload_id and part_size and not self._reconcile(row, fd, bucket, key, upload_id,
                                                                part_size):
                 upload_id = None  # the store forgot it: start afresh
             if not upload_id or not part_size:
-                part_size = part_size_for(row.size, self.part_size, self.parallel_parts)
-                upload_id = self._with_retry(lambda: self.obs.initiate(
-                    self.vod.authority(http_verb="POST", bucket=bucket, object_key=key,
-                                       content_type=content_type), content_type), "initiate")
+                why = ""
+
+                def initiate() -> str:
+                    # The part size is chosen once VOD answered the first call (its
+                    # time is a first sample of the round trip), and the first parts
+                    # are hashed while the store initiates the upload.
+                    nonlocal hashes, part_size, why
+                    started = time.monotonic()
+                    url = self.vod.authority(http_verb="POST", bucket=bucket, object_key=key,
+                                             content_type=content_type)
+                    if hashes is None:
+                        part_size, why = self._part_size(fd, size, time.monotonic() - started)
+                        count = max(1, math.ceil(size / part_size))
+                        hashes = self._hashes(fd, size, part_size, list(range(1, count + 1)))
+                    started = time.monotonic()
+                    upload_id = self.obs.initiate(url, content_type)
+                    self.link.saw_round_trip(time.monotonic() - started)
+                    return upload_id
+
+                upload_id = self._with_retry(initiate, "initiate")
+                assert part_size
                 self.journal.replace_parts(row.id, [])
                 self.journal.set_file(row.id, upload_id=upload_id, part_size=part_size,
                                       state="uploading", upload_started_at=self.clock())
                 if self.on_started is not None:
                     self.on_started(row.job_id)  # the job's ticket on the share learns the ID
                 log.info("upload.multipart_started", file=row.name, parts=math.ceil(
-                    row.size / part_size) or 1, part_size=part_size)
-            count = max(1, math.ceil(row.size / part_size))
+                    size / part_size) or 1, part_size=part_size, why=why)
+            # A resumed upload keeps its journaled part size: its parts were cut so.
+            count = max(1, math.ceil(size / part_size))
             done = {p.part_number for p in self.journal.parts(row.id)}
             if progress is not None:
                 progress.add(sum(p.size for p in self.journal.parts(row.id)))
             todo = [n for n in range(1, count + 1) if n not in done]
-            self._send_parts(row, fd, bucket, key, upload_id, part_size, todo, progress)
+            if hashes is None:
+                hashes = self._hashes(fd, size, part_size, todo)
+            self._send_parts(row, fd, bucket, key, upload_id, part_size, hashes, len(todo),
+                             progress)
             check_unchanged(path, row)
             parts = [(p.part_number, p.etag) for p in self.journal.parts(row.id)]
             if [n for n, _ in parts] != list(range(1, count + 1)):
@@ -413,7 +636,46 @@ class Uploader:
                                   "the upload is checked again")
             self._complete(bucket, key, upload_id, parts)
         finally:
+            if hashes is not None:
+                hashes.close()
             os.close(fd)
+
+    def _hashes(self, fd: int, size: int, part_size: int, todo: list[int]) -> _PartHashes:
+        """Start working out the MD5s of the parts in ``todo``, ahead of the senders."""
+        def hash_part(n: int) -> str:
+            offset = (n - 1) * part_size
+            length = min(part_size, size - offset)
+            started = time.monotonic()
+            md5 = self._hash_range(fd, offset, length)
+            self.link.saw_hash(length, time.monotonic() - started)
+            return md5
+
+        workers = max(1, min(self.parallel_parts, len(todo)))
+        return _PartHashes(hash_part, todo, 2 * workers + 1)  # sending + next, per sender
+
+    def _part_size(self, fd: int, size: int, vod_seconds: float) -> tuple[int, str]:
+        """The part size for a new upload of ``size`` bytes, and why.
+
+        ``vod_seconds`` is how long VOD took to answer the authority call just made:
+        the round trip until the store's own has been measured.
+        """
+        if not self.adaptive:
+            return (part_size_for(size, self.part_size, self.parallel_parts),
+                    "upload.part_size_mb as set")
+        if self.link.hash_rate is None and size >= MIN_SPLIT:
+            started = time.monotonic()
+            self._hash_range(fd, 0, MIN_SPLIT)  # what MD5 costs on this machine
+            self.link.saw_hash(MIN_SPLIT, time.monotonic() - started)
+        with self.link.lock:
+            rate, rtt, hash_rate = self.link.rate, self.link.rtt, self.link.hash_rate
+        with self._uploads_lock:
+            uploads = self._uploads
+        choice = choose_part_size(size, self.parallel_parts, rate=rate,
+                                  rtt=rtt if rtt is not None else vod_seconds,
+                                  calls_per_minute=self.calls_per_minute,
+                                  uploads=max(1, uploads),
+                                  hash_rate=(hash_rate or HASH_RATE) * HASH_THREADS)
+        return choice.size, choice.reason
 
     def abort_multipart(self, row: FileRow) -> None:
         """Best effort: tell the store to drop a multipart upload we give up on."""
@@ -468,52 +730,52 @@ class Uploader:
         return True
 
     def _send_parts(self, row: FileRow, fd: int, bucket: str, key: str, upload_id: str,
-                    part_size: int, todo: list[int], progress: Progress | None) -> None:
-        """Send the parts in ``todo`` on ``parallel_parts`` threads.
+                    part_size: int, hashes: _PartHashes, parts: int,
+                    progress: Progress | None) -> None:
+        """Send the ``parts`` parts ``hashes`` hands out on ``parallel_parts`` connections.
 
-        One more thread works out the parts' MD5s in order, a few parts ahead of the
-        senders, so that hashing the next part overlaps sending the current ones
-        instead of delaying each part by its hashing time.
+        Hash ahead, authority ahead, send: hasher threads work out the parts' MD5s in
+        order, a few parts ahead of the senders; each connection takes its next part
+        as soon as it starts sending the current one and asks VOD for that part's
+        signed URL (which needs the MD5) meanwhile, so between two parts it waits for
+        no VOD round trip. The ahead URL's Expires is checked before it is used.
         """
         assert row.size is not None
         size = row.size
-        lock = threading.Lock()
         give_up = threading.Event()  # one part failed: the others stop taking new parts
-        workers = max(1, min(self.parallel_parts, len(todo)))
-        ahead = workers + 1
-        hasher = ThreadPoolExecutor(1, thread_name_prefix="part-md5")
-        digests: dict[int, Future[str]] = {}
-        taken = 0
+        workers = max(1, min(self.parallel_parts, parts))
+        authorizer = ThreadPoolExecutor(workers, thread_name_prefix="part-url")
 
         def span(n: int) -> tuple[int, int]:
             offset = (n - 1) * part_size
             return offset, min(part_size, size - offset)
 
-        def hash_ahead(i: int) -> None:  # with ``lock`` held
-            if i < len(todo):
-                digests[todo[i]] = hasher.submit(self._hash_range, fd, *span(todo[i]))
+        def authorize(n: int, md5: Future[str]) -> _Signed:
+            digest = md5.result()
+            try:
+                return _Signed(digest, self._part_url(bucket, key, upload_id, n, digest))
+            except (RemoteError, TransportError) as exc:
+                # Asked again when the part is sent, under the part's retry rules.
+                log.info("upload.url_ahead_failed", file=row.name, part=n, error=str(exc))
+                return _Signed(digest, None)
 
         def worker() -> None:
-            nonlocal taken
-            while True:
+            current = hashes.take()
+            signed = None if current is None else authorizer.submit(authorize, *current)
+            while current is not None and signed is not None:
                 if give_up.is_set():
                     return
                 if self.stop.is_set():
                     raise Interrupted("stopping: remaining parts are left for later")
-                with lock:
-                    if taken >= len(todo):
-                        return
-                    n = todo[taken]
-                    hash_ahead(taken + ahead)
-                    taken += 1
-                    md5 = digests.pop(n)
-                self._send_part(row, fd, bucket, key, upload_id, n, *span(n), progress,
-                                md5.result())
+                ready = signed.result()
+                following = hashes.take()
+                signed = None if following is None else authorizer.submit(authorize,
+                                                                          *following)
+                self._send_part(row, fd, bucket, key, upload_id, current[0],
+                                *span(current[0]), progress, ready)
+                current = following
 
         try:
-            with lock:
-                for i in range(ahead):
-                    hash_ahead(i)
             with ThreadPoolExecutor(workers, thread_name_prefix="part") as pool:
                 # Each sender runs in a copy of this job's logging context (job, asset).
                 futures: list[Future[None]] = [
@@ -527,20 +789,36 @@ class Uploader:
                     assert exc is not None
                     raise exc
         finally:
-            hasher.shutdown(wait=True, cancel_futures=True)
+            authorizer.shutdown(wait=True, cancel_futures=True)
+
+    def _part_url(self, bucket: str, key: str, upload_id: str, n: int, md5: str) -> str:
+        return self.vod.authority(http_verb="PUT", bucket=bucket, object_key=key,
+                                  content_md5=md5, upload_id=upload_id, part_number=n)
 
     def _send_part(self, row: FileRow, fd: int, bucket: str, key: str, upload_id: str,
                    n: int, offset: int, length: int, progress: Progress | None,
-                   md5: str) -> None:
-        """Send one part whose MD5 (base64) is ``md5``, retrying as ``retry_part`` says."""
+                   signed: _Signed) -> None:
+        """Send part ``n`` with the URL obtained ahead (fetched again if it has expired
+        or a retry needs a new one), retrying as ``retry_part`` says."""
+        md5 = signed.md5
+        url: str | None = signed.url
         attempt = 0
         while True:
             try:
-                url = self.vod.authority(http_verb="PUT", bucket=bucket, object_key=key,
-                                         content_md5=md5, upload_id=upload_id, part_number=n)
+                if url is not None:
+                    expires = url_expires(url)
+                    if expires is not None and expires < self.clock() + EXPIRY_MARGIN:
+                        log.info("upload.url_expired", file=row.name, part=n,
+                                 action="asking for a new one")
+                        url = None
+                if url is None:
+                    url = self._part_url(bucket, key, upload_id, n, md5)
+                started = time.monotonic()
                 etag = self.obs.upload_part(url, Body(self._chunks(fd, offset, length, progress),
                                                       length), md5)
+                self.link.saw_part(length, time.monotonic() - started)
             except (RemoteError, TransportError) as exc:
+                url = None  # a retry asks for a new URL
                 if progress is not None:
                     progress.rewind(length)
                 if isinstance(exc, RemoteError) and exc.code == "BadDigest":

@@ -53,7 +53,8 @@ def file_md5(path: Path) -> str:
 
 def visible(folder: Path) -> set[str]:
     """What an editor sees in ``folder``: ``os.listdir`` without dot-names."""
-    return {n for n in os.listdir(folder) if not n.startswith(".")}
+    return {n for n in os.listdir(folder) if not n.startswith(".")
+            and not (n.startswith("deliveries ") and n.endswith(".csv"))}
 
 
 def parts_sent(setup: Setup) -> list[tuple[str, int]]:

@@ -441,3 +441,94 @@ def test_a_store_part_that_differs_from_the_file_is_sent_again(
     uploader.put_multipart(journal.file(row.id), path, "video/mp4")
     assert sorted(_sent_parts(emulator)) == [2, *range(5, PARTS + 1)]
     assert emulator.read_object(A1, "video") == data
+
+
+# ---- authority ahead, part size that fits the path ---------------------------------------
+
+def _ends(emulator: Emulator, operation: str, key: str) -> dict[int, tuple[float, float]]:
+    """Part number -> (request arrived, answer left) of each successful ``operation``."""
+    return {int(r.query[key][0]): (r.time, r.time + r.duration) for r in emulator.requests
+            if r.operation == operation and r.status == 200 and key in r.query}
+
+
+def test_the_next_parts_url_is_asked_for_while_the_current_part_is_sent(
+        emulator: Emulator, vod: VodClient, obs: ObsClient, journal: Journal,
+        video: tuple[Path, bytes]) -> None:
+    """On one connection, the authority call for part n+1 is answered before part n is,
+    so the connection goes from one part to the next without a VOD round trip."""
+    path, data = video
+    row = _job(emulator, vod, journal, path)
+    emulator.add_fault("slow", "obs_part", count=None, delay=0.15)  # a part takes a while
+    _uploader(vod, obs, journal, parallel_parts=1).put_multipart(row, path, "video/mp4")
+    assert emulator.read_object(A1, "video") == data
+    authority = _ends(emulator, "authority", "part_number")
+    parts = _ends(emulator, "obs_part", "partNumber")
+    assert sorted(parts) == list(range(1, PARTS + 1))
+    for n in range(2, PARTS + 1):
+        asked, answered = authority[n]
+        assert answered < parts[n - 1][1], f"part {n}'s URL came after part {n - 1} ended"
+        assert asked > parts[n - 1][0] - 0.01, "asked for no earlier than needed"
+    # Each part's URL was asked for once: no call wasted, none repeated.
+    assert _count(emulator, "authority") == PARTS + 2  # + initiate and complete
+
+
+def test_a_url_obtained_ahead_that_has_expired_is_asked_for_again(
+        emulator: Emulator, vod: VodClient, obs: ObsClient, journal: Journal,
+        video: tuple[Path, bytes]) -> None:
+    """VOD hands out part 2's URL (asked for while part 1 is sent) already expired: it is
+    not used; a new one is asked for, and the store never sees an expired request."""
+    path, data = video
+    row = _job(emulator, vod, journal, path)
+    emulator.add_fault("slow", "authority", count=None, delay=0.3)
+
+    class ExpireNextUrl(Progress):
+        """Once part 1 is being sent, the next URL VOD hands out is expired."""
+
+        armed = False
+
+        def add(self, n: int) -> None:
+            super().add(n)
+            if n and not self.armed:
+                self.armed = True
+                emulator.add_fault("expired", "authority")
+
+    _uploader(vod, obs, journal, parallel_parts=1).put_multipart(
+        row, path, "video/mp4", ExpireNextUrl(row.name, A1, SIZE))
+    assert emulator.read_object(A1, "video") == data
+    asked = [int(r.query["part_number"][0]) for r in emulator.requests
+             if r.operation == "authority" and "part_number" in r.query]
+    assert asked.count(2) == 2 and all(asked.count(n) == 1 for n in asked if n != 2)
+    assert [r.status for r in emulator.requests if r.operation == "obs_part"] == [200] * PARTS
+    assert [f["kind"] for f in emulator.faults()] == ["slow"]  # the expired one was used
+
+
+def test_a_resumed_upload_keeps_its_journaled_part_size(
+        emulator: Emulator, vod: VodClient, obs: ObsClient, journal: Journal,
+        video: tuple[Path, bytes], half_sent: tuple[FileRow, Uploader]) -> None:
+    """An adaptive uploader resuming an upload started with 100 KiB parts goes on with
+    100 KiB parts: the parts already in the store were cut so."""
+    path, data = video
+    row, _ = half_sent
+    adaptive = Uploader(vod, obs, journal, part_size=20 * 1024 * 1024, parallel_parts=3,
+                        adaptive=True)
+    adaptive.put_multipart(row, path, "video/mp4")
+    assert journal.file(row.id).part_size == PART
+    assert sorted(_sent_parts(emulator)) == list(range(5, PARTS + 1))
+    assert emulator.read_object(A1, "video") == data
+
+
+def test_an_adaptive_upload_measures_the_link_and_cuts_parts_to_fit(
+        emulator: Emulator, vod: VodClient, obs: ObsClient, journal: Journal,
+        tmp_path: Path) -> None:
+    """A 26 MiB file on 4 connections: the part size comes from the path (here 4 parts of
+    >= 5 MiB, one per connection); the round trip, rate and MD5 speed are measured."""
+    path = tmp_path / f"1.{A1}.mp4"
+    data = write_bytes(path, 26 * 1024 * 1024)
+    row = _job(emulator, vod, journal, path)
+    uploader = Uploader(vod, obs, journal, part_size=PART, parallel_parts=4, adaptive=True)
+    uploader.put_multipart(row, path, "video/mp4")
+    assert emulator.read_object(A1, "video") == data
+    assert journal.file(row.id).part_size == math.ceil(26 * 1024 * 1024 / 4)
+    assert len(_sent_parts(emulator)) == 4
+    link = uploader.link
+    assert link.rtt is not None and link.rate is not None and link.hash_rate is not None

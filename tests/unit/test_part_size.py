@@ -1,4 +1,5 @@
-"""part_size_for: the configured part size, grown so that no file needs more than 10,000 parts."""
+"""Part sizes: part_size_for (an explicit upload.part_size_mb, grown so that no file needs
+more than 10,000 parts) and choose_part_size (the size that fits the path)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vodwatch.upload import MAX_PARTS, MIN_PART, MiB, part_size_for
+from vodwatch.upload import MAX_PARTS, MIN_PART, MiB, choose_part_size, part_size_for
 
 TB = 10**12
 TiB = 2**40
@@ -86,3 +87,97 @@ def test_even_rounds_example() -> None:
     """9 parts of 5 MiB on 4 connections become 12 equal parts: three full rounds."""
     part = part_size_for(45 * MiB, 5 * MiB, 4)
     assert -(-45 * MiB // part) == 12
+
+
+# ---- choose_part_size: the part size that fits the path (Uploader(adaptive=True)) --------
+
+MB = 10**6
+RATE = 25 * MB  # one connection's rate on the emulated WAN
+
+
+def _rounds(size: int, parallel: int, part: int) -> float:
+    return -(-size // part) / parallel
+
+
+@pytest.mark.parametrize("parallel", [1, 4, 8])
+def test_a_longer_round_trip_gets_bigger_parts(parallel: int) -> None:
+    """Each part costs one round trip: at 200 ms parts are larger (fewer) than at 40 ms,
+    and at 40 ms larger than on loopback."""
+    size = 1000 * MiB
+    sizes = [choose_part_size(size, parallel, rate=RATE, rtt=rtt, hash_rate=1000 * MB).size
+             for rtt in (0.0005, 0.04, 0.2)]
+    assert sizes[0] <= sizes[1] < sizes[2]
+
+
+def test_the_round_trip_is_balanced_against_hashing_the_first_round() -> None:
+    """1000 MiB on 8 connections at 40 ms: a few parts per connection, not one (all of the
+    first round hashed before the last connection starts) nor dozens (a round trip each)."""
+    choice = choose_part_size(1000 * MiB, 8, rate=RATE, rtt=0.04, hash_rate=1200 * MB)
+    assert 3 <= _rounds(1000 * MiB, 8, choice.size) <= 8
+    assert choice.count % 8 == 0
+    assert "40 ms" in choice.reason
+
+
+def test_a_45_mb_file_still_goes_in_several_parts() -> None:
+    """However long the round trip, a file is cut into parallel_parts parts of >= 5 MiB."""
+    for rtt in (None, 0.04, 0.2, 2.0):
+        choice = choose_part_size(45 * MB, 4, rate=RATE, rtt=rtt)
+        assert choice.count == 4
+        assert choice.size >= 5 * MiB
+    # 8 connections: 8 parts of 5.6 MB, each still >= 5 MiB.
+    assert choose_part_size(45 * MB, 8, rate=RATE, rtt=0.2).count == 8
+    # Too small for 8 parts of 5 MiB: as many as fit.
+    assert choose_part_size(21 * MiB, 8, rtt=0.2).count == 4
+
+
+def test_parts_are_never_so_small_that_authority_calls_limit_the_upload() -> None:
+    """On loopback (fast, no round trip) the parts are raised until the parts' authority
+    calls stay within half of the upload-call limit, with room for concurrent uploads."""
+    rate = 300 * MB
+    for uploads in (1, 4):
+        choice = choose_part_size(2048 * MiB, 4, rate=rate, rtt=0.0005, uploads=uploads,
+                                  calls_per_minute=1400)
+        calls_per_s = 4 * rate / choice.size * uploads
+        assert calls_per_s <= 1400 / 60 * 0.5 + 1e-9
+        assert "authority" in choice.reason
+
+
+def test_an_unmeasured_link_keeps_at_least_20_mib() -> None:
+    """Before any round trip or rate was seen, parts stay at VOD's 20 MiB or more (a fast
+    link at 20 MiB parts stays within the authority limit)."""
+    assert choose_part_size(1000 * MiB, 4).size >= 20 * MiB - MiB  # an even count may trim it
+    assert choose_part_size(1000 * MiB, 1, rtt=0.0005).size >= 20 * MiB
+
+
+def test_a_part_takes_at_most_30_seconds_or_1_gib() -> None:
+    """Long round trips do not make parts endless: a slow link caps them by time."""
+    slow = choose_part_size(100 * 2**30, 1, rate=2 * MB, rtt=0.3)
+    assert slow.size <= 60 * MB + MiB
+    fast = choose_part_size(100 * 2**30, 1, rate=1000 * MB, rtt=0.3, hash_rate=10**12)
+    assert fast.size <= 1024 * MiB
+
+
+@given(size=st.integers(min_value=1, max_value=OBS_MAX_OBJECT),
+       parallel=st.integers(min_value=1, max_value=32),
+       rate=st.one_of(st.none(), st.floats(min_value=1e4, max_value=1e10)),
+       rtt=st.one_of(st.none(), st.floats(min_value=1e-5, max_value=5.0)),
+       uploads=st.integers(min_value=1, max_value=16))
+def test_every_choice_is_within_the_stores_rules(size: int, parallel: int, rate: float | None,
+                                                 rtt: float | None, uploads: int) -> None:
+    """Any size, parallelism and link: >= 100 KiB (unless the file is smaller), <= 5 GiB,
+    at most 10,000 parts; and a file big enough for parallel_parts parts of 5 MiB gets
+    at least that many parts."""
+    choice = choose_part_size(size, parallel, rate=rate, rtt=rtt, uploads=uploads)
+    assert choice.size >= MIN_PART
+    assert choice.size <= OBS_MAX_PART
+    assert choice.count == -(-size // choice.size)
+    assert choice.count <= MAX_PARTS
+    if size >= parallel * 5 * MiB:
+        assert choice.count >= parallel
+    assert choice.reason
+
+
+def test_the_chooser_is_a_pure_function() -> None:
+    """Same inputs, same answer: the choice can be logged and explained."""
+    args = dict(rate=RATE, rtt=0.04, hash_rate=800 * MB)
+    assert choose_part_size(700 * MiB, 4, **args) == choose_part_size(700 * MiB, 4, **args)
