@@ -11,8 +11,7 @@ Measured for both uploaders from the emulator's request log: bytes of the file /
 (first part request -> last part answered). Goals: >= 0.97x the cap at 40 ms,
 >= 0.95x at 200 ms, ahead of rclone on both.
 
-The daemon runs with adaptive part sizes (``Uploader(adaptive=True)``), what
-``upload.part_size_mb: auto`` is to select once the configuration is wired.
+The daemon runs with adaptive part sizes: ``upload.part_size_mb: auto``, the default.
 """
 
 from __future__ import annotations
@@ -37,15 +36,6 @@ PROFILES = {"40ms": 40.0, "200ms": 200.0}  # round trip of every request
 GOALS = {"40ms": 0.97, "200ms": 0.95}
 CURL_AUTH = ("Authorization: AWS4-HMAC-SHA256 Credential=bench/20240101/us-east-1/s3/"
              "aws4_request, SignedHeaders=host, Signature=0")
-# ``vodwatch run`` with adaptive part sizes. Until the configuration can say
-# ``upload.part_size_mb: auto``, the daemon builds its Uploader with the configured
-# size as an explicit one; this launcher only adds adaptive=True to that call.
-ADAPTIVE_LAUNCHER = (
-    "-c", "import functools, sys; import vodwatch.daemon as d; "
-    "d.Uploader = functools.partial(d.Uploader, adaptive=True); "
-    "from vodwatch.cli import main; sys.exit(main())")
-
-
 def set_link(emu: Emulator, rtt_ms: float) -> None:
     """Every request, to the store and to the VOD API, waits ``rtt_ms`` before it is
     handled (VOD calls through a standing "slow" fault on each VOD operation)."""
@@ -110,7 +100,7 @@ def vodwatch_run(emu: Emulator, site: C.Site, source: Path, parallel: int, tag: 
     """Restart the daemon with ``parallel`` parts, drop the file, time its parts."""
     site.write_config(emu.url, settle_seconds=0.5,
                       upload={"workers": 1, "parallel_parts": parallel})
-    with C.DaemonProc(site, name=f"daemon-{tag}", launcher=ADAPTIVE_LAUNCHER) as daemon:
+    with C.DaemonProc(site, name=f"daemon-{tag}") as daemon:
         daemon.wait_ready()
         aid = C.asset_id(f"wan-{tag}")
         target = site.inbox / f"{aid}.mp4"

@@ -60,6 +60,19 @@ def number(*, whole: bool = False, least: float = 0, above: bool = False,
     return check
 
 
+def auto_or(inner: Check) -> Check:
+    """The word ``auto`` (returned as None), or what ``inner`` accepts."""
+    def check(value: Any, base: Path) -> Any:
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return None
+        try:
+            return inner(value, base)
+        except Bad as exc:
+            raise Bad(f"{exc.problem} (or auto)", "write auto, or a number") from None
+
+    return check
+
+
 def boolean(value: Any, base: Path) -> bool:
     if isinstance(value, Interpolated) and value.lower() in ("true", "false"):
         return value.lower() == "true"

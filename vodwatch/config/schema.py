@@ -179,14 +179,15 @@ class UploadSettings(Section, path="upload"):
     workers: int = key(checks.number(whole=True, least=1), 4, "assets handled in parallel")
     parallel_parts: int = key(checks.number(whole=True, least=1), 4,
                               "parts of one large file sent in parallel")
-    part_size_mb: int = key(
-        checks.number(whole=True, least=1, most=5120), 20, "multipart part size in MB (1 to 5120)",
-        details="It grows by itself so that no file needs more than 10000 parts, and shrinks "
-                "a little so that the parts of a file make full rounds of parallel_parts. "
-                "Each part needs one VOD authority call, and those are paced by "
-                "limits.upload_calls_per_minute (about 23 a second by default): with 20 MB "
-                "parts that caps one tenant near 490 MB/s, so links over 4 Gbit/s or so "
-                "want larger parts.")
+    part_size_mb: int | None = key(
+        checks.auto_or(checks.number(whole=True, least=1, most=5120)), "auto",
+        "multipart part size in MB (1 to 5120), or auto",
+        details="auto chooses each file's part size from its size, parallel_parts and what "
+                "the link has shown (throughput and round trip of earlier parts), within the "
+                "store's rules (at most 10000 parts) and the VOD authority rate; the choice "
+                "and why are logged once per file (upload.multipart_started). A number is "
+                "an explicit part size; it grows by itself so that no file needs more than "
+                "10000 parts.")
     multipart_threshold_mb: int = key(
         checks.number(whole=True, least=1, most=20), 20,
         "files above this many MB are sent in parts; VOD takes at most 20 MB in one PUT")

@@ -68,7 +68,7 @@ def _check_mapping(raw: Any, container: str, where: str, source: Path, base: Pat
                                            f"add it: {key.doc}"))
                 value = INVALID
             else:
-                value = key.default
+                value = default_of(key, base)
         else:
             try:
                 value = key.check(value, base)
@@ -200,3 +200,11 @@ def check_config(data: dict[Any, Any], source: Path, base: Path,
                                    "is smaller than retry.base_seconds",
                                    "make the cap at least as long as the first delay"))
     return Checked(top, sections, folders)
+
+
+def default_of(key: Any, base: Path) -> Any:
+    """A key's value when the file does not give it: its default, or what its check makes
+    of a default word such as ``auto``."""
+    if isinstance(key.default, str) and key.default == "auto":
+        return key.check(key.default, base)
+    return key.default
