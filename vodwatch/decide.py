@@ -22,6 +22,7 @@ from .errors import (
     AssetStateError,
     FileChanged,
     FileVanished,
+    Interrupted,
     RemoteError,
     TransportError,
     VodwatchError,
@@ -31,7 +32,6 @@ from .finish import Failure
 from .retry import Action, RetryPolicy, classify
 from .share_faults import share_fault
 from .states import JobState
-from .upload import Interrupted
 
 
 class Next(StrEnum):

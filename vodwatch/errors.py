@@ -134,3 +134,11 @@ class JournalDamaged(StateUnavailable):
 
 class StateBusy(VodwatchError):
     """Another vodwatch process holds the state_dir's lock: one state_dir, one process."""
+
+
+class Interrupted(VodwatchError):
+    """Shutdown asked the upload to stop; the journal holds the checkpoint."""
+
+
+class ExpiredUrl(VodwatchError):
+    """The stored signed URL has expired or is about to."""

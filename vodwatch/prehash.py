@@ -20,7 +20,7 @@ from pathlib import Path
 import structlog
 
 from .errors import VodwatchError
-from .upload import Snapshot, hash_file
+from .identity import Snapshot, hash_file
 
 log = structlog.get_logger("vodwatch.prehash")
 

@@ -14,8 +14,7 @@ import pytest
 
 from tests.conftest import write_bytes
 from vodwatch.errors import FileChanged, FileVanished, MetadataChanged
-from vodwatch.journal import FileRow, PartRow
-from vodwatch.upload import (
+from vodwatch.identity import (
     CONTENT,
     META,
     SAME,
@@ -25,6 +24,7 @@ from vodwatch.upload import (
     hash_file,
     rehash_matches,
 )
+from vodwatch.journal import FileRow, PartRow
 
 
 def _md5(data: bytes) -> str:

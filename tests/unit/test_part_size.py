@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vodwatch.upload import MAX_PARTS, MIN_PART, MiB, choose_part_size, part_size_for
+from vodwatch.partsize import MAX_PARTS, MIN_PART, MiB, choose_part_size, part_size_for
 
 TB = 10**12
 TiB = 2**40

@@ -114,7 +114,9 @@ _name = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01
        segments=st.lists(_text.filter(lambda s: "/" not in s and s not in (".", "..")),
                          min_size=1, max_size=4),
        query=st.lists(st.tuples(_name, _text), max_size=5, unique_by=lambda kv: kv[0]),
-       extra=st.dictionaries(_name.map(lambda n: "X-" + n), _text.map(str.strip), max_size=3),
+       # Header names are case-insensitive: a request never has X-U and X-u both.
+       extra=st.dictionaries(_name.map(lambda n: "X-" + n), _text.map(str.strip), max_size=3)
+       .filter(lambda d: len({k.lower() for k in d}) == len(d)),
        content_type=st.sampled_from(["application/json", "application/json;charset=UTF-8",
                                      "application/octet-stream", "text/plain"]),
        body=st.binary(max_size=64))

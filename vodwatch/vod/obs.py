@@ -34,6 +34,11 @@ def parse_object_url(url: str) -> tuple[str, str]:
     return unquote(bucket), unquote(key)
 
 
+# A signed URL this close to its expiry is treated as expired: a PUT of a few MB
+# must not start with seconds left.
+EXPIRY_MARGIN = 60.0
+
+
 def url_expires(url: str) -> float | None:
     """The ``Expires`` epoch seconds of a signed URL, or None if it has none."""
     values = parse_qs(urlsplit(url).query).get("Expires")
