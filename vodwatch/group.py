@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
-from vodwatch.names import Kind, ParsedName
+from .names import Kind, ParsedName
 
 T = TypeVar("T")
 

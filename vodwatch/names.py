@@ -50,8 +50,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 
-from vodwatch.errors import BadName
-
+from .errors import BadName
 from .name_diagnosis import diagnose
 from .name_rules import (
     ACCEPTED_EXAMPLES,

@@ -37,7 +37,7 @@ from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from vodwatch.words import printable
+from .words import printable
 
 __all__ = ["HEADER", "Delivery", "DeliveryRecords", "became", "cell", "csv_name"]
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from vodwatch.errors import (
+from .errors import (
     AssetStateError,
     BadName,
     ConfigError,

@@ -18,17 +18,18 @@ The names below are what the rest of vodwatch uses.
 
 from __future__ import annotations
 
-from vodwatch.config.checks import Check
-from vodwatch.config.credentials import AK_ENV, SK_ENV, load_credentials
-from vodwatch.config.load import DEFAULT_CONFIG_PATH, default_config_path, load_config
-from vodwatch.config.model import (
+from ..names import DEFAULT_LANGUAGE_MAP
+from .checks import Check
+from .credentials import AK_ENV, SK_ENV, load_credentials
+from .load import DEFAULT_CONFIG_PATH, default_config_path, load_config
+from .model import (
     Config,
     Credentials,
     FolderSet,
     default_label,
     default_status_file,
 )
-from vodwatch.config.schema import (
+from .schema import (
     REQUIRED,
     SCHEMA,
     ClaimSettings,
@@ -40,7 +41,6 @@ from vodwatch.config.schema import (
     UploadSettings,
     VodSettings,
 )
-from vodwatch.names import DEFAULT_LANGUAGE_MAP
 
 __all__ = [
     "AK_ENV",

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from vodwatch.config.interpolate import Interpolated
-from vodwatch.config.yaml import INVALID, show
-from vodwatch.names import DEFAULT_LANGUAGE_MAP
-from vodwatch.words import printable
+from ..names import DEFAULT_LANGUAGE_MAP
+from ..words import printable
+from .interpolate import Interpolated
+from .yaml import INVALID, show
 
 STATUS_OFF = ""  # status_file: "" turns the status page off
 _MAX_NAME = 64

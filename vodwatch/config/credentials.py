@@ -9,12 +9,12 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from vodwatch.config.interpolate import Interpolated
-from vodwatch.config.model import Credentials
-from vodwatch.config.schema import VodSettings
-from vodwatch.config.yaml import problem_at
-from vodwatch.errors import ConfigError
-from vodwatch.log import add_secret
+from ..errors import ConfigError
+from ..log import add_secret
+from .interpolate import Interpolated
+from .model import Credentials
+from .schema import VodSettings
+from .yaml import problem_at
 
 AK_ENV = "HUAWEICLOUD_SDK_AK"
 SK_ENV = "HUAWEICLOUD_SDK_SK"

@@ -16,7 +16,7 @@ import textwrap
 from collections.abc import Mapping
 from typing import Any
 
-from vodwatch.config.schema import INTRO, SECTIONS, Key, Section
+from .schema import INTRO, SECTIONS, Key, Section
 
 WIDTH = 84  # longest comment line, indentation included
 _PLAIN = re.compile(r"[A-Za-z0-9/][A-Za-z0-9_./:<>@+-]*")

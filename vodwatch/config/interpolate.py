@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from vodwatch.config.yaml import INVALID, join_path, problem_at
-from vodwatch.errors import ConfigError
+from ..errors import ConfigError
+from .yaml import INVALID, join_path, problem_at
 
 
 class Interpolated(str):

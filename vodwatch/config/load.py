@@ -15,10 +15,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from vodwatch.config.credentials import find_credentials
-from vodwatch.config.interpolate import interpolate
-from vodwatch.config.model import Config, FolderSet, default_label
-from vodwatch.config.schema import (
+from ..errors import ConfigError
+from .credentials import find_credentials
+from .interpolate import interpolate
+from .model import Config, FolderSet, default_label
+from .schema import (
     ClaimSettings,
     FolderEntry,
     LimitSettings,
@@ -29,9 +30,8 @@ from vodwatch.config.schema import (
     UploadSettings,
     VodSettings,
 )
-from vodwatch.config.validate import check_config
-from vodwatch.config.yaml import INVALID, read_yaml
-from vodwatch.errors import ConfigError
+from .validate import check_config
+from .yaml import INVALID, read_yaml
 
 DEFAULT_CONFIG_PATH = Path("/etc/vodwatch/config.yaml")
 

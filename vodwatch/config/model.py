@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vodwatch.config.schema import (
+from .schema import (
     ClaimSettings,
     GeneralSettings,
     LimitSettings,

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, dataclass_transform
 
-from vodwatch.config import checks
-from vodwatch.config.checks import Check
-from vodwatch.config.yaml import join_path
-from vodwatch.names import DEFAULT_LANGUAGE_MAP
+from ..config import checks
+from ..names import DEFAULT_LANGUAGE_MAP
+from .checks import Check
+from .yaml import join_path
 
 REQUIRED: Any = object()  # the default of a key that must be given
 _SPEC = "vodwatch.config.key"

@@ -12,10 +12,10 @@ import difflib
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from vodwatch.config.checks import STATUS_OFF, Bad
-from vodwatch.config.model import default_status_file
-from vodwatch.config.schema import REQUIRED, SCHEMA, FolderEntry
-from vodwatch.config.yaml import INVALID, join_path, problem_at, show
+from .checks import STATUS_OFF, Bad
+from .model import default_status_file
+from .schema import REQUIRED, SCHEMA, FolderEntry
+from .yaml import INVALID, join_path, problem_at, show
 
 _FOLDERS = FolderEntry.path
 _NAMES: dict[str, list[str]] = {}  # key names by container ("" for the top)

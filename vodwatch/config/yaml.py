@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from vodwatch.errors import ConfigError
+from ..errors import ConfigError
 
 INVALID: Any = object()  # a value already reported as a problem
 

@@ -11,8 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import formatdate
 
-from vodwatch.vod import obs_url
-
+from ..vod import obs_url
 from .replies import OBS_NS, S3_NS, element, obs_error, xml_bytes
 from .server import BodyTooLarge, Exchange
 from .store import ObjectMeta, ObjectStore, StoreError

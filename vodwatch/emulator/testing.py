@@ -17,8 +17,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from vodwatch.vod import sign
-
+from ..vod import sign
 from .core import DEFAULT_AK, DEFAULT_SK
 
 PROJECT_ID = "0123456789abcdef0123456789abcdef"

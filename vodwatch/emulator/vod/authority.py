@@ -3,8 +3,7 @@ of, completing and aborting the upload of a CREATING asset's video."""
 
 from __future__ import annotations
 
-from vodwatch.vod import obs_url
-
+from ...vod import obs_url
 from ..assets import UPLOADING
 from ..bodies import Invalid, md5_field
 from ..replies import send_json, vod_error

@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from vodwatch.vod import obs_url
-
+from ...vod import obs_url
 from ..assets import Asset, AssetBook
 from ..bodies import Plan, mime_for
 from ..faults import FaultBook

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 
-from vodwatch.vod import sign
-
+from ...vod import sign
 from ..replies import apigw_error, vod_error
 from ..server import BodyTooLarge, Exchange
 from .base import VodBase
