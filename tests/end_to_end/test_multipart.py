@@ -245,3 +245,36 @@ def test_two_daemons_share_one_inbox(setup: Setup, daemon_factory, tmp_path: Pat
     claims = setup.inbox / ".vodwatch" / "claims"
     assert [p for p in claims.rglob("*") if p.is_file() and not p.name.startswith(".")] == []
     assert "claim.taken_over" in beta.output() or "recover.adopted" in beta.output()
+
+
+def test_kill_9_with_an_adapted_part_size_resumes_from_the_last_part(
+        setup: Setup, daemon_factory) -> None:
+    """With part_size_mb: auto, a kill -9 mid upload: the restart keeps the part size it
+    chose, sends no finished part again, and the stored video is the file."""
+    from tests.end_to_end.attack_helpers import parts_sent
+
+    aid = asset_id(260)
+    setup.emulator.seed_asset(aid, "UPLOAD_FAILED")
+    setup.write_config(upload={"parallel_parts": 1})  # part_size_mb: auto (the default)
+    setup.emulator.add_fault("slow", "obs_part", count=None, delay=0.2)
+    path = setup.inbox / f"{aid}.mp4"
+    digest = make_big(path, 160 * MB)
+    daemon = daemon_factory()
+    wait_for(lambda: len(parts_sent(setup)) >= 2, 60, what="some parts")
+    daemon.kill()
+    assert not (setup.done / path.name).exists(), "killed in the middle of the upload"
+    first = parts_sent(setup)
+    chosen = [line for line in daemon.output().splitlines() if "multipart_started" in line]
+    assert chosen, "the part size and why are logged once per file"
+    setup.emulator.clear_faults()
+    again = daemon_factory(name="again")
+    wait_for(lambda: (setup.done / path.name).exists(), 120, what="done after the restart")
+    assert again.stop() == 0
+    sent = parts_sent(setup)
+    numbers = [n for _, n in sent]
+    assert len({u for u, _ in sent}) == 1, "the same multipart upload carried on"
+    assert len(numbers) == len(set(numbers)), "no finished part was sent again"
+    assert len(numbers) > len(first) >= 2
+    assert "multipart_started" not in again.output(), "the restart keeps the chosen size"
+    stored = setup.emulator.object_path(aid, "video")
+    assert stored is not None and file_md5(stored) == digest
