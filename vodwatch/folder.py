@@ -10,6 +10,7 @@ back by itself.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import queue
 import time
@@ -321,7 +322,8 @@ class FolderWatch:
         journaled before the markers too.
         """
         new = [NewFile(path.name, str(parsed.kind) if parsed else "unknown", str(path),
-                       str(self.claims.marker_for(path)))
+                       str(self.claims.marker_for(path)),
+                       json.dumps(dataclasses.asdict(parsed)) if parsed else None)
                for path, parsed in files]
         job_id, file_ids = self.journal.create_job(self.fs.name, asset_id, has_video, new)
         if failure is not None:

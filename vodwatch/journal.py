@@ -78,7 +78,8 @@ CREATE TABLE IF NOT EXISTS files (
     state TEXT NOT NULL DEFAULT 'pending',
     final_path TEXT,
     error TEXT,
-    request_id TEXT
+    request_id TEXT,
+    slot TEXT
 );
 CREATE INDEX IF NOT EXISTS files_job ON files(job_id);
 CREATE TABLE IF NOT EXISTS parts (
@@ -145,6 +146,7 @@ class FileRow:
     final_path: str | None
     error: str | None
     request_id: str | None = None  # VOD's id of the UpdateAsset that took the file
+    slot: str | None = None  # the name as understood at the claim (JSON): parsed once per job
 
 
 @dataclass(frozen=True)
@@ -186,6 +188,7 @@ class NewFile:
     kind: str
     inbox_path: str
     marker: str
+    slot: str | None = None
 
 
 _FILE_COLS = ", ".join(FileRow.__dataclass_fields__)
@@ -239,9 +242,10 @@ class Journal:
             with self._tx() as db:
                 db.execute("ALTER TABLE files RENAME COLUMN claim_path TO marker")
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('legacy_claims', '1')")
-        if "request_id" not in columns:
-            with self._tx() as db:
-                db.execute("ALTER TABLE files ADD COLUMN request_id TEXT")
+        for column in ("request_id", "slot"):
+            if column not in columns:
+                with self._tx() as db:
+                    db.execute(f"ALTER TABLE files ADD COLUMN {column} TEXT")
         with self._tx() as db:
             db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
                        (str(SCHEMA_VERSION),))
@@ -305,8 +309,9 @@ class Journal:
             ids = []
             for f in files:
                 cur = db.execute(
-                    "INSERT INTO files (job_id, name, kind, inbox_path, marker)"
-                    " VALUES (?, ?, ?, ?, ?)", (job_id, f.name, f.kind, f.inbox_path, f.marker))
+                    "INSERT INTO files (job_id, name, kind, inbox_path, marker, slot)"
+                    " VALUES (?, ?, ?, ?, ?, ?)", (job_id, f.name, f.kind, f.inbox_path,
+                                                   f.marker, f.slot))
                 ids.append(int(cur.lastrowid or 0))
         return job_id, ids
 

@@ -21,7 +21,7 @@ from .errors import AssetStateError, FileChanged, MetadataChanged, RemoteError
 from .explain import state_words
 from .finish import Failure
 from .journal import FileRow, JobRow, Journal
-from .names import ParsedName, parse_name
+from .names import Kind, ParsedName, parse_name
 from .prehash import Prehasher
 from .retry import RetryPolicy
 from .upload import (
@@ -86,6 +86,11 @@ def asset_state_error(svc: Services, job: JobRow, exc: RemoteError) -> AssetStat
 
 
 def parsed_name(svc: Services, f: FileRow) -> ParsedName:
+    """The file's name as understood when it was claimed (kept in the journal), so a
+    name is parsed once per job; older journals without it parse the name again."""
+    if f.slot:
+        fields = json.loads(f.slot)
+        return ParsedName(**{**fields, "kind": Kind(fields["kind"])})
     return parse_name(f.name, svc.language_map)
 
 
