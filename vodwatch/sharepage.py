@@ -94,7 +94,7 @@ class SharePage:
          "files": [{"name", "state", "size", "position", "percent",
                     "rate_bytes_per_s", "eta_s", "why", "retry_at"}, ...],
          "not_handled": {name: why},
-         "recent": [{"at", "file", "outcome", "detail", "asset_id"}, ...],
+         "recent": [{"at", "file", "outcome", "detail", "asset_id", "error_file"?}, ...],
          "updated_at": float}
 
     ``updated_at`` should be the time the news last changed: the page's

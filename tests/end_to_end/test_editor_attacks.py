@@ -2,8 +2,7 @@
 record in done/, names vodwatch gives (and takes back), error files and notifications.
 
 Every test runs the real CLI and daemon against the emulator, on real folders, with
-real HTTP receivers for notifications. Tests that show a product bug are marked
-``xfail(strict=True)`` with the diagnosis in their reason.
+real HTTP receivers for notifications.
 """
 
 from __future__ import annotations
@@ -100,11 +99,6 @@ def test_a_status_file_inside_an_editor_folder_is_refused(setup: Setup, where: s
     assert not (folder / "status.txt").exists()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "config_schema._check_status_file compares paths lexically (Path.is_relative_to after "
-    "normpath) and never resolves symlinks: a status_file whose folder is a symlink to the "
-    "inbox is accepted; SharePage then writes the page into the inbox, where it is picked up "
-    "as a file and moved to failed/ as a bad name (and rewritten, again and again)"))
 def test_a_status_file_reaching_into_the_inbox_through_a_symlink_is_kept_out(
         setup: Setup, daemon_factory) -> None:
     """A status_file whose folder is a symbolic link to the inbox is still inside the inbox:
@@ -127,11 +121,6 @@ def test_a_status_file_reaching_into_the_inbox_through_a_symlink_is_kept_out(
     assert not [n for n in os.listdir(setup.failed) if "status" in n], os.listdir(setup.failed)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "config_schema._check_status_file only checks a folder set's page against its own "
-    "inbox/done/failed: two folder sets may name the same status_file, and each "
-    "folder set's SharePage then renders only its own parts (inbox/.vodwatch/status), so "
-    "they overwrite each other's page"))
 def test_two_folder_sets_never_share_one_page(setup: Setup, daemon_factory) -> None:
     """Two folder sets configured with the same status_file are refused, or the page shows
     both folder sets' files: neither overwrites the other's news."""
@@ -157,10 +146,6 @@ def test_two_folder_sets_never_share_one_page(setup: Setup, daemon_factory) -> N
         daemon.stop()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "config_schema._check_status_file ignores the other folder sets: folder set two's page "
-    "may sit in folder set one's inbox; daemon one then takes the page for an editor's file "
-    "with a bad name and moves it to failed/ with an error file, every time it is rewritten"))
 def test_a_page_inside_another_folder_sets_inbox_is_never_picked_up(
         setup: Setup, daemon_factory) -> None:
     """A folder set's page placed in another folder set's inbox is refused, or at least is
@@ -267,12 +252,6 @@ def test_two_daemons_share_the_page_and_neither_overwrites_the_others_news(
 # ---- the share away ----------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "sharepage.SharePage._write_all does parts_dir.mkdir(parents=True) under the inbox and "
-    "only checks that the page's folder exists; news.News.refresh relies on "
-    "watch.available, which is only updated at the next full scan (rescan_seconds in events "
-    "mode, 60 s by default): a heartbeat in between recreates the unmounted inbox "
-    "(<mount>/inbox/.vodwatch/status) and writes the page into the empty mount point"))
 def test_an_unmounted_share_gets_no_inbox_and_no_page(setup: Setup, daemon_factory) -> None:
     """When the share under the inbox is unmounted, vodwatch never creates the inbox (nor any
     folder) in the empty mount point, and never writes the page there."""
@@ -321,11 +300,6 @@ def test_a_renamed_inbox_is_never_recreated(setup: Setup, daemon_factory) -> Non
     assert daemon.stop() == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "news.News.refresh returns before writing anything when share_ok is False, and "
-    "daemon._report passes share_ok=rt.watch.available: whenever the folder set is "
-    "unavailable the page is never rewritten, so it keeps saying 'Working' although "
-    "sharepage.render has a 'Not available' line for exactly this state"))
 def test_the_page_says_not_available_when_done_is_read_only(setup: Setup,
                                                             daemon_factory) -> None:
     """With done/ read-only (the inbox and the page's folder fine) the page says the folder
@@ -415,11 +389,6 @@ def test_a_255_byte_failed_name_points_the_page_at_its_real_error_file(
         assert (setup.failed / error_name).is_file(), (error_name, os.listdir(setup.failed))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "sharepage._result_line builds the error file's name from the journal event's file, the "
-    "name the file had in the inbox (runner._finishing journals file=f.name and only the "
-    "sentence as detail); a second failure is kept as '<name> (2).<ext>' but the page points "
-    "the editor at the first failure's '<name>.error.txt'"))
 def test_the_page_points_a_renamed_failure_at_its_own_error_file(setup: Setup,
                                                                  daemon_factory) -> None:
     """A second failure of the same name is kept as `notes (2).doc`: the page's latest result
@@ -524,11 +493,6 @@ def test_a_failed_file_moved_back_by_hand_again_and_again_is_accepted_each_time(
     assert len(set(chain)) == 3, chain
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "runner._finishing removes only failed/<current name>.error.txt when a file reaches "
-    "done/; error files of the earlier rounds (the file was moved back by hand, its error "
-    "file stayed, the next failure took a ' (2)' name) stay in failed/ for ever, each "
-    "saying a file failed that has since been delivered"))
 def test_no_stale_error_file_is_left_once_a_file_moved_back_by_hand_is_delivered(
         setup: Setup, daemon_factory) -> None:
     """After a file failed twice, was moved back by hand each time and is finally delivered,
@@ -567,11 +531,6 @@ def test_stacked_copy_markers_are_accepted_and_titles_are_not_cut(setup: Setup) 
     assert "name" in editor.lower() and "Accepted names" in editor
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "finish.numbered_name cuts a long stem at a byte boundary to fit ' (2)' within 255 bytes "
-    "without regard to the copy markers it cuts through ('... (2) (2' + ' (2).mp4'); "
-    "names._parse_copy cannot strip the broken marker, so a name vodwatch gave in failed/ is "
-    "refused back as a bad name"))
 def test_a_long_name_vodwatch_shortens_is_still_accepted_back(setup: Setup) -> None:
     """A name vodwatch shortens to add ` (2)` (255 bytes) is still accepted back as it is."""
     aid = asset_id(9085)  # unknown to VOD: the first two attempts fail
@@ -589,11 +548,6 @@ def test_a_long_name_vodwatch_shortens_is_still_accepted_back(setup: Setup) -> N
     assert (setup.done / given[0]).exists()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "group.update_request sends the whole file name, copy markers included, as video_name / "
-    "subtitle name; VOD (and the emulator) take at most 128 bytes there and answer 400 "
-    "VOD.10053 for the whole request, so an accepted name over 128 bytes fails, and the "
-    "asset's cover in the same request fails with it (error file: 'check vodwatch's version')"))
 def test_an_accepted_name_longer_than_vod_takes_is_still_delivered(setup: Setup) -> None:
     """A copy name the rules accept (`<id> (2) (2)... .mp4`, 136 bytes) is delivered, and
     the cover sent in the same request never fails because of the video's name."""
@@ -608,9 +562,6 @@ def test_an_accepted_name_longer_than_vod_takes_is_still_delivered(setup: Setup)
     assert (setup.done / video).exists() and (setup.done / f"{aid}.cover.jpg").exists()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "cli._retry --all lists only failed files and removes the error file of each one it "
-    "moves; an error file whose file was already moved back by hand is never cleaned up"))
 def test_retry_all_leaves_no_stale_error_file(setup: Setup) -> None:
     """`vodwatch retry --all` moves every failed file back and leaves no error file in
     failed/, also none whose file was moved back by hand before."""
@@ -702,10 +653,6 @@ def test_a_bad_notify_url_is_refused_without_quoting_its_token(setup: Setup) -> 
 # ---- what the page says about each file -------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "news.view numbers queued files by sorted path name, but folder.FolderWatch.dispatch "
-    "takes them in group.plan_jobs order, by lower-cased asset ID: an upper-case ID such as "
-    "'C3...' is shown 'next in line' while 'b1...' is uploaded first"))
 def test_queued_positions_on_the_page_are_the_order_files_are_sent(setup: Setup,
                                                                   daemon_factory) -> None:
     """With one worker busy, the page's "queued (Nth in line)" is the order in which the
