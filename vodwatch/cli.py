@@ -179,7 +179,13 @@ def _run(args: argparse.Namespace, *, once: bool) -> int:
 
 
 def _retry(args: argparse.Namespace) -> int:
-    from .finish import ERROR_SUFFIX, move_no_replace, remove_stale_error_file
+    from .finish import (
+        ERROR_SUFFIX,
+        move_no_replace,
+        orphan_error_files,
+        remove_stale_error_file,
+    )
+    from .words import printable
 
     if not args.files and not args.all:
         print("vodwatch: name the failed files to retry, or use --all", file=sys.stderr)
@@ -230,4 +236,20 @@ def _retry(args: argparse.Namespace) -> int:
             continue
         remove_stale_error_file(src)
         print(f"{src.name} -> {inbox / name}")
+    if args.all:
+        # Error files whose file was moved back by hand before: nothing left to explain.
+        for fs in config.folders:
+            try:
+                orphans = orphan_error_files(fs.failed)
+            except OSError:
+                continue  # already said above
+            for path in orphans:
+                try:
+                    path.unlink()
+                    print(f"removed {printable(path.name)}: its file is no longer in failed/")
+                except FileNotFoundError:
+                    pass
+                except OSError as exc:
+                    print(f"vodwatch: cannot remove {path}: {exc.strerror}", file=sys.stderr)
+                    code = EXIT_FAILED
     return code

@@ -25,20 +25,31 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import json
 import os
 import shlex
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 from .log import redact
-from .names import ACCEPTED_EXAMPLES, ACCEPTED_NOTES, ERROR_SUFFIX
+from .names import (
+    ACCEPTED_EXAMPLES,
+    ACCEPTED_NOTES,
+    DEFAULT_LANGUAGE_MAP,
+    ERROR_SUFFIX,
+    copy_origins,
+    strip_copy_marker,
+    without_copy_markers,
+)
 from .words import printable
 
 __all__ = ["ERROR_SUFFIX", "NAME_MAX", "OPERATOR_RULE", "Failure", "error_file_for",
-           "error_text", "move_no_replace", "numbered_name", "remove_stale_error_file",
-           "settle_move", "unique_target", "write_error_file"]
+           "error_text", "failed_detail", "move_no_replace", "numbered_name",
+           "orphan_error_files", "read_failed_detail", "remove_error_files_about",
+           "remove_stale_error_file", "settle_move", "unique_target", "write_error_file"]
 
 NAME_MAX = 255  # bytes in one name component (Linux, and what SMB and NFS servers allow)
 OPERATOR_RULE = "---- For the operator ----"
@@ -63,13 +74,22 @@ def numbered_name(name: str, n: int) -> str:
     """``name`` with `` (n)`` before its last extension: ``<id>.1.en (2).srt``.
 
     A name without a usable extension gets it at the end (``README (2)``). The
-    result never passes 255 bytes: a long stem is cut at a character boundary.
+    result never passes 255 bytes: a long stem is shortened first by whole copy
+    markers from its end (``<id> (2) (2)…`` loses a `` (2)``), so a name that is
+    accepted as a copy stays one; only a stem that is still too long without them
+    is cut at a character boundary.
     """
     stem, dot, ext = name.rpartition(".")
     if not dot or not stem:
         stem, ext = name.rstrip("."), ""
     marker = f" ({n}).{ext}" if ext else f" ({n})"
-    return _cut(stem, NAME_MAX - _nbytes(marker)) + marker
+    room = NAME_MAX - _nbytes(marker)
+    shorter = stem
+    while _nbytes(shorter) > room and (cut := strip_copy_marker(shorter)) is not None:
+        shorter = cut
+    if _nbytes(shorter) <= room:
+        return shorter + marker
+    return _cut(stem, room) + marker
 
 
 def unique_target(directory: Path, name: str) -> Path:
@@ -109,6 +129,66 @@ def remove_stale_error_file(target: Path) -> None:
     """
     with contextlib.suppress(FileNotFoundError):
         os.unlink(error_file_for(target))
+
+
+def orphan_error_files(failed: Path) -> list[Path]:
+    """Error files in ``failed`` whose file is no longer there (moved back by hand).
+
+    An error file explains a file in failed/ exactly when it is that file's
+    :func:`error_file_for`; the shortened names of long ones are matched that way too.
+    """
+    names = [n for n in os.listdir(failed) if not n.startswith(".")]
+    explained = {error_file_for(failed / n).name for n in names if not n.endswith(ERROR_SUFFIX)}
+    return sorted(failed / n for n in names if n.endswith(ERROR_SUFFIX) and n not in explained
+                  and not os.path.isdir(failed / n))
+
+
+def remove_error_files_about(failed: Path, name: str,
+                             language_map: Mapping[str, str] = DEFAULT_LANGUAGE_MAP,
+                             ) -> list[Path]:
+    """``name`` reached done/: remove every error file in ``failed`` about it; the paths.
+
+    That is ``<name>.error.txt`` and the error files of the names it may have had in
+    failed/ before (it was moved back by hand): the names it is a copy of
+    (``<id> (2).mp4`` of ``<id>.mp4``) and other copies of the same original
+    (``<id> (3).mp4``), each only when its file is no longer in failed/: an error
+    file beside a file still there explains that file.
+    """
+    original = without_copy_markers(name, language_map)
+    candidates = {error_file_for(failed / n) for n in (name, *copy_origins(name, language_map))
+                  if not os.path.lexists(failed / n)}
+    stem = original.rpartition(".")[0] or original
+    with contextlib.suppress(OSError):
+        for path in orphan_error_files(failed):
+            explained = path.name[:-len(ERROR_SUFFIX)]
+            if explained.startswith(stem) and \
+                    without_copy_markers(explained, language_map) == original:
+                candidates.add(path)
+    removed = []
+    for path in sorted(candidates):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+            removed.append(path)
+    return removed
+
+
+def failed_detail(sentence: str, kept_as: str) -> str:
+    """The journal's detail of a ``failed`` event: the sentence and the name the file
+    has in failed/ (it differs from the inbox name when that was taken), as JSON."""
+    return json.dumps({"sentence": sentence, "kept_as": kept_as})
+
+
+def read_failed_detail(detail: str | None) -> tuple[str, str | None]:
+    """(sentence, name in failed/ or None) from a ``failed`` event's detail; details
+    journaled before the name was kept are the sentence alone."""
+    text = detail or ""
+    if text.startswith("{"):
+        with contextlib.suppress(ValueError):
+            data = json.loads(text)
+            if isinstance(data, dict) and isinstance(data.get("sentence"), str):
+                kept = data.get("kept_as")
+                return data["sentence"], kept if isinstance(kept, str) and kept else None
+    return text, None
 
 
 def _taken(path: Path) -> bool:

@@ -24,7 +24,13 @@ import structlog
 from .claim import Claims, ShareIdentity
 from .config import FolderSet
 from .errors import BadName
-from .finish import Failure, move_no_replace, unique_target, write_error_file
+from .finish import (
+    Failure,
+    failed_detail,
+    move_no_replace,
+    unique_target,
+    write_error_file,
+)
 from .group import plan_jobs
 from .journal import CLAIMED, Journal, NewFile
 from .names import Kind, ParsedName, is_ignored, parse_name
@@ -298,7 +304,8 @@ class FolderWatch:
             self.skipped[shown] = f"{failure.sentence} It could not be moved to failed/ ({exc})"
             log.error("file.unmovable", folder=self.fs.name, file=shown, error=str(exc))
             return
-        self.journal.event(self.fs.name, "failed", file=shown, detail=failure.sentence)
+        self.journal.event(self.fs.name, "failed", file=shown,
+                           detail=failed_detail(failure.sentence, target.name))
         log.warning("file.failed", folder=self.fs.name, file=shown, reason=failure.sentence)
 
     def fail_before_claim(self, path: Path, failure: Failure) -> int | None:

@@ -4,6 +4,8 @@ An UpdateAsset request carries at most one video, one cover and one subtitle per
 subtitle number. When more files of one asset are ready (two videos, two
 subtitles numbered 1), the one first by name goes now and the rest wait for a
 later batch, so the outcome does not depend on the order files were noticed.
+:func:`send_order` is that order for every ready file, as the status page numbers
+the queue. Names go to VOD shortened to its 128-byte limit (:func:`vod_name`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Any, TypeVar, overload
 from .names import Kind, ParsedName
 
 T = TypeVar("T")
+
+VOD_NAME_MAX = 128  # bytes of UTF-8 in video_name and a subtitle's name (docs/VOD-CREATE.md)
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,42 @@ def plan_jobs(ready: Sequence[Any], parsed: Callable[[Any], ParsedName] = _ident
     return batches
 
 
+def send_order(ready: Sequence[T], parsed: Callable[[T], ParsedName | None],
+               ) -> list[list[T]]:
+    """The order in which ``ready`` files are sent, one inner list per request.
+
+    The order ``FolderWatch.dispatch`` takes them in: files that cannot be sent
+    (``parsed`` gives None: a refused name, an empty file) first, each on its own and
+    in the order given; then the :func:`plan_jobs` batches, and what did not fit in a
+    batch after them, planned again the same way. ``ready`` should be sorted as
+    dispatch sorts it (by path).
+    """
+    alone: list[list[T]] = [[item] for item in ready if parsed(item) is None]
+    good = [(item, p) for item in ready if (p := parsed(item)) is not None]
+    batches: list[list[T]] = []
+    while good:
+        planned = plan_jobs(good, lambda pair: pair[1])
+        batches += [[item for item, _ in batch] for batch in planned]
+        taken = {id(pair) for batch in planned for pair in batch}
+        good = [pair for pair in good if id(pair) not in taken]
+    return alone + batches
+
+
+def vod_name(name: str) -> str:
+    """``name`` as VOD takes it for ``video_name`` or a subtitle's ``name``: at most
+    :data:`VOD_NAME_MAX` UTF-8 bytes. A longer name (copy markers add up) is cut at a
+    character boundary before its extension, which stays; the file keeps its whole
+    name on the share and in every record."""
+    if len(name.encode("utf-8", "surrogatepass")) <= VOD_NAME_MAX:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem or len(ext.encode("utf-8", "surrogatepass")) > VOD_NAME_MAX // 2:
+        stem, dot, ext = name, "", ""
+    room = VOD_NAME_MAX - len(f"{dot}{ext}".encode("utf-8", "surrogatepass"))
+    cut = stem.encode("utf-8", "surrogatepass")[:room].decode("utf-8", "ignore").rstrip()
+    return f"{cut}{dot}{ext}"
+
+
 def _order_key(parsed: ParsedName) -> tuple[int, int]:
     rank = {Kind.VIDEO: 0, Kind.COVER: 1, Kind.SUBTITLE: 2}[parsed.kind]
     return rank, parsed.subtitle_id or 0
@@ -107,12 +147,13 @@ def update_request(asset_id: str, files: Sequence[ReadyFile]) -> dict[str, Any]:
     for file in _request_order(files, lambda f: f.parsed):
         p = file.parsed
         if p.kind is Kind.VIDEO:
-            body.update(video_name=p.name, video_type=p.file_type, video_md5=file.md5_b64)
+            body.update(video_name=vod_name(p.name), video_type=p.file_type,
+                        video_md5=file.md5_b64)
         elif p.kind is Kind.COVER:
             body.update(cover_id=0, cover_type=p.file_type, cover_md5=file.md5_b64)
         else:
             subtitles.append({"id": p.subtitle_id, "language": p.language, "type": p.file_type,
-                              "name": p.name, "md5": file.md5_b64})
+                              "name": vod_name(p.name), "md5": file.md5_b64})
     if subtitles:
         body["subtitles"] = subtitles
     return body

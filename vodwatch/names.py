@@ -81,10 +81,13 @@ __all__ = [
     "VIDEO_TYPES",
     "Kind",
     "ParsedName",
+    "copy_origins",
     "examine",
     "is_ignored",
     "language_code",
     "parse_name",
+    "strip_copy_marker",
+    "without_copy_markers",
 ]
 
 # One copy marker at the end of a name's stem (the part before the last extension).
@@ -135,14 +138,51 @@ def examine(name: str, language_map: Mapping[str, str] = DEFAULT_LANGUAGE_MAP,
     return parse_name(name, language_map)
 
 
+def strip_copy_marker(stem: str) -> str | None:
+    """``stem`` without the one copy marker at its end, None when it has none.
+
+    ``<id> (2) - Copy`` -> ``<id> (2)``; a marker is never the whole stem.
+    """
+    match = _MARKER_RE.search(stem)
+    return stem[:match.start()] if match is not None and match.start() > 0 else None
+
+
+def copy_origins(name: str, language_map: Mapping[str, str] = DEFAULT_LANGUAGE_MAP,
+                 ) -> list[str]:
+    """The names ``name`` is a copy of, nearest first, markers off one at a time:
+    ``<id> (2) (3).mp4`` -> ``[<id> (2).mp4, <id>.mp4]``. Empty for a name accepted as it
+    is, a refused one, and a create-mode title (never cut)."""
+    try:
+        parsed = parse_name(name, language_map)
+    except BadName:
+        return []
+    if not parsed.copy_marker:
+        return []
+    stem, _, ext = name.rpartition(".")
+    base = len(stem) - len(parsed.copy_marker)
+    found: list[str] = []
+    while len(stem) > base and (shorter := strip_copy_marker(stem)) is not None:
+        stem = shorter
+        found.append(f"{stem}.{ext}")
+    return found
+
+
+def without_copy_markers(name: str, language_map: Mapping[str, str] = DEFAULT_LANGUAGE_MAP,
+                         ) -> str:
+    """The name a copy was made from (``<id> (2) - Copy.mp4`` -> ``<id>.mp4``); any other
+    name as it is."""
+    origins = copy_origins(name, language_map)
+    return origins[-1] if origins else name
+
+
 def _parse_copy(name: str, language_map: Mapping[str, str]) -> ParsedName | None:
     """A copy of an accepted name: markers off one at a time from the end of the stem."""
     stem, dot, ext = name.rpartition(".")
     if not dot:
         return None
     base = stem
-    while (match := _MARKER_RE.search(base)) is not None and match.start() > 0:
-        base = base[:match.start()]
+    while (shorter := strip_copy_marker(base)) is not None:
+        base = shorter
         parsed = parse_strict(f"{base}.{ext}", language_map)
         if parsed is not None:
             return replace(parsed, name=name, copy_marker=stem[len(base):])

@@ -24,7 +24,10 @@ from . import journal as J
 from .alerts import Alerts
 from .claim import STATE_DIR_NAME
 from .config import FolderSet
-from .names import parse_name
+from .errors import BadName
+from .finish import error_file_for, read_failed_detail
+from .group import send_order
+from .names import DEFAULT_LANGUAGE_MAP, ParsedName, parse_name
 from .receipts import Delivery, DeliveryRecords, became
 from .sharepage import SharePage
 
@@ -96,14 +99,25 @@ class News:
 
     # ---- every few seconds -----------------------------------------------------------
 
+    def page_place_ok(self) -> bool:
+        """The page may be written: its folder is there, and so is the inbox's hidden folder
+        (made by the daemon when the share is there), where each daemon's part goes. When
+        either is missing the share is away: nothing is written into an empty mount point."""
+        return self.page is not None and self.page.page.parent.is_dir() \
+            and self.page.parts_dir.parent.is_dir()
+
     def refresh(self, view: dict[str, Any], share_ok: bool) -> None:
-        """Update the status page (only where the share is there) and write pending records."""
+        """Update the status page and write pending records.
+
+        ``share_ok`` False (the folder set is unavailable): no records (done/ may be what
+        refuses), but the page still says "Not available" and why when the share is
+        mounted (e.g. done/ is read-only or the disk is full): see :meth:`page_place_ok`.
+        """
         self.state(view["state"], view.get("why"))
-        if not share_ok:
+        if share_ok:
+            self.records.flush()
+        if self.page is None or not (share_ok or self.page_place_ok()):
             return  # never write into an empty mount point
-        self.records.flush()
-        if self.page is None:
-            return
         comparable = {k: v for k, v in view.items() if k != "updated_at"}
         if self._view is None or self._view != comparable:
             self._view = comparable
@@ -116,7 +130,7 @@ class News:
                         error=self.page.last_error)
 
     def stopped(self, share_ok: bool) -> None:
-        if self.page is not None and share_ok:
+        if self.page is not None and (share_ok or self.page_place_ok()):
             self.page.stopped()
         self.alerts.close()
 
@@ -131,23 +145,55 @@ def _label(daemon_id: str) -> str:
     return cleaned.strip(".-")[:64] or "vodwatch"
 
 
+def queue_positions(settled: Mapping[Path, int],
+                    language_map: Mapping[str, str] = DEFAULT_LANGUAGE_MAP) -> dict[Path, int]:
+    """Each settled file's place in line (1: next), in the order files are sent
+    (:func:`group.send_order`, the order ``FolderWatch.dispatch`` takes them in). Files
+    sent in one request share a place. ``settled`` maps each path to its size."""
+
+    def parsed(path: Path) -> ParsedName | None:
+        if settled[path] == 0:
+            return None  # an empty file is a job of its own, like a refused name
+        try:
+            return parse_name(path.name, language_map)
+        except (BadName, UnicodeError, ValueError):
+            return None
+
+    return {path: place for place, batch in enumerate(send_order(sorted(settled), parsed), 1)
+            for path in batch}
+
+
+def _result(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A latest result for the page: a failure's detail says the name it has in failed/
+    (journaled by the runner), which names its error file."""
+    if item.get("outcome") != "failed":
+        return dict(item)
+    sentence, kept_as = read_failed_detail(item.get("detail"))
+    result = {**item, "detail": sentence}
+    if kept_as:
+        result["error_file"] = error_file_for(Path("failed") / kept_as).name
+    return result
+
+
 def view(*, state: str, why: str | None, pending: Mapping[Path, Any],
          jobs: list[dict[str, Any]], not_handled: Mapping[str, str],
-         recent: list[dict[str, Any]]) -> dict[str, Any]:
+         recent: list[dict[str, Any]],
+         language_map: Mapping[str, str] = DEFAULT_LANGUAGE_MAP) -> dict[str, Any]:
     """The status page's view of one folder set from what the daemon knows.
 
     ``pending`` is the settler's snapshot (files still copying, or settled and waiting
     for a worker); ``jobs`` lists files of this daemon's unfinished jobs with their
-    state. Queue positions follow the order files are taken (by name).
+    state. Queue positions follow the order files are sent (:func:`queue_positions`).
     """
     files: list[dict[str, Any]] = []
-    queued = sorted(p for p, info in pending.items() if info.settled)
+    places = queue_positions({p: info.size for p, info in pending.items() if info.settled},
+                             language_map)
     for path, info in sorted(pending.items()):
         if info.settled:
             files.append({"name": path.name, "state": "paused" if state == "paused" else "queued",
-                          "size": info.size, "position": queued.index(path) + 1})
+                          "size": info.size, "position": places[path]})
         else:
             files.append({"name": path.name, "state": "copying", "size": info.size})
     files.extend(jobs)
     return {"state": state, "why": why, "files": files, "not_handled": dict(not_handled),
-            "recent": recent}
+            "recent": [_result(item) for item in recent]}

@@ -141,4 +141,5 @@ def page_view(rt: FolderSetRuntime, journal: Journal, running: set[int]) -> dict
                "asset_id": e["asset_id"] or ""}
               for e in journal.recent_events(["done", "failed"], 20, rt.fs.name)]
     return news_view(state=state, why=why, pending=rt.watch.settler.pending(), jobs=jobs,
-                     not_handled=rt.watch.skipped, recent=recent)
+                     not_handled=rt.watch.skipped, recent=recent,
+                     language_map=rt.svc.language_map)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import errno as e
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -28,9 +29,32 @@ def share_fault(exc: OSError, where: str) -> str:
 
 
 def probe_write(folder: Path) -> None:
-    """Create and delete a hidden file in ``folder``; OSError if the share refuses."""
+    """Create and delete a hidden file in ``folder``; OSError if the share refuses.
+
+    The error names ``folder`` (what a person can fix), not the probe's own file.
+    """
     path = folder / f".vodwatch-probe-{os.getpid()}"
-    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(folder)) from None
     os.close(fd)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
+
+
+def refusing_folder(exc: OSError, folders: Iterable[Path]) -> OSError:
+    """``exc`` of a move (whose filename is the file being moved, whichever side refused)
+    as the fault of the first of ``folders`` that refuses a write. When none does, a
+    missing file stays ``exc`` (it vanished); any other fault (a full share, say) is
+    told as the first folder's, the one the file was going to."""
+    first: Path | None = None
+    for folder in folders:
+        first = first or folder
+        try:
+            probe_write(folder)
+        except OSError as refused:
+            return refused
+    if first is None or exc.errno in (e.ENOENT, e.ENOTDIR):
+        return exc
+    return OSError(exc.errno, exc.strerror, str(first))

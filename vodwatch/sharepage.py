@@ -94,7 +94,7 @@ class SharePage:
          "files": [{"name", "state", "size", "position", "percent",
                     "rate_bytes_per_s", "eta_s", "why", "retry_at"}, ...],
          "not_handled": {name: why},
-         "recent": [{"at", "file", "outcome", "detail", "asset_id"}, ...],
+         "recent": [{"at", "file", "outcome", "detail", "asset_id", "error_file"?}, ...],
          "updated_at": float}
 
     ``updated_at`` should be the time the news last changed: the page's
@@ -164,6 +164,9 @@ class SharePage:
     def _explain(self, exc: BaseException) -> str:
         if isinstance(exc, FileNotFoundError) and not self.page.parent.is_dir():
             return f"the folder for the status page does not exist: {self.page.parent}"
+        if isinstance(exc, FileNotFoundError) and not self.parts_dir.parent.is_dir():
+            return ("the inbox's hidden folder is not there (is the share mounted?): "
+                    f"{self.parts_dir.parent}")
         if isinstance(exc, OSError):
             where = exc.filename or self.page
             return f"could not write the status page ({exc.strerror or exc}): {where}"
@@ -172,7 +175,10 @@ class SharePage:
     def _write_all(self) -> bool:
         if not self.page.parent.is_dir():  # an unmounted share: never create its folders
             raise FileNotFoundError(2, "No such directory", str(self.page.parent))
-        self.parts_dir.mkdir(parents=True, exist_ok=True)
+        # Only ever the last folder: its parent (the inbox's hidden folder, which the daemon
+        # makes when the share is there) missing means the share is away, and an empty
+        # mount point must get no inbox and no page (the page's folder may still be there).
+        self.parts_dir.mkdir(exist_ok=True)
         now = self.clock()
         own = _read(self._part_path)
         alive_at = now
@@ -196,6 +202,8 @@ class SharePage:
                           stale_after=self.stale_after)
             page = (BOM + text).encode("utf-8", "backslashreplace")
             if _read(self.page) != page:
+                if not self.parts_dir.is_dir():  # unmounted meanwhile: keep out
+                    raise FileNotFoundError(2, "No such directory", str(self.parts_dir))
                 _replace(self.page, page, self.daemon_id)
                 written = True
         return written

@@ -254,7 +254,11 @@ def _result_line(item: Mapping[str, Any], tz: tzinfo | None, day: str) -> str:
     if item.get("outcome") == "done":
         to = f" to asset {asset}" if asset else ""
         return f"{start}✓ {printable(name)}: Delivered{to}.{detail}"
-    error_file = printable(error_file_for(Path("failed") / name.replace("/", "_")).name)
+    # The error file beside the name the file got in failed/ (`notes (2).doc` when
+    # `notes.doc` was taken), if the view says it; else beside the inbox name.
+    kept = item.get("error_file")
+    error_file = printable(kept if isinstance(kept, str) and kept else
+                           error_file_for(Path("failed") / name.replace("/", "_")).name)
     return f"{start}✗ {printable(name)}: FAILED {DASH} see failed/{error_file}.{detail}"
 
 

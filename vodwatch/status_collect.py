@@ -15,6 +15,7 @@ from typing import Any
 
 from . import journal as J
 from .config import Config
+from .finish import read_failed_detail
 from .journal import Journal
 from .log import redact
 from .status_text import ago, fraction
@@ -162,9 +163,12 @@ def _outcome(journal: Journal, event: Mapping[str, Any]) -> dict[str, Any]:
     if event["event"] == "failed" and event.get("job_id") is not None:
         with contextlib.suppress(KeyError):  # the job was pruned; the event outlived it
             code = journal.job(int(event["job_id"])).error_code
+    detail = str(event.get("detail") or "")
+    if event["event"] == "failed":
+        detail = read_failed_detail(detail)[0]  # the sentence, without the name in failed/
     return {"at": float(event["at"]), "file": clean(event.get("file") or ""),
             "asset_id": clean(event.get("asset_id") or ""), "job_id": event.get("job_id"),
-            "detail": clean(event.get("detail") or ""), "code": _opt(code)}
+            "detail": clean(detail), "code": _opt(code)}
 
 
 def problems(data: Mapping[str, Any]) -> list[str]:

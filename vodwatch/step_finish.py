@@ -4,6 +4,7 @@ only for unchanged files), the files moved to done/ or failed/, a job given up o
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 from pathlib import Path
@@ -26,7 +27,8 @@ from .explain import (
 )
 from .finish import (
     Failure,
-    remove_stale_error_file,
+    failed_detail,
+    remove_error_files_about,
     settle_move,
     unique_target,
     write_error_file,
@@ -34,7 +36,7 @@ from .finish import (
 from .journal import JobRow
 from .names import Kind
 from .services import Services, cancel_upload, still_same
-from .share_faults import probe_write
+from .share_faults import probe_write, refusing_folder
 
 log = structlog.get_logger("vodwatch.runner")
 
@@ -105,12 +107,16 @@ def _finishing(svc: Services, job: JobRow) -> None:
             err = json.loads(f.error or job.outcome_reason or "{}")
             write_error_file(target, Failure(**err) if err else unknown_failure(job.asset_id))
         else:
-            remove_stale_error_file(svc.failed_dir / f.name)
+            # No error file may say it failed once it is delivered: its own, and those of
+            # names it had in failed/ before it was moved back by hand.
+            with contextlib.suppress(OSError):  # failed/ unreadable: not this file's fault
+                remove_error_files_about(svc.failed_dir, f.name, svc.language_map)
         svc.journal.set_file(f.id, state="failed" if failed else "done")
         svc.journal.event(svc.folder, "failed" if failed else "done", job_id=job.id,
                           asset_id=job.asset_id, file=f.name,
-                          detail=str(target.name) if not failed else json.loads(
-                              f.error or job.outcome_reason or "{}").get("sentence", ""))
+                          detail=str(target.name) if not failed else failed_detail(json.loads(
+                              f.error or job.outcome_reason or "{}").get("sentence", ""),
+                              target.name))
         log.info("file.failed" if failed else "file.done", file=f.name,
                  asset_id=job.asset_id, to=str(target))
     for f in svc.journal.files(job.id):
@@ -131,7 +137,8 @@ def _move(source: Path, target: Path, directory: Path) -> bool:
     except OSError as exc:
         if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ENOSPC, errno.EROFS, errno.EIO,
                          errno.ESTALE, errno.ENOTCONN):
-            raise
+            # A move's error names the file being moved; say which folder refused.
+            raise refusing_folder(exc, (directory, source.parent)) from None
         probe_write(directory)  # OSError here: the folder is the problem, not the file
         raise MoveRefused(f"{source.name} is delivered but cannot be moved yet ({exc.strerror})",
                           "it is moved as soon as nobody has it open") from None

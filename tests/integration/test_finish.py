@@ -17,7 +17,11 @@ from vodwatch.finish import (
     Failure,
     error_file_for,
     error_text,
+    failed_detail,
     move_no_replace,
+    orphan_error_files,
+    read_failed_detail,
+    remove_error_files_about,
     remove_stale_error_file,
     settle_move,
     unique_target,
@@ -279,3 +283,55 @@ def test_remove_stale_error_file(tmp_path: Path) -> None:
         remove_stale_error_file(target)
         assert not path.exists() and (tmp_path / "other.mp4.error.txt").exists()
         remove_stale_error_file(target)  # nothing left to remove: no error
+
+
+def _touch(folder: Path, *names: str) -> None:
+    for name in names:
+        (folder / name).write_text("x")
+
+
+def test_orphan_error_files_are_those_whose_file_left_failed(tmp_path: Path) -> None:
+    """An error file explains the file it is error_file_for (long names included); the rest,
+    and only those, are orphans."""
+    long = "é" * 125 + ".doc"
+    _touch(tmp_path, "a.doc", "a.doc.error.txt", "b.doc.error.txt", long, ".hidden.error.txt")
+    write_error_file(tmp_path / long, Failure("x.", "y"), WHEN)
+    gone = "ü" * 125 + ".doc"
+    write_error_file(tmp_path / gone, Failure("x.", "y"), WHEN)
+    assert orphan_error_files(tmp_path) == sorted(
+        [tmp_path / "b.doc.error.txt", error_file_for(tmp_path / gone)])
+
+
+def test_a_delivered_file_leaves_no_error_file_about_it(tmp_path: Path) -> None:
+    """Delivered as `<id> (2).mp4` (it failed as `<id>.mp4`, then as `<id> (2).mp4`, and was
+    moved back by hand each time): both error files go; an error file beside a file still in
+    failed/, and those of other assets and slots, stay."""
+    _touch(tmp_path, f"{A1}.mp4{ERROR_SUFFIX}", f"{A1} (2).mp4{ERROR_SUFFIX}",
+           f"{A1} (3).mp4{ERROR_SUFFIX}", f"{A1} (4).mp4", f"{A1} (4).mp4{ERROR_SUFFIX}",
+           f"{A1}.cover.jpg{ERROR_SUFFIX}", f"{'b2' * 16}.mp4{ERROR_SUFFIX}",
+           f"notes.doc{ERROR_SUFFIX}")
+    removed = remove_error_files_about(tmp_path, f"{A1} (2).mp4")
+    assert sorted(p.name for p in removed) == sorted(
+        [f"{A1} (2).mp4{ERROR_SUFFIX}", f"{A1} (3).mp4{ERROR_SUFFIX}", f"{A1}.mp4{ERROR_SUFFIX}"])
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        [f"{A1} (4).mp4", f"{A1} (4).mp4{ERROR_SUFFIX}", f"{A1}.cover.jpg{ERROR_SUFFIX}",
+         f"{'b2' * 16}.mp4{ERROR_SUFFIX}", f"notes.doc{ERROR_SUFFIX}"])
+
+
+def test_a_delivered_file_keeps_the_error_file_of_a_namesake_still_in_failed(
+        tmp_path: Path) -> None:
+    """`<id>.mp4` in failed/ is another file: its explanation stays when a new `<id>.mp4`
+    is delivered."""
+    _touch(tmp_path, f"{A1}.mp4", f"{A1}.mp4{ERROR_SUFFIX}")
+    assert remove_error_files_about(tmp_path, f"{A1}.mp4") == []
+    assert sorted(os.listdir(tmp_path)) == [f"{A1}.mp4", f"{A1}.mp4{ERROR_SUFFIX}"]
+
+
+def test_a_failed_event_keeps_the_name_in_failed() -> None:
+    """The journal's detail of a failure holds the sentence and the name in failed/; a
+    detail from before is the sentence alone."""
+    detail = failed_detail("It is not a video.", "notes (2).doc")
+    assert read_failed_detail(detail) == ("It is not a video.", "notes (2).doc")
+    assert read_failed_detail("It is not a video.") == ("It is not a video.", None)
+    assert read_failed_detail("{not json") == ("{not json", None)
+    assert read_failed_detail(None) == ("", None)

@@ -34,6 +34,7 @@ def view(state: str = "working", at: float = T, **more: Any) -> dict[str, Any]:
 
 def sharepage(root: Path, daemon_id: str = "host-a", clock: Clock | None = None,
               **kwargs: Any) -> SharePage:
+    (root / ".vodwatch").mkdir(exist_ok=True)  # the inbox's hidden folder: the daemon makes it
     return SharePage(root / "STATUS.txt", root / ".vodwatch" / "page-parts", daemon_id,
                      folder_label="News", clock=clock or Clock(), tz=BERLIN, **kwargs)
 
@@ -137,7 +138,7 @@ def test_a_silent_daemon_is_taken_for_stopped(tmp_path: Path) -> None:
 def test_page_in_a_missing_folder_fails_softly_and_creates_nothing(tmp_path: Path) -> None:
     """A page whose folder is missing: update returns False, says why, creates nothing."""
     missing = tmp_path / "unmounted"
-    page = SharePage(missing / "STATUS.txt", missing / ".vodwatch" / "parts", "host-a",
+    page = SharePage(missing / "STATUS.txt", missing / "parts", "host-a",
                      folder_label="News", clock=Clock(), tz=BERLIN)
     assert page.update(view()) is False
     assert page.last_error is not None and "does not exist" in page.last_error
@@ -146,6 +147,23 @@ def test_page_in_a_missing_folder_fails_softly_and_creates_nothing(tmp_path: Pat
     missing.mkdir()
     assert page.update(view()) is True
     assert page.last_error is None
+
+
+def test_a_share_without_its_hidden_folder_gets_no_folder_and_no_page(tmp_path: Path) -> None:
+    """The page's folder is there but not the inbox's hidden folder (an empty mount point):
+    nothing is created, neither the inbox, nor the parts, nor the page; once the daemon has
+    made the hidden folder again, the page is written."""
+    mount = tmp_path / "share"
+    mount.mkdir()
+    page = SharePage(mount / "inbox status.txt", mount / "inbox" / ".vodwatch" / "status",
+                     "host-a", folder_label="News", clock=Clock(), tz=BERLIN)
+    assert page.update(view()) is False
+    assert page.last_error is not None and "hidden folder" in page.last_error
+    page.stopped()
+    assert os.listdir(mount) == []
+    (mount / "inbox" / ".vodwatch").mkdir(parents=True)
+    assert page.update(view()) is True
+    assert sorted(os.listdir(mount)) == ["inbox", "inbox status.txt"]
 
 
 def test_unwritable_parts_location_fails_softly(tmp_path: Path) -> None:

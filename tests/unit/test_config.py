@@ -648,6 +648,58 @@ def test_a_default_status_file_inside_done_is_refused(tmp_path: Path) -> None:
     assert load_config(write(tmp_path, text + "    status_file: ''\n"), ENV).folders
 
 
+def _two_sets(tmp_path: Path, one: str = "", two: str = "") -> str:
+    """Two folder sets on real folders under ``tmp_path`` (extra keys as YAML lines)."""
+    for d in ("a/inbox", "a/done", "a/failed", "b/inbox", "b/done", "b/failed"):
+        (tmp_path / d).mkdir(parents=True)
+    return (f"vod:\n  endpoint: https://vod.example\n  project_id: {PID}\nfolders:\n"
+            f"  - inbox: {tmp_path}/a/inbox\n    done: {tmp_path}/a/done\n"
+            f"    failed: {tmp_path}/a/failed\n{one}"
+            f"  - inbox: {tmp_path}/b/inbox\n    done: {tmp_path}/b/done\n"
+            f"    failed: {tmp_path}/b/failed\n{two}")
+
+
+def test_a_status_file_reaching_into_the_inbox_through_a_link_is_refused(tmp_path: Path) -> None:
+    """The page's folder is resolved through symbolic links before it is checked."""
+    text = _two_sets(tmp_path, one=f"    status_file: {tmp_path}/view/status.txt\n")
+    (tmp_path / "view").symlink_to(tmp_path / "a" / "inbox")
+    (problem,) = problems_of(write(tmp_path, text))
+    assert problem.endswith(
+        f"at 'folders[0].status_file': is inside inbox {tmp_path}/a/inbox (its folder "
+        f"{tmp_path}/view leads there through a symbolic link), where editors' files go "
+        f"(put it beside the inbox, e.g. {tmp_path}/a/inbox status.txt, or write \"\" for none)")
+
+
+@pytest.mark.parametrize("role", ["inbox", "done", "failed"])
+def test_a_status_file_inside_another_folder_sets_folders_is_refused(tmp_path: Path,
+                                                                      role: str) -> None:
+    """A page in another folder set's inbox, done or failed is refused, naming that set."""
+    text = _two_sets(tmp_path, two=f"    status_file: {tmp_path}/a/{role}/b.txt\n")
+    (problem,) = problems_of(write(tmp_path, text))
+    assert problem.endswith(
+        f"at 'folders[1].status_file': is inside {role} {tmp_path}/a/{role} of folders[0], "
+        f"where editors' files go (put it beside the inbox, e.g. {tmp_path}/b/inbox status.txt, "
+        "or write \"\" for none)")
+
+
+def test_two_folder_sets_may_not_share_a_status_file(tmp_path: Path) -> None:
+    """One page for two folder sets is refused (also through a link): each would overwrite
+    the other's; "" on both, or pages of their own, are fine."""
+    (tmp_path / "pages").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "pages")
+    text = _two_sets(tmp_path, one=f"    status_file: {tmp_path}/pages/s.txt\n",
+                     two=f"    status_file: {tmp_path}/link/s.txt\n")
+    (problem,) = problems_of(write(tmp_path, text))
+    assert problem.endswith(
+        "at 'folders[1].status_file': is also the status_file of folders[0]: each folder set "
+        f"would overwrite the other's page (give each folder set a page of its own, e.g. "
+        f"{tmp_path}/b/inbox status.txt, or write \"\" for none)")
+    fine = text.replace(f"{tmp_path}/link/s.txt", f"{tmp_path}/pages/t.txt")
+    assert len(load_config(write(tmp_path, fine), ENV).folders) == 2
+    off = text.replace(f"{tmp_path}/link/s.txt", "''").replace(f"{tmp_path}/pages/s.txt", "''")
+    assert [f.status_file for f in load_config(write(tmp_path, off), ENV).folders] == [None, None]
+
+
 def test_notify_takes_json_urls_without_the_extra(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """json:// and jsons:// targets load without apprise; duplicates are kept once."""

@@ -10,7 +10,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vodwatch.group import ReadyFile, md5_b64, pair_upload_urls, plan_jobs, update_request
+from vodwatch.group import (
+    VOD_NAME_MAX,
+    ReadyFile,
+    md5_b64,
+    pair_upload_urls,
+    plan_jobs,
+    send_order,
+    update_request,
+    vod_name,
+)
 from vodwatch.names import Kind, ParsedName, parse_name
 
 A = "0123456789abcdef0123456789abcdef"
@@ -158,3 +167,58 @@ def test_missing_upload_url_is_an_error() -> None:
         pair_upload_urls({"cover_upload_url": "c"}, [ready(f"{A}.mp4")])
     with pytest.raises(ValueError):
         pair_upload_urls({"subtitle_upload_urls": []}, [ready(f"{A}.1.en.srt")])
+
+
+@pytest.mark.parametrize(("name", "sent"), [
+    (f"{A}.mp4", f"{A}.mp4"),
+    (f"{A}" + " (2)" * 24 + ".mp4", f"{A}" + " (2)" * 24 + ".mp4"),  # 132 bytes: cut
+    (f"{A}.1.en" + " - Copy" * 20 + ".srt", None),
+    (f"{A}" + " copy" * 10 + "é" * 40 + ".mkv", None),
+])
+def test_names_sent_to_vod_fit_its_128_bytes_and_keep_their_extension(
+        name: str, sent: str | None) -> None:
+    """video_name and a subtitle's name are at most 128 UTF-8 bytes, cut between characters
+    before the extension; a name that fits goes as it is."""
+    got = vod_name(name)
+    size = len(name.encode())
+    assert len(got.encode()) <= VOD_NAME_MAX
+    assert got.endswith("." + name.rsplit(".", 1)[1])
+    assert got == name if size <= VOD_NAME_MAX else (
+        name.startswith(got.rsplit(".", 1)[0]) and got != name)
+    if sent is not None and size <= VOD_NAME_MAX:
+        assert got == sent
+
+
+def test_an_over_long_name_never_takes_its_asset_s_other_files_down() -> None:
+    """The request for a 136-byte video name and a cover is one VOD accepts: the video's
+    name is shortened, the cover is sent with it."""
+    video = ready(A + " (2)" * 25 + ".mp4", b"v")
+    subtitle = ready(f"{A}.1.en" + " (2)" * 30 + ".srt", b"s")
+    body = update_request(A, [video, ready(f"{A}.cover.jpg", b"c"), subtitle])
+    assert len(body["video_name"].encode()) <= VOD_NAME_MAX
+    assert body["video_name"].startswith(A) and body["video_name"].endswith(".mp4")
+    assert len(body["subtitles"][0]["name"].encode()) <= VOD_NAME_MAX
+    assert body["cover_type"] == "JPG"
+    assert video.parsed.name == A + " (2)" * 25 + ".mp4", "the file keeps its name"
+
+
+def test_send_order_is_refused_names_first_then_assets_by_id_then_what_waited() -> None:
+    """The order dispatch takes files in: files that cannot be sent first, each alone; then
+    one batch per asset by (lower-case) asset ID, not by how the name is written; a second
+    video of an asset after every first batch."""
+    c = "c" + A[1:]
+    paths = sorted([f"{c.upper()}.cover.jpg", f"{B}.mp4", f"{A}.cover.jpg", "notes.doc",
+                    f"{A}.mp4", f"{A} (2).mp4", "zz.doc"])
+
+    def parsed(name: str) -> ParsedName | None:
+        try:
+            return parse_name(name)
+        except Exception:
+            return None
+
+    assert send_order(paths, parsed) == [
+        ["notes.doc"], ["zz.doc"],
+        [f"{A} (2).mp4", f"{A}.cover.jpg"], [f"{c.upper()}.cover.jpg"], [f"{B}.mp4"],
+        [f"{A}.mp4"]]
+    first_round = plan_jobs([p for p in paths if parsed(p)], parse_name)
+    assert send_order(paths, parsed)[2:5] == first_round, "plan_jobs is the one rule"

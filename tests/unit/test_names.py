@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -16,10 +18,12 @@ from vodwatch.names import (
     VIDEO_TYPES,
     Kind,
     ParsedName,
+    copy_origins,
     examine,
     is_ignored,
     language_code,
     parse_name,
+    without_copy_markers,
 )
 
 ID = "0123456789abcdef0123456789abcdef"
@@ -382,3 +386,42 @@ def test_every_name_vodwatch_gives_parses_back(name: str, n: int,
         parsed = parse_name(candidate)
         assert parsed.name == candidate
         assert same_slot(parsed, original), candidate
+
+
+@given(valid_names(), st.integers(2, 10**6),
+       st.lists(st.tuples(COPY_MARKERS, st.integers(1, 10**6)), min_size=1, max_size=80))
+@example(f"{ID}.mp4", 2, [(" ({n})", 2)] * 54)  # 252 bytes: ' (2)' must not be cut in half
+@example(f"{ID}.1.en.srt", 10**6, [(" - Copy ({n})", 999)] * 14)
+def test_a_long_copy_name_vodwatch_numbers_stays_within_255_bytes_and_parses_back(
+        name: str, n: int, markers: list[tuple[str, int]]) -> None:
+    """A copy name near or past 255 bytes, numbered by unique_target, is at most 255 bytes
+    and parses back to the same slot: the stem is shortened by whole copy markers, never
+    cut through one."""
+    original = parse_name(name)
+    stem, _, ext = name.rpartition(".")
+    for marker, k in markers:
+        longer = f"{stem}{marker.format(n=k)}"
+        if len(os.fsencode(f"{longer}.{ext}")) > 255:
+            break
+        stem = longer
+    copied = f"{stem}.{ext}"
+    numbered = numbered_name(copied, n)
+    assert len(os.fsencode(numbered)) <= 255
+    assert numbered.endswith(f" ({n}).{ext}")
+    parsed = parse_name(numbered)
+    assert parsed.name == numbered
+    assert same_slot(parsed, original), numbered
+
+
+@pytest.mark.parametrize(("name", "origins"), [
+    (f"{ID} (2) - Copy.mp4", [f"{ID} (2).mp4", f"{ID}.mp4"]),
+    (f"{ID}.cover copy 2.jpg", [f"{ID}.cover copy.jpg", f"{ID}.cover.jpg"]),
+    (f"{ID}.mp4", []),
+    ("Episode 12.mp4", []),
+    ("notes (2).doc", []),
+])
+def test_copy_origins_are_the_names_a_copy_was_made_from(name: str, origins: list[str]) -> None:
+    """Markers come off one at a time, down to the accepted name; titles and refused names
+    have none."""
+    assert copy_origins(name) == origins
+    assert without_copy_markers(name) == (origins[-1] if origins else name)

@@ -9,6 +9,7 @@ stopping at the first, so one run of ``vodwatch check`` shows all there is to fi
 from __future__ import annotations
 
 import difflib
+import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -133,7 +134,6 @@ def _check_folders(raw: Any, source: Path, base: Path, problems: list[str]) -> l
         if folder["done"] is not INVALID and folder["done"] == folder["failed"] != inbox:
             problems.append(problem_at(source, f"{where}.failed", "is the same folder as done",
                                        "keep failed files apart from uploaded ones"))
-        _check_status_file(folder, where, source, problems)
     names: dict[str, int] = {}
     for folder in sets:
         name = folder["name"]
@@ -145,34 +145,88 @@ def _check_folders(raw: Any, source: Path, base: Path, problems: list[str]) -> l
                 f"is also the name of folders[{names[name.lower()]}]",
                 "give each folder set a name of its own (names are not case-sensitive)"))
         names.setdefault(name.lower(), folder["index"])
+    _check_status_files(sets, source, problems)
     return sets
 
 
-def _check_status_file(folder: dict[str, Any], where: str, source: Path,
-                       problems: list[str]) -> None:
-    """Resolve ``status_file`` (None: off) and keep it out of inbox, done and failed."""
+_ROLES = ("inbox", "done", "failed")
+
+
+def _real(path: Path) -> Path:
+    """``path`` with every symbolic link resolved (as far as the path exists)."""
+    return Path(os.path.realpath(path))
+
+
+def _resolve_status_file(folder: dict[str, Any]) -> None:
+    """Turn ``status_file`` into the page's path (None: no page, default: beside the inbox)."""
     inbox, given = folder["inbox"], folder["status_file"]
     if inbox is INVALID or given is INVALID:
-        return
-    if given == STATUS_OFF:
-        folder["status_file"] = None
-        return
-    path = default_status_file(inbox) if given is None else given
-    folder["status_file"] = path
-    beside = default_status_file(inbox)
-    for role in ("inbox", "done", "failed"):
-        folder_path = folder[role]
-        if folder_path is INVALID or not path.is_relative_to(folder_path):
-            continue
-        if given is None:
-            problem = f"is not given, and its default {path} would be inside {role} {folder_path}"
-            fix = "set status_file to a path outside inbox, done and failed, or \"\" for none"
-        else:
-            problem = f"is inside {role} {folder_path}, where editors' files go"
-            fix = f"put it beside the inbox, e.g. {beside}, or write \"\" for none"
-        problems.append(problem_at(source, f"{where}.status_file", problem, fix))
         folder["status_file"] = INVALID
-        return
+    elif given == STATUS_OFF:
+        folder["status_file"] = None
+    else:
+        folder["status_file"] = default_status_file(inbox) if given is None else given
+
+
+def _page_inside(folder: dict[str, Any], sets: list[dict[str, Any]]) -> str | None:
+    """Why the page of ``folder`` would land in some folder set's inbox, done or failed.
+
+    The page's folder is resolved through symbolic links, and so is each editor folder: a
+    page reaching into an inbox through a link is inside it all the same. Every folder set
+    counts: a page in another set's inbox is taken for an editor's file there.
+    """
+    path: Path = folder["status_file"]
+    real = _real(path.parent) / path.name
+    for other in sets:
+        of_other = "" if other is folder else f" of folders[{other['index']}]"
+        for role in _ROLES:
+            place = other[role]
+            if place is INVALID:
+                continue
+            if path.is_relative_to(place):
+                return f"{role} {place}{of_other}"
+            if real.is_relative_to(_real(place)):
+                return (f"{role} {place}{of_other} (its folder {path.parent} leads there "
+                        "through a symbolic link)")
+    return None
+
+
+def _check_status_files(sets: list[dict[str, Any]], source: Path, problems: list[str]) -> None:
+    """Resolve each ``status_file`` and keep it out of every folder set's inbox, done and
+    failed; two folder sets never share one page (each would overwrite the other's news)."""
+    givens = [folder["status_file"] for folder in sets]
+    for folder in sets:
+        _resolve_status_file(folder)
+    pages: dict[Path, int] = {}
+    inboxes: set[Path] = set()
+    for folder, given in zip(sets, givens, strict=True):
+        path = folder["status_file"]
+        if path is None or path is INVALID or folder["inbox"] in inboxes:
+            continue  # an inbox given twice is a problem of its own already
+        inboxes.add(folder["inbox"])
+        key = f"folders[{folder['index']}].status_file"
+        beside = default_status_file(folder["inbox"])
+        inside = _page_inside(folder, sets)
+        if inside is not None:
+            if given is None:
+                problem = f"is not given, and its default {path} would be inside {inside}"
+                fix = "set status_file to a path outside inbox, done and failed, or \"\" for none"
+            else:
+                problem = f"is inside {inside}, where editors' files go"
+                fix = f"put it beside the inbox, e.g. {beside}, or write \"\" for none"
+            problems.append(problem_at(source, key, problem, fix))
+            folder["status_file"] = INVALID
+            continue
+        real = _real(path.parent) / path.name
+        if real in pages:
+            fix = (f"give each folder set a page of its own, e.g. {beside}, or write \"\" "
+                   "for none")
+            problems.append(problem_at(
+                source, key, f"is also the status_file of folders[{pages[real]}]: each folder "
+                "set would overwrite the other's page", fix))
+            folder["status_file"] = INVALID
+            continue
+        pages[real] = folder["index"]
 
 
 class Checked(NamedTuple):

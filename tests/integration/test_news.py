@@ -1,0 +1,112 @@
+"""What News puts on the status page: queue places in the order files are sent, the error
+file a failure really has, and "Not available" without writing into an empty mount point."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+from vodwatch.config import FolderSet
+from vodwatch.finish import failed_detail
+from vodwatch.news import News, queue_positions, view
+from vodwatch.settle import Pending
+from vodwatch.share_faults import refusing_folder
+
+A = "a1" * 16
+B = "b2" * 16
+C = "c3" * 16
+
+
+def _pending(size: int = 10, settled: bool = True) -> Pending:
+    return Pending(size=size, mtime_ns=1, ctime_ns=1, ino=1, first_seen=0.0, stable_since=0.0,
+                   last_seen=5.0, changes=0, poked=False, settled=settled)
+
+
+def _news(tmp_path: Path) -> News:
+    inbox = tmp_path / "share" / "inbox"
+    for d in (inbox, tmp_path / "share" / "done", tmp_path / "share" / "failed"):
+        d.mkdir(parents=True)
+    fs = FolderSet(inbox, inbox.parent / "done", inbox.parent / "failed", "https://e", A,
+                   "auto", False, status_file=inbox.parent / "inbox status.txt")
+    return News(fs, "host-a", tmp_path / "state", {})
+
+
+def _view(state: str = "working", why: str | None = None) -> dict:
+    return view(state=state, why=why, pending={}, jobs=[], not_handled={}, recent=[])
+
+
+def test_queue_places_follow_the_order_files_are_sent() -> None:
+    """Refused names and empty files first, then assets by ID whatever the case of the
+    name; files of one request share a place; a second video waits for the next round."""
+    inbox = Path("/inbox")
+    settled = {inbox / f"{C.upper()}.cover.jpg": 5, inbox / f"{B}.cover.jpg": 5,
+               inbox / f"{B}.mp4": 5, inbox / f"{B} (2).mp4": 5, inbox / "notes.doc": 5,
+               inbox / f"{A}.cover.jpg": 0}
+    assert queue_positions(settled) == {
+        inbox / f"{A}.cover.jpg": 1, inbox / "notes.doc": 2,
+        inbox / f"{B} (2).mp4": 3, inbox / f"{B}.cover.jpg": 3,
+        inbox / f"{C.upper()}.cover.jpg": 4, inbox / f"{B}.mp4": 5}
+    shown = view(state="working", why=None, jobs=[], not_handled={}, recent=[],
+                 pending={p: _pending(size) for p, size in settled.items()}
+                 | {inbox / "copying.mp4": _pending(settled=False)})
+    places = {f["name"]: f.get("position") for f in shown["files"]}
+    assert places[f"{C.upper()}.cover.jpg"] == 4 and places["copying.mp4"] is None
+
+
+def test_a_failure_points_at_the_error_file_of_its_name_in_failed() -> None:
+    """A failure journaled with its name in failed/ shows the sentence and that error file;
+    one journaled before (the sentence alone) still shows its sentence."""
+    recent = [{"at": 1.0, "file": "notes.doc", "outcome": "failed", "asset_id": "",
+               "detail": failed_detail("It is not a video.", "notes (2).doc")},
+              {"at": 0.5, "file": "old.doc", "outcome": "failed", "asset_id": "",
+               "detail": "It was refused."},
+              {"at": 0.2, "file": f"{A}.mp4", "outcome": "done", "asset_id": A,
+               "detail": ""}]
+    shown = view(state="working", why=None, pending={}, jobs=[], not_handled={},
+                 recent=recent)["recent"]
+    assert shown[0]["detail"] == "It is not a video."
+    assert shown[0]["error_file"] == "notes (2).doc.error.txt"
+    assert shown[1] == recent[1] and shown[2] == recent[2]
+
+
+def test_an_unavailable_folder_set_still_says_so_on_a_mounted_share(tmp_path: Path) -> None:
+    """Unavailable (done/ refuses), the share mounted: the page says "Not available" and why;
+    it has a part in the inbox's hidden folder, which the daemon made."""
+    news = _news(tmp_path)
+    (news.fs.inbox / ".vodwatch").mkdir()
+    news.refresh(_view(), share_ok=True)
+    assert "Working" in news.fs.status_file.read_text(encoding="utf-8-sig")
+    news.refresh(_view("unavailable", "done/ is read-only"), share_ok=False)
+    text = news.fs.status_file.read_text(encoding="utf-8-sig")
+    assert "Not available: done/ is read-only" in text and "Working" not in text
+    news.stopped(share_ok=False)
+    assert "Stopped at" in news.fs.status_file.read_text(encoding="utf-8-sig")
+
+
+def test_an_unmounted_share_gets_nothing_written(tmp_path: Path) -> None:
+    """Without the inbox's hidden folder (an empty mount point), unavailable: no inbox, no
+    folder, no page is made; not even with share_ok still True (not noticed yet)."""
+    news = _news(tmp_path)
+    share = news.fs.inbox.parent
+    for d in ("inbox", "done", "failed"):
+        (share / d).rmdir()
+    for ok in (False, True):
+        news.refresh(_view("unavailable", "the inbox is missing"), share_ok=ok)
+    news.stopped(share_ok=False)
+    assert os.listdir(share) == []
+
+
+def test_a_refused_move_names_the_folder_that_refused(tmp_path: Path) -> None:
+    """A move's error names the file moved; the fault is told as the folder's that refuses
+    a write, else as the target folder's; a vanished file stays the file's."""
+    moved = str(tmp_path / "inbox" / "clip.mp4")
+    missing = tmp_path / "done"
+    refused = refusing_folder(OSError(errno.EROFS, "Read-only file system", moved),
+                              [missing, tmp_path])
+    assert refused.filename == str(missing)
+    full = refusing_folder(OSError(errno.ENOSPC, "No space left on device", moved),
+                           [tmp_path, tmp_path])
+    assert (full.errno, full.filename) == (errno.ENOSPC, str(tmp_path))
+    gone = OSError(errno.ENOENT, "No such file or directory", moved)
+    assert refusing_folder(gone, [tmp_path]) is gone
