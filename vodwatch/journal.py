@@ -29,6 +29,7 @@ WAL_SUFFIX, SHM_SUFFIX = "-wal", "-shm"
 # Job states (the table of allowed moves lives in vodwatch.states).
 CLAIMING, CLAIMED, READY = JobState.CLAIMING, JobState.CLAIMED, JobState.READY
 REQUESTING, REQUESTED = JobState.REQUESTING, JobState.REQUESTED
+CREATING = JobState.CREATING
 UPLOADING, CONFIRMING = JobState.UPLOADING, JobState.CONFIRMING
 CONFIRMED, FINISHING = JobState.CONFIRMED, JobState.FINISHING
 DONE, FAILED = JobState.DONE, JobState.FAILED
