@@ -41,6 +41,7 @@ from .retry import Action, RetryPolicy, classify
 from .runner import Outcome, run_job
 from .runtime import FolderSetRuntime, Shared, build, needs_restart
 from .state import daemon_id, journal_error, state_error
+from .titles import job_lock
 from .upload import RateLimit
 
 log = structlog.get_logger("vodwatch.daemon")
@@ -299,7 +300,7 @@ class Daemon:
             return
         if rt is not None:
             rt.watch.job_ended([Path(f.inbox_path) for f in self.journal.files(job_id)],
-                               job.asset_id)
+                               job_lock(job.asset_id, job.title))
 
     def _count_retry(self, reason: str) -> None:
         self.metrics.retries.labels(reason).inc()

@@ -24,6 +24,9 @@ PUBLISHED_ASSET = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 PROJECT_ID = "0123456789abcdef0123456789abcdef"
 
 
+NEW_TITLE = "Harbour at dawn"  # create mode: no asset ID in the name
+
+
 def _sample(path: Path, size: int, seed: str) -> None:
     block = hashlib.sha256(seed.encode()).digest() * 2048
     with open(path, "wb") as fh:
@@ -61,6 +64,7 @@ def run_demo(directory: Path | None = None, settle_seconds: float = 2.0) -> int:
               - inbox: {inbox}
                 done: {done}
                 failed: {failed}
+                create_assets: true   # "Harbour at dawn.mp4" becomes a new asset
             """))
         env = dict(os.environ, HUAWEICLOUD_SDK_AK=DEFAULT_AK, HUAWEICLOUD_SDK_SK=DEFAULT_SK)
         config = load_config(config_path, env)
@@ -71,7 +75,9 @@ def run_demo(directory: Path | None = None, settle_seconds: float = 2.0) -> int:
             f"{GOOD_ASSET}.1.en.srt": 2 * 1024,
             f"{GOOD_ASSET}.2.zh.srt": 2 * 1024,
             f"{PUBLISHED_ASSET}.mov": 1024 * 1024,
-            "holiday-final-v3.mp4": 512 * 1024,
+            "holiday-final-v3.webm": 512 * 1024,
+            f"{NEW_TITLE}.mp4": 1024 * 1024,
+            f"{NEW_TITLE}.cover.jpg": 30 * 1024,
         }
         print("Dropping into inbox/:")
         for name, size in drops.items():
@@ -106,6 +112,11 @@ def run_demo(directory: Path | None = None, settle_seconds: float = 2.0) -> int:
         stored = emu.read_object(GOOD_ASSET, "video")
         same = stored == (done / f"{GOOD_ASSET}.mp4").read_bytes()
         print(f"The stored video is byte-identical to the file in done/: {same}")
+        created = emu.assets_created()
+        for asset in created:
+            print(f"A new asset was created from a plain file name: {asset['asset_id']} "
+                  f"titled {asset['title']!r}, confirmed {emu.confirms(asset['asset_id'])}")
         ok = same and confirms == ["CREATED"] and len(list(failed.glob("*.error.txt"))) == 2
+        ok = ok and len(created) == 1
         print(f"\nTry it yourself: VODWATCH_CONFIG={config_path} vodwatch status")
         return 0 if ok else 1

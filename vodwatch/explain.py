@@ -48,10 +48,10 @@ _CONVERT_WORDS = ("convert ", "upload ")
 
 
 def uploadable_problem(name: str, path: Path, language_map: Mapping[str, str],
-                       asset_id: str) -> Failure | None:
+                       asset_id: str, *, create: bool = False) -> Failure | None:
     """Problems that no retry can fix (a bad name, a symbolic link, an empty file), or None."""
     try:
-        parse_name(name, language_map)
+        parse_name(name, language_map, create=create)
     except BadName as exc:
         return bad_name_failure(exc, asset_id)
     if path.is_symlink():

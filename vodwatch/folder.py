@@ -37,6 +37,7 @@ from .names import Kind, ParsedName, is_ignored, parse_name
 from .prehash import Identity, Prehasher
 from .settle import Settler
 from .share_faults import probe_write, share_fault
+from .titles import job_lock, normal, read_mapping
 from .watch import Entry, EventWatcher, choose_mode, scan, stat_entry
 from .words import printable
 
@@ -267,25 +268,42 @@ class FolderWatch:
                     jobs.append(job)
                 continue
             good.append((path, parsed))
+        waiting = self._titles_settling(set(ready))
         for batch in plan_jobs(good, lambda item: item[1]):
             if len(jobs) >= limit or not self.available:
                 break
-            asset_id = batch[0][1].asset_id
-            if asset_id in self.active_assets:
+            asset_id, title = batch[0][1].asset_id, batch[0][1].title
+            if title and normal(title) in waiting:
+                continue  # a new title goes as one group: every file of it settled first
+            key = job_lock(asset_id, title)
+            if key in self.active_assets:
                 continue  # serialised: the next batch waits for this asset's job
             try:
-                if not self.claims.lock_asset(asset_id):
+                if not self.claims.lock_asset(key):
                     continue  # another daemon is updating this asset
+                if title:  # the asset this title became, if any (every daemon sees it)
+                    asset_id = str((read_mapping(self.fs.inbox, title) or {}).get("asset_id")
+                                   or "")
             except OSError as exc:
                 self.set_unavailable(share_fault(exc, str(self.claims.asset_locks)))
                 break
             has_video = any(p.kind == Kind.VIDEO for _, p in batch)
-            job = self._claim_job(asset_id, has_video, list(batch))
+            job = self._claim_job(asset_id, has_video, list(batch), title=title)
             if job is None:
-                self.claims.unlock_asset(asset_id)
+                self.claims.unlock_asset(key)
             else:
                 jobs.append(job)
         return jobs
+
+    def _titles_settling(self, ready: set[Path]) -> set[str]:
+        """Create-mode titles with a file in the inbox that has not settled yet."""
+        if not self.fs.create_assets:
+            return set()
+        titles = set()
+        for path in self.entries:
+            if path not in ready and (parsed := self._parse(path.name)) and parsed.title:
+                titles.add(normal(parsed.title))
+        return titles
 
     def _fail_undecodable(self, path: Path) -> None:
         """A name whose bytes are not text cannot be journaled or sent to VOD: it goes to
@@ -316,13 +334,13 @@ class FolderWatch:
 
     def _parse(self, name: str) -> ParsedName | None:
         try:
-            return parse_name(name, self.language_map)
+            return parse_name(name, self.language_map, create=self.fs.create_assets)
         except BadName:
             return None
 
     def _claim_job(self, asset_id: str, has_video: bool,
                    files: list[tuple[Path, ParsedName | None]],
-                   failure: Failure | None = None) -> int | None:
+                   failure: Failure | None = None, title: str = "") -> int | None:
         """Journal a job, then take its files' markers; its id if any file is ours.
 
         The files stay in the inbox. A ``failure`` decided before the claim is
@@ -333,6 +351,8 @@ class FolderWatch:
                        json.dumps(dataclasses.asdict(parsed)) if parsed else None)
                for path, parsed in files]
         job_id, file_ids = self.journal.create_job(self.fs.name, asset_id, has_video, new)
+        if title:
+            self.journal.set_job(job_id, title=title)
         if failure is not None:
             self.journal.set_job(job_id, outcome="failed",
                                  outcome_reason=json.dumps(failure.__dict__))
@@ -357,10 +377,10 @@ class FolderWatch:
         self.journal.set_job(job_id, state=CLAIMED)
         self.busy.update(kept)
         self.claims.write_ticket(job_id, self.ticket(job_id))
-        if asset_id:
-            self.active_assets.add(asset_id)
+        if key := job_lock(asset_id, title):
+            self.active_assets.add(key)
         log.info("job.claimed", folder=self.fs.name, job_id=job_id, asset_id=asset_id,
-                 files=[path.name for path in kept])
+                 title=title or None, files=[path.name for path in kept])
         return job_id
 
     def ticket(self, job_id: int) -> dict[str, Any]:
@@ -368,7 +388,9 @@ class FolderWatch:
         return {**self.journal.export_job(job_id), "inbox": str(self.fs.inbox)}
 
     def job_ended(self, paths: list[Path], asset_id: str) -> None:
-        """A job of ours ended: its files that are still here may be looked at again."""
+        """A job of ours ended: its files that are still here may be looked at again.
+
+        ``asset_id`` is the lock the job held (vodwatch.titles.job_lock)."""
         for path in paths:
             self.busy.discard(path)
         if asset_id:

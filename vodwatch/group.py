@@ -57,7 +57,7 @@ def plan_jobs(ready: Sequence[T], parsed: Callable[[T], ParsedName]) -> list[lis
 
 def plan_jobs(ready: Sequence[Any], parsed: Callable[[Any], ParsedName] = _identity,
               ) -> list[list[Any]]:
-    """One batch per asset, assets and files in name order.
+    """One batch per asset (or create-mode title), assets and files in name order.
 
     A batch holds at most one video, one cover and one subtitle per number; what
     does not fit is left out and should be planned again after the batch is done.
@@ -66,7 +66,7 @@ def plan_jobs(ready: Sequence[Any], parsed: Callable[[Any], ParsedName] = _ident
     """
     by_asset: dict[str, list[Any]] = {}
     for item in sorted(ready, key=lambda item: parsed(item).name):
-        by_asset.setdefault(parsed(item).asset_id, []).append(item)
+        by_asset.setdefault(group_key(parsed(item)), []).append(item)
     batches: list[list[Any]] = []
     for asset_id in sorted(by_asset):
         taken: set[Hashable] = set()
@@ -116,8 +116,13 @@ def vod_name(name: str) -> str:
     return f"{cut}{dot}{ext}"
 
 
+def group_key(parsed: ParsedName) -> str:
+    """Files of one asset (an asset ID), or of one title (create mode), go together."""
+    return f"title:{parsed.title}" if parsed.title else parsed.asset_id
+
+
 def _order_key(parsed: ParsedName) -> tuple[int, int]:
-    rank = {Kind.VIDEO: 0, Kind.COVER: 1, Kind.SUBTITLE: 2}[parsed.kind]
+    rank = {Kind.VIDEO: 0, Kind.COVER: 1, Kind.SUBTITLE: 2, Kind.METADATA: 3}[parsed.kind]
     return rank, parsed.subtitle_id or 0
 
 

@@ -29,6 +29,7 @@ WAL_SUFFIX, SHM_SUFFIX = "-wal", "-shm"
 # Job states (the table of allowed moves lives in vodwatch.states).
 CLAIMING, CLAIMED, READY = JobState.CLAIMING, JobState.CLAIMED, JobState.READY
 REQUESTING, REQUESTED = JobState.REQUESTING, JobState.REQUESTED
+CREATING = JobState.CREATING
 UPLOADING, CONFIRMING = JobState.UPLOADING, JobState.CONFIRMING
 CONFIRMED, FINISHING = JobState.CONFIRMED, JobState.FINISHING
 DONE, FAILED = JobState.DONE, JobState.FAILED
@@ -168,6 +169,13 @@ class JobRow:
     created_at: float
     updated_at: float
     finished_at: float | None
+    title: str | None = None  # create mode: the title its files carry (full, as named)
+    create_token: str | None = None  # the intent token in the new asset's tags
+    create_requested_at: float | None = None  # when CreateAsset was first asked (epoch)
+    create_meta: str | None = None  # JSON: the checked metadata for CreateAsset
+
+
+_CREATE_COLS = ("title", "create_token", "create_requested_at", "create_meta")
 
 
 @dataclass(frozen=True)
@@ -192,7 +200,6 @@ class NewFile:
 
 
 _FILE_COLS = ", ".join(FileRow.__dataclass_fields__)
-_JOB_COLS = ", ".join(JobRow.__dataclass_fields__)
 _FILE_UPDATABLE = frozenset(FileRow.__dataclass_fields__) - {"id", "job_id", "name", "kind"}
 _JOB_UPDATABLE = frozenset(JobRow.__dataclass_fields__) - {"id", "folder", "asset_id",
                                                            "created_at"}
@@ -206,6 +213,7 @@ class Journal:
         self._clock = clock
         self._lock = threading.RLock()
         self._legacy_cols: str | None = None
+        self._legacy_job_cols: str | None = None
         if readonly:
             uri = f"file:{path}?mode=ro"
             self._db = sqlite3.connect(uri, uri=True, timeout=10, check_same_thread=False,
@@ -246,6 +254,11 @@ class Journal:
             if column not in columns:
                 with self._tx() as db:
                     db.execute(f"ALTER TABLE files ADD COLUMN {column} TEXT")
+        job_columns = {r[1] for r in self._db.execute("PRAGMA table_info(jobs)")}
+        for col, kind in zip(_CREATE_COLS, ("TEXT", "TEXT", "REAL", "TEXT"), strict=True):
+            if col not in job_columns:
+                with self._tx() as db:
+                    db.execute(f"ALTER TABLE jobs ADD COLUMN {col} {kind}")
         with self._tx() as db:
             db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
                        (str(SCHEMA_VERSION),))
@@ -262,6 +275,16 @@ class Journal:
                 cols[cols.index("NULL AS marker")] = "claim_path AS marker"
             self._legacy_cols = ", ".join(cols)
         return self._legacy_cols
+
+    @property
+    def _job_cols(self) -> str:
+        """The job columns to select; an older journal read without migrating has no
+        create-mode columns."""
+        if self._legacy_job_cols is None:
+            have = {r[1] for r in self._query("PRAGMA table_info(jobs)")}
+            self._legacy_job_cols = ", ".join(
+                c if c in have else f"NULL AS {c}" for c in JobRow.__dataclass_fields__)
+        return self._legacy_job_cols
 
     @classmethod
     def open(cls, state_dir: Path, **kwargs: Any) -> Journal:
@@ -317,7 +340,7 @@ class Journal:
 
     def job(self, job_id: int) -> JobRow:
         """The job with this id; KeyError if none."""
-        rows = self._query(f"SELECT {_JOB_COLS} FROM jobs WHERE id = ?", (job_id,))
+        rows = self._query(f"SELECT {self._job_cols} FROM jobs WHERE id = ?", (job_id,))
         if not rows:
             raise KeyError(job_id)
         return _job(rows[0])
@@ -338,7 +361,7 @@ class Journal:
     def unfinished_jobs(self) -> list[JobRow]:
         """Jobs not in a final state, oldest first: what a restart must carry on."""
         marks = ",".join("?" * len(FINAL_STATES))
-        rows = self._query(f"SELECT {_JOB_COLS} FROM jobs WHERE state NOT IN ({marks})"
+        rows = self._query(f"SELECT {self._job_cols} FROM jobs WHERE state NOT IN ({marks})"
                            " ORDER BY id", tuple(FINAL_STATES))
         return [_job(r) for r in rows]
 
@@ -378,10 +401,16 @@ class Journal:
             db.execute("DELETE FROM files WHERE id = ?", (file_id,))
 
     def store_urls(self, job_id: int, urls: Sequence[tuple[int, str, float | None,
-                                                           str | None, str | None]]) -> None:
-        """Journal UpdateAsset's answer, per file (id, url, expires, bucket, key); REQUESTED."""
+                                                           str | None, str | None]],
+                   asset_id: str | None = None) -> None:
+        """Journal UpdateAsset's answer, per file (id, url, expires, bucket, key); REQUESTED.
+
+        ``asset_id``: CreateAsset's answer, journaled with its URLs in one transaction.
+        """
         now = self._clock()
         with self._tx() as db:
+            if asset_id:
+                db.execute("UPDATE jobs SET asset_id = ? WHERE id = ?", (asset_id, job_id))
             for file_id, url, expires, bucket, key in urls:
                 db.execute("UPDATE files SET upload_url = ?, url_expires = ?, bucket = ?,"
                            " object_key = ?, upload_id = NULL, bytes_sent = 0, state = 'pending'"
@@ -392,6 +421,13 @@ class Journal:
                 check_job_move(row[0], REQUESTED)
             db.execute("UPDATE jobs SET state = ?, updated_at = ? WHERE id = ?",
                        (REQUESTED, now, job_id))
+
+    def set_asset(self, job_id: int, asset_id: str) -> None:
+        """The asset a create-mode job made (found again by its token): from now on an
+        update of that asset."""
+        with self._tx() as db:
+            db.execute("UPDATE jobs SET asset_id = ?, updated_at = ? WHERE id = ?",
+                       (asset_id, self._clock(), job_id))
 
     def export_job(self, job_id: int) -> dict[str, Any]:
         """The job and its files as plain data, for the job's ticket on the share."""
@@ -412,9 +448,12 @@ class Journal:
         with self._tx() as db:
             cur = db.execute(
                 "INSERT INTO jobs (folder, asset_id, state, has_video, attempts, outcome,"
-                " outcome_reason, created_at, updated_at) VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?)",
+                " outcome_reason, created_at, updated_at, title, create_token,"
+                " create_requested_at, create_meta)"
+                " VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (folder, src_job["asset_id"], src_job["state"], int(src_job["has_video"]),
-                 src_job.get("outcome"), src_job.get("outcome_reason"), now, now))
+                 src_job.get("outcome"), src_job.get("outcome_reason"), now, now,
+                 *(src_job.get(c) for c in _CREATE_COLS)))
             job_id = int(cur.lastrowid or 0)
             for f in ticket["files"]:
                 cols = {k: v for k, v in f.items()
@@ -536,7 +575,7 @@ class Journal:
     def jobs_in(self, states: Sequence[str], limit: int = 100) -> list[JobRow]:
         """Jobs in any of these states, oldest first."""
         marks = ",".join("?" * len(states))
-        rows = self._query(f"SELECT {_JOB_COLS} FROM jobs WHERE state IN ({marks})"
+        rows = self._query(f"SELECT {self._job_cols} FROM jobs WHERE state IN ({marks})"
                            " ORDER BY id LIMIT ?", (*states, limit))
         return [_job(r) for r in rows]
 

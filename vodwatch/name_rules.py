@@ -22,6 +22,7 @@ class Kind(StrEnum):
     VIDEO = "video"
     COVER = "cover"
     SUBTITLE = "subtitle"
+    METADATA = "metadata"  # create mode: <title>.yaml / <title>.json, read, never uploaded
 
 
 # Extension -> Content-Type of the signed PUT (VOD-API.md §8), in the order editors see.
@@ -104,6 +105,7 @@ class ParsedName:
     subtitle_id: int | None = None
     language: str | None = None  # VOD's code, after the language map
     copy_marker: str = ""  # the copy markers ignored before the extension, e.g. " (2)"
+    title: str = ""  # create mode: the title the name carries instead of an asset ID
 
 
 def language_code(lang: str, language_map: Mapping[str, str] = DEFAULT_LANGUAGE_MAP) -> str:

@@ -67,6 +67,7 @@ from .name_rules import (
     language_code,
     parse_strict,
 )
+from .titles import parse_title
 
 __all__ = [
     "ACCEPTED_EXAMPLES",
@@ -109,8 +110,12 @@ def is_ignored(name: str) -> bool:
             or low.endswith(_IGNORED_SUFFIXES))
 
 
-def parse_name(name: str, language_map: Mapping[str, str] = DEFAULT_LANGUAGE_MAP) -> ParsedName:
+def parse_name(name: str, language_map: Mapping[str, str] = DEFAULT_LANGUAGE_MAP, *,
+               create: bool = False) -> ParsedName:
     """Understand ``name`` (a base name, not a path).
+
+    ``create`` (a folder set with ``create_assets: true``) also accepts the names of
+    vodwatch.titles, which carry a title instead of an asset ID (``asset_id`` "").
 
     Raises ``BadName`` when no rule accepts it; its ``hint`` lists the accepted forms
     and ``suggestion`` is a corrected name when renaming alone would fix it.
@@ -121,6 +126,8 @@ def parse_name(name: str, language_map: Mapping[str, str] = DEFAULT_LANGUAGE_MAP
     parsed = _parse_copy(name, language_map)
     if parsed is not None:
         return parsed
+    if create and (parsed := parse_title(name, language_map)) is not None:
+        return parsed
     message, suggestion = diagnose(name, language_map)
     if suggestion is not None and (suggestion == name
                                    or parse_strict(suggestion, language_map) is None):
@@ -130,12 +137,12 @@ def parse_name(name: str, language_map: Mapping[str, str] = DEFAULT_LANGUAGE_MAP
     raise BadName(name, message, hint, suggestion)
 
 
-def examine(name: str, language_map: Mapping[str, str] = DEFAULT_LANGUAGE_MAP,
-            ) -> ParsedName | None:
+def examine(name: str, language_map: Mapping[str, str] = DEFAULT_LANGUAGE_MAP, *,
+            create: bool = False) -> ParsedName | None:
     """``None`` for an ignored name, else ``parse_name(name)`` (which may raise BadName)."""
     if is_ignored(name):
         return None
-    return parse_name(name, language_map)
+    return parse_name(name, language_map, create=create)
 
 
 def strip_copy_marker(stem: str) -> str | None:

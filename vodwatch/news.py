@@ -74,7 +74,7 @@ class News:
 
     def _delivery(self, job: J.JobRow, f: J.FileRow) -> Delivery:
         try:
-            parsed = parse_name(f.name, self.language_map)
+            parsed = parse_name(f.name, self.language_map, create=True)  # any accepted name
             what = became(str(parsed.kind), parsed.subtitle_id, parsed.language)
         except Exception:  # a name that parsed when the job began; never lose the record
             what = f.kind

@@ -26,6 +26,7 @@ from .journal import Journal
 from .runtime import FolderSetRuntime
 from .share_faults import share_fault
 from .states import FINAL_STATES
+from .titles import job_lock
 
 log = structlog.get_logger("vodwatch.recovery")
 
@@ -64,10 +65,11 @@ class Recovery:
                 log.warning("recover.unknown_folder", job_id=job.id, folder=job.folder)
                 continue
             owner.watch.busy.update(Path(f.inbox_path) for f in self.book.journal.files(job.id))
-            if job.asset_id:
+            key = job_lock(job.asset_id, job.title)
+            if key:
                 with contextlib.suppress(OSError):
-                    owner.claims.lock_asset(job.asset_id)
-                owner.watch.active_assets.add(job.asset_id)
+                    owner.claims.lock_asset(key)
+                owner.watch.active_assets.add(key)
             self.book.job_folder[job.id] = owner.fs.name
             # A restart is a natural moment to retry: recovered jobs run at once.
             self.book.waiting[job.id] = time.monotonic()
@@ -115,8 +117,8 @@ class Recovery:
                 for f in ticket["files"]):
             job["state"] = J.REQUESTING
         job_id, files = self.book.journal.import_job(rt.fs.name, ticket, rt.fs.inbox)
-        if job["asset_id"]:
-            rt.watch.active_assets.add(job["asset_id"])
+        if key := job_lock(job["asset_id"], job.get("title")):
+            rt.watch.active_assets.add(key)
         rt.watch.busy.update(Path(f.inbox_path) for f in files)
         rt.claims.write_ticket(job_id, rt.watch.ticket(job_id))
         self.book.job_folder[job_id] = rt.fs.name
@@ -160,6 +162,6 @@ class Recovery:
             self.book.journal.set_job(job.id, state=J.ABANDONED, wait_reason="taken over by a peer")
             self.book.waiting.pop(job.id, None)
             rt.watch.job_ended([Path(f.inbox_path) for f in self.book.journal.files(job.id)],
-                               job.asset_id)
+                               job_lock(job.asset_id, job.title))
         with contextlib.suppress(OSError):
             rt.claims.mine.mkdir(parents=False)

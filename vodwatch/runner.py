@@ -26,6 +26,7 @@ from .errors import (
 from .journal import JobRow
 from .services import Outcome, Services
 from .states import FINAL_STATES, JobState
+from .step_create import _creating, ready_or_create
 from .step_finish import (
     _confirmed,
     _confirming,
@@ -35,7 +36,7 @@ from .step_finish import (
     _to_failed,
 )
 from .step_prepare import _claimed, _claiming
-from .step_send import _ready, _requested, _requesting, _Restart, _uploading
+from .step_send import _requested, _requesting, _Restart, _uploading
 from .upload import (
     Interrupted,
 )
@@ -154,7 +155,8 @@ def _keep_ticket(svc: Services, job: JobRow, started: float) -> None:
 _STEPS: dict[str, Callable[[Services, JobRow], None]] = {
     J.CLAIMING: _claiming,
     J.CLAIMED: _claimed,
-    J.READY: _ready,
+    J.READY: ready_or_create,  # an update, or a new asset (create mode)
+    J.CREATING: _creating,
     J.REQUESTING: _requesting,
     J.REQUESTED: _requested,
     J.UPLOADING: _uploading,

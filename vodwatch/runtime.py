@@ -97,6 +97,7 @@ def build(config: Config, fs: FolderSet, shared: Shared, pacer: Pacer | Any,
                    config.retry.credentials_recheck_seconds, stop=shared.stop,
                    on_outcome=shared.on_outcome, on_retry=shared.on_retry)
     svc.ticket = watch.ticket
+    svc.create_assets, svc.asset_defaults = fs.create_assets, dict(fs.asset_defaults)
     uploader.on_started = functools.partial(_write_ticket, claims, watch)
     watch.prehash = svc.prehash = shared.prehash
     news = _news(config, fs, shared, previous)

@@ -24,6 +24,7 @@ from .journal import FileRow, JobRow, Journal
 from .names import Kind, ParsedName, parse_name
 from .prehash import Prehasher
 from .retry import RetryPolicy
+from .titles import job_lock
 from .upload import (
     Progress,
     Uploader,
@@ -68,6 +69,8 @@ class Services:
     on_retry: Callable[[str], None] | None = None
     ticket: Callable[[int], dict[str, Any]] | None = None  # the job's ticket for the share
     prehash: Prehasher | None = None  # hashes computed while files settled
+    create_assets: bool = False  # names without an asset ID create assets (vodwatch.titles)
+    asset_defaults: dict[str, Any] = field(default_factory=dict)  # new assets' metadata
 
 
 def cancel_upload(svc: Services, asset_id: str) -> None:
@@ -91,7 +94,12 @@ def parsed_name(svc: Services, f: FileRow) -> ParsedName:
     if f.slot:
         fields = json.loads(f.slot)
         return ParsedName(**{**fields, "kind": Kind(fields["kind"])})
-    return parse_name(f.name, svc.language_map)
+    return parse_name(f.name, svc.language_map, create=svc.create_assets)
+
+
+def unlock(svc: Services, job: JobRow) -> None:
+    """Release the share-wide lock the job holds: its title's (create mode) or its asset's."""
+    svc.claims.unlock_asset(job_lock(job.asset_id, job.title))
 
 
 def still_same(svc: Services, f: FileRow) -> None:

@@ -6,7 +6,8 @@ States are plain strings (StrEnum) shared by the journal, the logs and
 ``vodwatch status --json``.
 
 A job normally walks ``claiming → claimed → ready → requesting → requested →
-uploading → confirming → confirmed → finishing → done | failed``. From any working
+uploading → confirming → confirmed → finishing → done | failed``; a job that creates
+its asset (create mode) goes ``ready → creating → requested`` instead. From any working
 state it may also end ``requeued`` (the file changed: it waits in the inbox for a
 new job) or ``abandoned`` (the file vanished, or another daemon carries the job on),
 or go to ``finishing`` with the outcome ``failed``.
@@ -25,6 +26,7 @@ class JobState(StrEnum):
     CLAIMING = "claiming"  # claim markers being made in the share's hidden folder
     CLAIMED = "claimed"  # files are ours; not yet hashed
     READY = "ready"  # hashed and the asset checked; UpdateAsset not yet sent
+    CREATING = "creating"  # create mode: CreateAsset's intent (token) journaled, sent, no answer
     REQUESTING = "requesting"  # UpdateAsset sent, answer not yet journaled
     REQUESTED = "requested"  # upload URLs stored
     UPLOADING = "uploading"
@@ -58,7 +60,9 @@ _J = JobState
 JOB_MOVES: Mapping[JobState, frozenset[JobState]] = MappingProxyType({
     _J.CLAIMING: frozenset({_J.CLAIMED}) | _ENDINGS,
     _J.CLAIMED: frozenset({_J.READY}) | _ENDINGS,
-    _J.READY: frozenset({_J.REQUESTING}) | _ENDINGS,
+    _J.READY: frozenset({_J.REQUESTING, _J.CREATING}) | _ENDINGS,
+    # Created (answer journaled), or an asset found by its token adopted (asked again).
+    _J.CREATING: frozenset({_J.REQUESTED, _J.REQUESTING}) | _ENDINGS,
     # The answer may be journaled (requested), or nothing is left to send (uploading).
     _J.REQUESTING: frozenset({_J.REQUESTED, _J.UPLOADING}) | _ENDINGS,
     # An expired URL or an upload closed under us asks VOD again.

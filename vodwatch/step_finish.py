@@ -35,8 +35,9 @@ from .finish import (
 )
 from .journal import JobRow
 from .names import Kind
-from .services import Services, cancel_upload, still_same
+from .services import Services, cancel_upload, still_same, unlock
 from .share_faults import probe_write, refusing_folder
+from .titles import job_lock, write_mapping
 
 log = structlog.get_logger("vodwatch.runner")
 
@@ -121,8 +122,10 @@ def _finishing(svc: Services, job: JobRow) -> None:
                  asset_id=job.asset_id, to=str(target))
     for f in svc.journal.files(job.id):
         svc.claims.release(Path(f.marker))
+    if job.title and job.asset_id:
+        write_mapping(svc.claims.inbox, job.title, asset_id=job.asset_id)
     svc.journal.set_job(job.id, state=J.FAILED if job.outcome == "failed" else J.DONE)
-    svc.claims.unlock_asset(job.asset_id)
+    unlock(svc, job)
     if svc.on_outcome is not None:
         svc.on_outcome(svc.journal.job(job.id),
                        svc.journal.files(job.id))
@@ -185,7 +188,8 @@ def _to_failed(svc: Services, job: JobRow, failure: Failure) -> None:
 def _give_up(svc: Services, job: JobRow, state: str, why: str) -> None:
     """Close any open upload and let the files in the inbox wait for a new job."""
     files = svc.journal.files(job.id)
-    if job.asset_id and not svc.claims.holds_or_free(job.asset_id):
+    if job_lock(job.asset_id, job.title) and not svc.claims.holds_or_free(
+            job_lock(job.asset_id, job.title)):
         # Another daemon took this job over while we were away: its upload, not ours.
         svc.journal.set_job(job.id, state=J.ABANDONED, wait_reason="taken over")
         return
@@ -193,7 +197,8 @@ def _give_up(svc: Services, job: JobRow, state: str, why: str) -> None:
         for f in files:
             if f.upload_id:
                 svc.uploader.abort_multipart(f)
-        if job.state in (J.REQUESTING, J.REQUESTED, J.UPLOADING, J.CONFIRMING) and any(
+        if job.asset_id and job.state in (J.REQUESTING, J.REQUESTED, J.UPLOADING,
+                                          J.CONFIRMING) and any(
                 f.kind == Kind.VIDEO for f in files):
             cancel_upload(svc, job.asset_id)
     except (RemoteError, TransportError) as exc:
@@ -202,6 +207,6 @@ def _give_up(svc: Services, job: JobRow, state: str, why: str) -> None:
     for f in files:
         svc.claims.release(Path(f.marker))
     svc.journal.event(svc.folder, state, job_id=job.id, asset_id=job.asset_id, detail=why)
-    svc.claims.unlock_asset(job.asset_id)
+    unlock(svc, job)
 
 

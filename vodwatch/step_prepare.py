@@ -32,6 +32,7 @@ from .journal import FileRow, JobRow
 from .names import Kind
 from .prehash import identity
 from .services import Services, cancel_upload, refuse
+from .step_create import prepare_title
 from .upload import (
     Snapshot,
     check_unchanged,
@@ -81,6 +82,12 @@ def _claimed(svc: Services, job: JobRow) -> None:
     files = svc.journal.files(job.id)
     if not [f for f in files if not f.error]:
         raise FailFile(Failure(**json.loads(files[0].error or '{}')))
+    if job.title:
+        prepare_title(svc, job, files)  # create mode: metadata read, the title's asset checked
+        files = svc.journal.files(job.id)
+        if not job.asset_id:
+            svc.journal.set_job(job.id, state=J.READY)  # a new asset: nothing to check in VOD
+            return
     video = next((f for f in files if f.kind == Kind.VIDEO and not f.error), None)
     if video is not None:
         status = svc.vod.asset_status(job.asset_id)
@@ -116,7 +123,8 @@ def _unreadable(name: str, exc: OSError, asset_id: str) -> Failure:
 
 
 def _check_uploadable(svc: Services, f: FileRow, path: Path, job: JobRow) -> None:
-    failure = uploadable_problem(f.name, path, svc.language_map, job.asset_id)
+    failure = uploadable_problem(f.name, path, svc.language_map, job.asset_id,
+                                 create=svc.create_assets)
     if failure is not None:
         raise FailFile(failure)
 

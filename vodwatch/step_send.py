@@ -5,6 +5,7 @@ journaled, every file sent (single PUT or multipart), a stale URL replaced.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,9 @@ def _send_update(svc: Services, job: JobRow) -> None:
     ready = []
     for f in files:
         assert f.md5 is not None and f.size is not None
-        ready.append(ReadyFile(parsed_name(svc, f), Path(f.inbox_path), f.size, f.md5))
+        # A create-mode name carries a title: the asset is the one the title became.
+        parsed = replace(parsed_name(svc, f), asset_id=job.asset_id)
+        ready.append(ReadyFile(parsed, Path(f.inbox_path), f.size, f.md5))
     body = update_request(job.asset_id, ready)
     try:
         answer = svc.vod.update_asset(body)

@@ -209,6 +209,21 @@ def status_file(value: Any, base: Path) -> Path | str:
     return path(absolute=True)(value, base)  # type: ignore[no-any-return]
 
 
+def asset_defaults(value: Any, base: Path) -> tuple[tuple[str, Any], ...]:
+    """A new asset's metadata defaults (vodwatch.asset_meta), as sorted pairs."""
+    from vodwatch.asset_meta import DEFAULT_KEYS, MetaProblem, check_meta
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        raise Bad(f"must be a mapping of metadata keys, got {show(value)}",
+                  "write it like {category_id: 12345, tags: [news]}")
+    try:
+        checked = check_meta(value, allowed=DEFAULT_KEYS)
+    except MetaProblem as exc:
+        raise Bad(f"has {exc.key}, which {exc.problem}", exc.fix) from None
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in checked.items()))
+
+
 def notify(value: Any, base: Path) -> tuple[str, ...]:
     from vodwatch.alerts import target_problem  # only configs with targets pay for requests
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .schema import (
     ClaimSettings,
@@ -55,6 +56,8 @@ class FolderSet:
     status_file: Path | None = None
     notify: tuple[str, ...] = ()
     notify_deliveries: bool = False
+    create_assets: bool = False  # names without an asset ID create assets (vodwatch.titles)
+    asset_defaults: tuple[tuple[str, Any], ...] = ()  # vodwatch.asset_meta keys
 
     def __post_init__(self) -> None:
         if not self.label:

@@ -297,6 +297,17 @@ done and failed must be on the inbox's filesystem (files are moved by rename).""
                 "each one a test message.")
     notify_deliveries: bool = key(checks.boolean, False,
                                   "also send a message for each file delivered to VOD")
+    create_assets: bool = key(
+        checks.boolean, False, "create mode: a file named without an asset ID creates a new asset",
+        details="true: <title>.mp4 (or another video or audio type VOD takes), with "
+                "<title>.cover.jpg, <title>.<n>.<lang>.srt and a <title>.yaml of metadata "
+                "beside it, becomes one new asset titled <title>, exactly once; later files "
+                "of that title update it. Names with an asset ID are updates as always.")
+    asset_defaults: tuple[tuple[str, Any], ...] | None = key(
+        checks.asset_defaults, None, "create mode: metadata for every new asset of this folder set",
+        details="Keys: description, category_id, tags, auto_publish, template_group_name; a "
+                "<title>.yaml beside the video gives its own (and title), which win. e.g. "
+                "{category_id: 12345, tags: [news], auto_publish: false}")
 
 
 # The sections in the order config.example.yaml shows them.

@@ -1,0 +1,74 @@
+"""Create mode's names, titles and metadata (vodwatch.titles, vodwatch.asset_meta). Pure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vodwatch.asset_meta import MetaProblem, check_meta, create_request, read_sidecar
+from vodwatch.errors import BadName
+from vodwatch.group import ReadyFile, plan_jobs
+from vodwatch.names import Kind, parse_name
+from vodwatch.titles import digest, job_lock, shorten
+
+
+def test_titles_only_in_create_mode() -> None:
+    with pytest.raises(BadName):
+        parse_name("Episode 12.mp4")
+    parsed = parse_name("Episode 12.mp4", create=True)
+    assert (parsed.title, parsed.kind, parsed.asset_id) == ("Episode 12", Kind.VIDEO, "")
+    assert parse_name("Episode 12.2.fr.srt", create=True).subtitle_id == 2
+    assert parse_name("Episode 12.cover.png", create=True).kind is Kind.COVER
+    assert parse_name("Episode 12.yaml", create=True).kind is Kind.METADATA
+    assert parse_name("song.m4a", create=True).content_type == "audio/m4a"
+    aid = "0123456789abcdef0123456789abcdef"
+    assert parse_name(f"{aid} (2).mp4", create=True).asset_id == aid  # IDs win
+
+
+def test_a_mistyped_asset_id_never_creates() -> None:
+    with pytest.raises(BadName):
+        parse_name("0123456789abcdef0123456789abcde.mp4", create=True)
+
+
+def test_files_of_one_title_are_one_batch() -> None:
+    names = ["B.mp4", "A.cover.jpg", "A.mp4", "A.1.en.srt", "A.yaml"]
+    batches = plan_jobs([parse_name(n, create=True) for n in names])
+    assert [[p.name for p in b] for b in batches] == [
+        ["A.mp4", "A.cover.jpg", "A.1.en.srt", "A.yaml"], ["B.mp4"]]
+
+
+def test_shorten_cuts_at_a_character_boundary() -> None:
+    assert shorten("é" * 100) == "é" * 64
+    assert shorten("é" * 100 + ".mp4", keep_suffix=".mp4") == "é" * 62 + ".mp4"
+    assert shorten("short") == "short"
+
+
+def test_lock_and_digest_ignore_unicode_form() -> None:
+    assert digest("Caf\u00e9") == digest("Cafe\u0301")
+    assert job_lock("", "Café").startswith("title-") and job_lock("abc", None) == "abc"
+
+
+@pytest.mark.parametrize(("raw", "key"), [
+    ({"tags": ["x" * 17]}, "tags"), ({"category_id": "news"}, "category_id"),
+    ({"auto_publish": "yes"}, "auto_publish"), ({"colour": 1}, "colour"),
+    ({"description": "d" * 1025}, "description"), ({"tags": ["t"] * 16}, "tags"),
+])
+def test_bad_metadata_names_its_key(raw: dict[str, object], key: str) -> None:
+    with pytest.raises(MetaProblem) as caught:
+        check_meta(raw)
+    assert caught.value.key == key and caught.value.fix
+
+
+def test_sidecar_syntax_error_is_a_problem(tmp_path: Path) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text("tags: [unclosed\n")
+    with pytest.raises(MetaProblem):
+        read_sidecar(path)
+
+
+def test_create_request_carries_the_token_among_the_tags(tmp_path: Path) -> None:
+    video = ReadyFile(parse_name("A.mp4", create=True), tmp_path / "A.mp4", 10, "m==")
+    body = create_request("A", [video], {"tags": ["news"], "auto_publish": 1}, "vw0123456789ab")
+    assert body == {"title": "A", "video_name": "A.mp4", "video_type": "MP4",
+                    "video_md5": "m==", "tags": "news,vw0123456789ab", "auto_publish": 1}

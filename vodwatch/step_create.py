@@ -1,0 +1,185 @@
+"""Create mode's steps (SPEC §2, ``create_assets: true``): a title's files become one new
+asset with CreateAssetByFileUpload, exactly once, also across crashes and lost answers.
+
+CreateAsset is not idempotent. So, before it is called, the intent is recorded twice:
+on the share (``<inbox>/.vodwatch/titles/<digest>.json``: the title and its token, for
+every daemon of the folder set and for a later job of the same title) and in the journal
+(state ``creating`` with the token and the time). The token (``vw`` + 12 hex) travels in
+the new asset's tags. A job found in ``creating`` (a crash, a lost answer, a retry) first
+looks for an asset carrying its token with ListAssetList, and only creates when there is
+none. A found asset is adopted the way a lost UpdateAsset answer is recovered: its open
+upload is confirmed ``CANCELLED`` and UpdateAsset asks for fresh URLs (``requesting``).
+
+The answer's asset ID is journaled with its upload URLs in one transaction; from there
+on the job is an update of that asset (upload, confirm and finish are shared).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from . import journal as J
+from .asset_meta import TOKEN_PREFIX, MetaProblem, create_request, read_sidecar
+from .decide import FailFile
+from .explain import UPDATABLE, UPLOADING, incomplete_answer_failure
+from .finish import Failure
+from .group import ReadyFile
+from .journal import FileRow, JobRow
+from .names import Kind
+from .services import Services, cancel_upload, parsed_name, refuse
+from .step_send import _ready, _urls_for
+from .titles import read_mapping, write_mapping
+
+log = structlog.get_logger("vodwatch.runner")
+
+LIST_WINDOW_S = 24 * 3600  # how far before the first request ListAssetList looks
+
+
+def new_token() -> str:
+    """A fresh intent token: 14 bytes, within VOD's 16 bytes per tag."""
+    return TOKEN_PREFIX + secrets.token_hex(6)
+
+
+# ---- claimed: the metadata read, a title's earlier asset checked ---------------------
+
+def prepare_title(svc: Services, job: JobRow, files: list[FileRow]) -> None:
+    """Read the sidecar of a new title (a bad one fails the group); refuse files that
+    cannot go with this job (metadata for an existing asset, a second video for a title
+    whose asset has its video)."""
+    live = [f for f in files if not f.error and f.state != "uploaded"]
+    metadata = [f for f in live if f.kind == Kind.METADATA]
+    if job.asset_id:  # the title became an asset earlier: this is an update of it
+        for f in metadata:
+            refuse(svc, job, f, Failure(
+                f"{f.name} gives metadata for {job.title}, which is already asset "
+                f"{job.asset_id}; metadata is only read together with a new title's video.",
+                "change the asset's details in the VOD console", asset_id=job.asset_id))
+        video = next((f for f in live if f.kind == Kind.VIDEO), None)
+        if video is not None:
+            status = svc.vod.asset_status(job.asset_id)
+            if status not in UPDATABLE | UPLOADING:
+                failure = Failure(
+                    f"{video.name} has the title {job.title}, which already became asset "
+                    f"{job.asset_id} (its video is in place, state {status}).",
+                    f"rename the file to create another asset (for example "
+                    f"{job.title} (2){Path(video.name).suffix}), or give it the asset ID "
+                    f"{job.asset_id} to replace that asset's video",
+                    asset_id=job.asset_id, state=status)
+                if len([f for f in live if f.kind != Kind.METADATA]) == 1:
+                    raise FailFile(failure)
+                refuse(svc, job, video, failure)
+        return
+    meta = dict(svc.asset_defaults)
+    for f in metadata:
+        try:
+            meta.update(read_sidecar(Path(f.inbox_path)))
+        except MetaProblem as exc:
+            raise FailFile(Failure(
+                f"{f.name} cannot be used: {exc.key} {exc.problem}.",
+                f"{exc.fix} in {f.name}, then put it back in the inbox with the other files "
+                f"of {job.title}")) from None
+        svc.journal.set_file(f.id, state="uploaded")  # read, never sent
+    if not any(f.kind == Kind.VIDEO for f in live):
+        names = ", ".join(f.name for f in live)
+        raise FailFile(Failure(
+            f"{names} belong to {job.title}, which has no asset yet, and no video of that "
+            "title came with them.",
+            f"put them back in the inbox together with the video ({job.title}.mp4) so that "
+            "one new asset is created with all of them"))
+    svc.journal.set_job(job.id, create_meta=json.dumps(
+        {k: list(v) if isinstance(v, tuple) else v for k, v in meta.items()}))
+
+
+# ---- ready → creating → requested ------------------------------------------------------
+
+def ready_or_create(svc: Services, job: JobRow) -> None:
+    """An update asks UpdateAsset; a new title records its intent, then creates."""
+    if job.asset_id or not job.title:
+        _ready(svc, job)
+        return
+    inbox = svc.claims.inbox
+    known = read_mapping(inbox, job.title) or {}
+    if known.get("asset_id"):  # made by an earlier job of this title: update it
+        _adopt(svc, job, str(known["asset_id"]))
+        return
+    token = str(known.get("token") or job.create_token or new_token())
+    first = known.get("requested_at") or job.create_requested_at or svc.clock()
+    write_mapping(inbox, job.title, token=token, requested_at=first)
+    svc.journal.set_job(job.id, state=J.CREATING, create_token=token,
+                        create_requested_at=first)
+    if known.get("token"):
+        # An earlier job of this title asked before: its asset may exist. Look first.
+        _creating(svc, svc.journal.job(job.id))
+        return
+    _send_create(svc, svc.journal.job(job.id))
+
+
+def _creating(svc: Services, job: JobRow) -> None:
+    """The answer is missing (crash, lost answer, retry): find the asset by its token,
+    adopt it if it is there, else create (with the same token)."""
+    found = find_by_token(svc, job)
+    if found:
+        log.warning("job.create_took_effect", job_id=job.id, asset_id=found, title=job.title,
+                    action="adopt the asset, cancel its open upload and ask again")
+        _adopt(svc, job, found)
+        return
+    _send_create(svc, job)
+
+
+def find_by_token(svc: Services, job: JobRow) -> str | None:
+    """The asset whose tags hold the job's token (ListAssetList), or None."""
+    assert job.create_token
+    since = (job.create_requested_at or svc.clock()) - LIST_WINDOW_S
+    answer = svc.vod.list_assets(tags=job.create_token, start_time=_vod_time(since))
+    assets = [a for a in answer.get("assets") or [] if isinstance(a, dict)]
+    ids = sorted(str(a.get("asset_id")) for a in assets if a.get("asset_id"))
+    if len(ids) > 1:
+        log.error("job.create_duplicates", job_id=job.id, title=job.title, assets=ids)
+    return ids[0] if ids else None
+
+
+def _adopt(svc: Services, job: JobRow, asset_id: str) -> None:
+    svc.journal.set_asset(job.id, asset_id)
+    write_mapping(svc.claims.inbox, job.title or "", asset_id=asset_id)
+    if any(f.kind == Kind.VIDEO and f.state not in ("uploaded", "refused")
+           for f in svc.journal.files(job.id)):
+        cancel_upload(svc, asset_id)
+    svc.journal.set_job(job.id, state=J.REQUESTING)
+
+
+def _send_create(svc: Services, job: JobRow) -> None:
+    files = [f for f in svc.journal.files(job.id) if f.state not in ("uploaded", "refused")]
+    ready = []
+    for f in files:
+        assert f.md5 is not None and f.size is not None
+        ready.append(ReadyFile(parsed_name(svc, f), Path(f.inbox_path), f.size, f.md5))
+    meta: dict[str, Any] = json.loads(job.create_meta or "{}")
+    assert job.title and job.create_token
+    try:
+        body = create_request(job.title, ready, meta, job.create_token)
+    except ValueError as exc:
+        raise FailFile(Failure(f"{job.title} cannot become an asset: {exc}.",
+                               f"put the video of {job.title} back in the inbox")) from None
+    answer = svc.vod.create_asset(body)
+    asset_id = str(answer.get("asset_id") or "")
+    if not asset_id:
+        raise FailFile(incomplete_answer_failure("", "the answer has no asset_id"))
+    urls = _urls_for(files, ready, answer, job)
+    svc.journal.store_urls(job.id, urls, asset_id=asset_id)
+    request_id = str(answer.get("request_id") or "") or None
+    for f in files:
+        svc.journal.set_file(f.id, request_id=request_id)
+    write_mapping(svc.claims.inbox, job.title, asset_id=asset_id)
+    log.info("job.asset_created", job_id=job.id, asset_id=asset_id, title=job.title,
+             files=[f.name for f in files])
+
+
+def _vod_time(epoch: float) -> str:
+    """VOD's time format for ListAssetList: ``yyyymmddhhmmss`` in UTC."""
+    return datetime.fromtimestamp(max(epoch, 0), UTC).strftime("%Y%m%d%H%M%S")

@@ -1,0 +1,150 @@
+"""Create mode (SPEC §2, ``create_assets: true``): names that carry a title, not an asset ID.
+
+``<title>.<video or audio ext>`` becomes a new asset titled ``<title>``;
+``<title>.cover.<jpg|jpeg|png>`` and ``<title>.<n>.<lang>.<srt|vtt>`` go with it;
+``<title>.yaml`` / ``<title>.json`` give its metadata (vodwatch.asset_meta) and are
+never uploaded. Names with an asset ID are parsed by vodwatch.names first and win.
+
+Which asset a title became is kept on the share, in ``<inbox>/.vodwatch/titles/
+<digest>.json``, so that every daemon of the folder set sees it: the intent token
+is written there *before* CreateAssetByFileUpload is called, the asset ID as soon
+as it is known. A later file of the same title updates that asset.
+
+Decisions:
+
+- A title is compared after Unicode NFC normalisation (macOS writes NFD names on
+  SMB shares); its digest names the mapping file and the share-wide lock.
+- VOD takes at most 128 bytes of title and of video name: longer ones are cut at a
+  character boundary (the video name keeps its extension); the journal and the
+  delivery record keep the full file name.
+- Copy markers are never taken off a title (``Episode 12.mp4`` keeps its 12).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .name_rules import (
+    COVER_TYPES,
+    FLAGS,
+    LANG_RE,
+    SUBTITLE_CONTENT_TYPE,
+    SUBTITLE_IDS,
+    SUBTITLE_TYPES,
+    VIDEO_TYPES,
+    Kind,
+    ParsedName,
+    language_code,
+    needs_two_letters,
+)
+from .share import STATE_DIR_NAME, read_or_none, write_atomic
+
+# Audio files VOD accepts in CreateAssetByFileUpload (VOD-CREATE.md §1.1): Content-Type
+# audio/<type>, as VOD signs it.
+AUDIO_TYPES: Mapping[str, str] = {ext: f"audio/{ext}" for ext in (
+    "mp3", "ogg", "wav", "wma", "ape", "flac", "aac", "ac3", "mmf", "amr", "m4a", "m4r", "wv",
+    "mp2")}
+METADATA_EXTS = ("yaml", "yml", "json")
+MAX_TITLE_BYTES = 128  # VOD's limit for title and video_name
+TITLES_DIR = "titles"
+
+_SUBTITLE_RE = re.compile(r"(?P<title>.+)\.(?P<n>[0-9]{1,3})\.(?P<lang>[^.]+)\.(?P<ext>srt|vtt)",
+                          FLAGS)
+_COVER_RE = re.compile(r"(?P<title>.+)\.cover\.(?P<ext>jpg|jpeg|png)", FLAGS)
+_MEDIA_EXTS = "|".join([*VIDEO_TYPES, *AUDIO_TYPES])
+_VIDEO_RE = re.compile(rf"(?P<title>.+)\.(?P<ext>{_MEDIA_EXTS})", FLAGS)
+_LIKE_AN_ID = re.compile(r"[0-9a-f]{20,40}", FLAGS)
+_META_RE = re.compile(rf"(?P<title>.+)\.(?P<ext>{'|'.join(METADATA_EXTS)})", FLAGS)
+
+
+def parse_title(name: str, language_map: Mapping[str, str]) -> ParsedName | None:
+    """A create-mode name (``asset_id`` ""), or None when no create-mode form fits."""
+    if match := _SUBTITLE_RE.fullmatch(name):
+        number, lang = int(match["n"]), match["lang"]
+        if (number not in SUBTITLE_IDS or not LANG_RE.fullmatch(lang)
+                or needs_two_letters(lang, language_map)):
+            return None
+        ext = match["ext"].lower()
+        return _made(name, match["title"], Kind.SUBTITLE, ext, SUBTITLE_TYPES[ext],
+                     SUBTITLE_CONTENT_TYPE, number, language_code(lang, language_map))
+    if match := _COVER_RE.fullmatch(name):
+        ext = match["ext"].lower()
+        cover_type, content_type = COVER_TYPES[ext]
+        return _made(name, match["title"], Kind.COVER, ext, cover_type, content_type)
+    if match := _META_RE.fullmatch(name):
+        ext = match["ext"].lower()
+        return _made(name, match["title"], Kind.METADATA, ext, ext.upper(), "")
+    if match := _VIDEO_RE.fullmatch(name):
+        ext = match["ext"].lower()
+        content_type = VIDEO_TYPES.get(ext) or AUDIO_TYPES[ext]
+        return _made(name, match["title"], Kind.VIDEO, ext, ext.upper(), content_type)
+    return None
+
+
+def _made(name: str, title: str, kind: Kind, ext: str, file_type: str, content_type: str,
+          subtitle_id: int | None = None, language: str | None = None) -> ParsedName | None:
+    if (not title.strip() or any(unicodedata.category(c) == "Cc" for c in title)
+            or _LIKE_AN_ID.fullmatch(title)):
+        return None  # a mistyped asset ID must not create an asset: it is refused
+    return ParsedName(name, "", kind, ext, file_type, content_type, subtitle_id, language,
+                      title=title)
+
+
+def normal(title: str) -> str:
+    return unicodedata.normalize("NFC", title)
+
+
+def digest(title: str) -> str:
+    """32 hex characters naming the title's mapping file and lock on the share."""
+    return hashlib.sha256(normal(title).encode("utf-8")).hexdigest()[:32]
+
+
+def lock_key(title: str) -> str:
+    """The share-wide lock of a title (in the asset locks folder, never an asset ID)."""
+    return f"title-{digest(title)}"
+
+
+def job_lock(asset_id: str, title: str | None) -> str:
+    """The lock a job holds: its title's when it has one, else its asset's."""
+    return lock_key(title) if title else asset_id
+
+
+def shorten(text: str, limit: int = MAX_TITLE_BYTES, keep_suffix: str = "") -> str:
+    """``text`` cut to ``limit`` UTF-8 bytes at a character boundary, ``keep_suffix`` kept."""
+    if len(text.encode("utf-8")) <= limit:
+        return text
+    stem = text[:len(text) - len(keep_suffix)] if keep_suffix else text
+    room = limit - len(keep_suffix.encode("utf-8"))
+    cut = stem.encode("utf-8")[:max(room, 0)].decode("utf-8", errors="ignore")
+    return cut + keep_suffix
+
+
+def titles_dir(inbox: Path) -> Path:
+    return inbox / STATE_DIR_NAME / TITLES_DIR
+
+
+def read_mapping(inbox: Path, title: str) -> dict[str, Any] | None:
+    """What the share knows of a title: {title, token, asset_id?, ...}, or None."""
+    text = read_or_none(titles_dir(inbox) / f"{digest(title)}.json")
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def write_mapping(inbox: Path, title: str, **fields: Any) -> None:
+    """Record (merge) facts about a title on the share, atomically."""
+    folder = titles_dir(inbox)
+    folder.mkdir(exist_ok=True)
+    data = read_mapping(inbox, title) or {}
+    data.update(fields, title=normal(title))
+    write_atomic(folder / f"{digest(title)}.json", json.dumps(data, ensure_ascii=False) + "\n")
