@@ -26,6 +26,7 @@ import structlog
 
 from . import journal as J
 from . import report
+from .bandwidth import Bandwidth
 from .config import Config, load_config
 from .decide import part_retry
 from .errors import ConfigError, RemoteError, TransportError
@@ -82,7 +83,8 @@ class Daemon:
         self.waiting: dict[int, float] = {}  # job id -> monotonic time to run again
         self.job_folder: dict[int, str] = {}
         self.sets: dict[str, FolderSetRuntime] = {}
-        self.rate = RateLimit(self.config.upload.bandwidth_limit_mbps * 1e6 / 8)
+        self.rate = RateLimit(0.0)
+        self.bandwidth = Bandwidth(self.config.upload.bandwidth_limit_mbps, self.rate)
         self.abort = threading.Event()  # second signal: stop sending at once
         self.hurry = threading.Event()  # second signal: no grace period
         self._metrics_server: MetricsServer | None = None
@@ -111,7 +113,7 @@ class Daemon:
         """
         assert config.credentials is not None
         add_secret(config.credentials.sk)
-        self.rate.rate = config.upload.bandwidth_limit_mbps * 1e6 / 8
+        self.bandwidth.set(config.upload.bandwidth_limit_mbps)
         pacer = CountingPacer(Pacer.from_limits(config.limits), self.metrics)
         wanted = {fs.name: fs for fs in config.folders}
         for name in [n for n in self.sets if n not in wanted]:
@@ -469,7 +471,8 @@ class Daemon:
                              self.state_fault)
 
     def _snapshot(self) -> dict[str, Any]:
-        return report.snapshot(self.sets, len(self.waiting), self.state_fault)
+        return report.snapshot(self.sets, len(self.waiting), self.state_fault,
+                               self.bandwidth.view())
 
     def _view(self, rt: FolderSetRuntime) -> dict[str, Any]:
         return report.page_view(rt, self.journal, set(self.running))
@@ -479,6 +482,7 @@ class Daemon:
                                   self.state_fault)
 
     def _report(self, now: float) -> None:
+        self.bandwidth.apply()  # a timetable's boundary: the new limit at once
         report.update_gauges(self.metrics, self.sets)
         if now - self._last_beat >= HEARTBEAT_SECONDS:
             self._last_beat = now

@@ -34,7 +34,8 @@ def in_flight(sets: Mapping[str, FolderSetRuntime]) -> list[dict[str, Any]]:
 
 
 def snapshot(sets: Mapping[str, FolderSetRuntime], waiting: int,
-             state_fault: str | None = None) -> dict[str, Any]:
+             state_fault: str | None = None,
+             bandwidth: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The daemon's in-memory view, written to the journal for ``vodwatch status``."""
     return {
         "pid": os.getpid(),
@@ -49,6 +50,7 @@ def snapshot(sets: Mapping[str, FolderSetRuntime], waiting: int,
         "in_flight": in_flight(sets),
         "waiting": waiting,
         "state_fault": state_fault,
+        "bandwidth": dict(bandwidth) if bandwidth is not None else None,
     }
 
 

@@ -28,6 +28,7 @@ from vodwatch.config import checks
 from vodwatch.config.checks import Check
 from vodwatch.config.yaml import join_path
 from vodwatch.names import DEFAULT_LANGUAGE_MAP
+from vodwatch.timetable import Timetable
 
 REQUIRED: Any = object()  # the default of a key that must be given
 _SPEC = "vodwatch.config.key"
@@ -191,8 +192,15 @@ class UploadSettings(Section, path="upload"):
     multipart_threshold_mb: int = key(
         checks.number(whole=True, least=1, most=20), 20,
         "files above this many MB are sent in parts; VOD takes at most 20 MB in one PUT")
-    bandwidth_limit_mbps: float = key(
-        checks.number(), 0.0, "megabits per second for all uploads together; 0 means unlimited")
+    bandwidth_limit_mbps: float | Timetable = key(
+        checks.bandwidth, 0.0,
+        "megabits per second for all uploads together; 0 means unlimited; or a timetable",
+        details="A timetable changes the limit by time of day (local time), applied at once, "
+                "without a restart: entries [day-]HH:MM,limit separated by spaces, each "
+                "in force until the next; the limit is megabits per second or off; a day "
+                "(Mon to Sun) makes the entry weekly. Examples:\n"
+                '  bandwidth_limit_mbps: "08:00,40 19:00,off"\n'
+                '  bandwidth_limit_mbps: "Mon-08:00,40 Sat-00:00,off"')
     progress_log_seconds: float = key(
         _SECONDS, 10.0, "a long upload logs its progress every this many seconds")
 
