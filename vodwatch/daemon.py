@@ -42,6 +42,7 @@ from .retry import Action, RetryPolicy, classify
 from .runner import Outcome, run_job
 from .runtime import FolderSetRuntime, Shared, build, needs_restart
 from .state import daemon_id, journal_error, state_error
+from .tenant import Tenant
 from .upload import RateLimit
 
 log = structlog.get_logger("vodwatch.daemon")
@@ -96,6 +97,7 @@ class Daemon:
         self.prehash = Prehasher(stop=self.abort)
         self.daemon_id = daemon_id(self.config.state_dir, self.config.claims.instance_id)
         self.recovery = Recovery(self)
+        self.tenant = Tenant(self.daemon_id)  # limits shared with the tenant's daemons
         self.shared = Shared(self.journal, self.hints, self.rate, self.prehash, self.daemon_id,
                              self.stop, self.abort, self._on_outcome, self._count_retry,
                              functools.partial(part_retry, stopping=self.stop,
@@ -114,7 +116,8 @@ class Daemon:
         assert config.credentials is not None
         add_secret(config.credentials.sk)
         self.bandwidth.set(config.upload.bandwidth_limit_mbps)
-        pacer = CountingPacer(Pacer.from_limits(config.limits), self.metrics)
+        pacer = CountingPacer(self.tenant.attach(Pacer.from_limits(config.limits)),
+                              self.metrics, self.tenant.throttled)
         wanted = {fs.name: fs for fs in config.folders}
         for name in [n for n in self.sets if n not in wanted]:
             gone = self.sets.pop(name)
@@ -502,6 +505,7 @@ class Daemon:
             for rt in self.sets.values():
                 if rt.watch.available:
                     self.recovery.keep_lease(rt)
+        self.tenant.turn(now, [rt.claims for rt in self.sets.values() if rt.watch.available])
         if now - self._last_prune >= 24 * 3600:
             self._last_prune = now
             # Keep months of history for status, not years of rows.

@@ -105,9 +105,11 @@ class MetricsServer:
 class CountingPacer:
     """The shared pacer, counting throttling answers for the metrics."""
 
-    def __init__(self, pacer: Pacer, metrics: Metrics) -> None:
+    def __init__(self, pacer: Pacer, metrics: Metrics,
+                 tell: Callable[[str, float | None], None] | None = None) -> None:
         self._pacer = pacer
         self._metrics = metrics
+        self._tell = tell  # tells the tenant's other daemons (tenant.Tenant.throttled)
 
     def acquire(self, group: str, stop: threading.Event | None = None) -> bool:
         return self._pacer.acquire(group, stop)
@@ -116,3 +118,5 @@ class CountingPacer:
         self._metrics.throttles.labels(group).inc()
         log.warning("vod.throttled", group=group, retry_after=retry_after)
         self._pacer.throttled(group, retry_after)
+        if self._tell is not None:
+            self._tell(group, retry_after)
