@@ -8,6 +8,7 @@ comes, re-checks paused folder sets, and reports (journal heartbeat for
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import os
@@ -31,6 +32,7 @@ from .config import Config, load_config
 from .decide import part_retry
 from .errors import ConfigError, RemoteError, TransportError
 from .explain import still_writing_failure
+from .heartbeat import Heartbeat
 from .journal import Journal
 from .log import add_secret, configure_logging
 from .metrics import CountingPacer, Metrics, MetricsServer
@@ -89,6 +91,7 @@ class Daemon:
         self.abort = threading.Event()  # second signal: stop sending at once
         self.hurry = threading.Event()  # second signal: no grace period
         self._metrics_server: MetricsServer | None = None
+        self.heartbeat: Heartbeat | None = None
         self._last_beat = 0.0
         self._last_progress_log = time.monotonic()
         self._last_lease = 0.0
@@ -416,6 +419,8 @@ class Daemon:
         self.pool.shutdown(wait=False, cancel_futures=True)
         if self._metrics_server is not None:
             self._metrics_server.stop()
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
         self.journal.daemon_heartbeat("stopped", self._snapshot())
         for rt in self.sets.values():
             with contextlib.suppress(Exception):  # the journal may be what failed
@@ -462,6 +467,10 @@ class Daemon:
     # ---- reporting -------------------------------------------------------------------
 
     def _start_metrics(self) -> None:
+        if self.config.metrics.heartbeat_url:  # pinged from a thread: never holds the loop
+            self.heartbeat = Heartbeat(self.config.metrics.heartbeat_url, self._health,
+                                       self.config.metrics.heartbeat_seconds)
+            self.heartbeat.start()
         address = self.config.metrics.address
         if not address:
             return
@@ -486,7 +495,8 @@ class Daemon:
 
     def _report(self, now: float) -> None:
         self.bandwidth.apply()  # a timetable's boundary: the new limit at once
-        report.update_gauges(self.metrics, self.sets)
+        report.update_gauges(self.metrics, self.sets, collections.Counter(
+            self.job_folder.get(j, "") for j in self.waiting), now - self._last_beat >= 2.0)
         if now - self._last_beat >= HEARTBEAT_SECONDS:
             self._last_beat = now
             for rt in self.sets.values():

@@ -152,7 +152,9 @@ def with_priority(render: Processor) -> Processor:
     """``render``'s line prefixed with ``<N>``, the journald priority of its level."""
     def prefixed(logger: WrappedLogger, method: str, event_dict: EventDict) -> str:
         prio = PRIORITIES.get(str(event_dict.get("level", "info")), 6)
-        return f"<{prio}>{render(logger, method, event_dict)}"
+        line = render(logger, method, event_dict)
+        text = line.decode() if isinstance(line, bytes) else str(line)
+        return f"<{prio}>{text}"
     return prefixed
 
 

@@ -248,6 +248,13 @@ class MetricsSettings(Section, path="metrics"):
         checks.host_port, None,
         "where Prometheus metrics (/metrics) and a health check (/healthz) are served",
         details="host:port, for example 127.0.0.1:9464. null: not served.")
+    heartbeat_url: str | None = key(
+        checks.url, None, "URL pinged every heartbeat_seconds while healthy (healthchecks.io "
+        "style); <url>/fail with the reason while not",
+        details="For example https://hc-ping.com/<uuid>. It holds a token: it never appears "
+                "in logs; keep it in the environment, e.g. ${HEARTBEAT_URL}. null: no pings.",
+        secret=True)
+    heartbeat_seconds: float = key(_SECONDS, 60.0, "seconds between two heartbeat pings")
 
 
 class LogSettings(Section, path="log"):
