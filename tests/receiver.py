@@ -18,6 +18,16 @@ class Received:
     body: Any  # the JSON body, decoded
 
 
+def _body(raw: bytes) -> Any:
+    """The JSON body decoded, or the text of another body (a heartbeat's /fail reason)."""
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", "replace")
+
+
 class Receiver:
     """``ThreadingHTTPServer`` on 127.0.0.1, a random port, in a thread.
 
@@ -39,7 +49,7 @@ class Receiver:
                 with receiver._lock:
                     receiver.requests.append(Received(
                         self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
-                        json.loads(raw) if raw else None))
+                        _body(raw)))
                 time.sleep(receiver.delay)
                 self.send_response(receiver.status)
                 self.send_header("Content-Length", "0")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Mapping, Sequence
+from urllib.parse import urlsplit
 
 from .alerts import Alerts
 from .check_result import FAIL, OK, WARN, Result
@@ -25,6 +26,9 @@ def _masked(ak: str) -> str:
     return ak[:4] + "..." if len(ak) > 8 else "..."
 
 
+EXAMPLE_PROJECT_ID = "0123456789abcdef0123456789abcdef"  # config.example.yaml's
+
+
 def check_credentials(config: Config, env: Mapping[str, str]
                       ) -> tuple[Credentials | None, list[Result]]:
     """The AK/SK can be read, and an SK file is private."""
@@ -34,14 +38,32 @@ def check_credentials(config: Config, env: Mapping[str, str]
         return None, [Result(FAIL, problem) for problem in exc.problems]
     add_secret(creds.sk)
     vod = config.vod
-    ak_from = f"vod.ak_file {vod.ak_file}" if vod.ak_file else f"${AK_ENV}"
-    if vod.sk_file is not None:
+    # The order find_credentials uses: the config file, then a key file, then the environment.
+    if vod.ak is not None:
+        ak_from = f"vod.ak in the config file {config.source}"
+    else:
+        ak_from = f"vod.ak_file {vod.ak_file}" if vod.ak_file else f"${AK_ENV}"
+    if vod.sk is not None:
+        sk_from = f"vod.sk in the config file {config.source}"
+    elif vod.sk_file is not None:
         mode = stat.S_IMODE(os.stat(vod.sk_file).st_mode)
         sk_from = f"vod.sk_file {vod.sk_file} (mode {mode:04o}, not readable by others)"
     else:
         sk_from = f"${SK_ENV}"
-    return creds, [Result(OK, f"credentials: AK {_masked(creds.ak)} from {ak_from}, SK from "
-                          f"{sk_from}")]
+    found = [Result(OK, f"credentials: AK {_masked(creds.ak)} from {ak_from}, SK from "
+                    f"{sk_from}")]
+    # The emulator's own project is the example's: only a real endpoint makes it a mistake.
+    if any(fs.project_id == EXAMPLE_PROJECT_ID and not _loopback(fs.endpoint)
+           for fs in config.folders):
+        found.append(Result(WARN, f"project_id {EXAMPLE_PROJECT_ID} is the example's, not "
+                            "your project's", "copy the project ID of your region from My "
+                            "Credentials in the console into vod.project_id"))
+    return creds, found
+
+
+def _loopback(endpoint: str) -> bool:
+    host = (urlsplit(endpoint).hostname or "").lower()
+    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 def _sources(config: Config) -> str:

@@ -185,9 +185,13 @@ class Claims:
 
     def alive_peers(self) -> int:
         """How many other daemons' leases changed within the last lease (for status)."""
+        return len(self.alive_peer_ids())
+
+    def alive_peer_ids(self) -> set[str]:
+        """The other daemons whose leases changed within the last lease (tenant.py)."""
         now = self.clock()
-        return sum(1 for owner, (content, since) in self._seen.items()
-                   if content and now - since < self.lease_seconds)
+        return {owner for owner, (content, since) in self._seen.items()
+                if content and now - since < self.lease_seconds}
 
     # ---- claim markers ---------------------------------------------------------------
 

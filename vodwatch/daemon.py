@@ -8,6 +8,7 @@ comes, re-checks paused folder sets, and reports (journal heartbeat for
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import os
@@ -26,10 +27,12 @@ import structlog
 
 from . import journal as J
 from . import report
+from .bandwidth import Bandwidth
 from .config import Config, load_config
 from .decide import part_retry
 from .errors import ConfigError, RemoteError, TransportError
 from .explain import still_writing_failure
+from .heartbeat import Heartbeat
 from .journal import Journal
 from .log import add_secret, configure_logging
 from .metrics import CountingPacer, Metrics, MetricsServer
@@ -41,6 +44,7 @@ from .retry import Action, RetryPolicy, classify
 from .runner import Outcome, run_job
 from .runtime import FolderSetRuntime, Shared, build, needs_restart
 from .state import daemon_id, journal_error, state_error
+from .tenant import Tenant
 from .titles import job_lock
 from .upload import RateLimit
 
@@ -83,10 +87,12 @@ class Daemon:
         self.waiting: dict[int, float] = {}  # job id -> monotonic time to run again
         self.job_folder: dict[int, str] = {}
         self.sets: dict[str, FolderSetRuntime] = {}
-        self.rate = RateLimit(self.config.upload.bandwidth_limit_mbps * 1e6 / 8)
+        self.rate = RateLimit(0.0)
+        self.bandwidth = Bandwidth(self.config.upload.bandwidth_limit_mbps, self.rate)
         self.abort = threading.Event()  # second signal: stop sending at once
         self.hurry = threading.Event()  # second signal: no grace period
         self._metrics_server: MetricsServer | None = None
+        self.heartbeat: Heartbeat | None = None
         self._last_beat = 0.0
         self._last_progress_log = time.monotonic()
         self._last_lease = 0.0
@@ -95,6 +101,7 @@ class Daemon:
         self.prehash = Prehasher(stop=self.abort)
         self.daemon_id = daemon_id(self.config.state_dir, self.config.claims.instance_id)
         self.recovery = Recovery(self)
+        self.tenant = Tenant(self.daemon_id)  # limits shared with the tenant's daemons
         self.shared = Shared(self.journal, self.hints, self.rate, self.prehash, self.daemon_id,
                              self.stop, self.abort, self._on_outcome, self._count_retry,
                              functools.partial(part_retry, stopping=self.stop,
@@ -112,8 +119,9 @@ class Daemon:
         """
         assert config.credentials is not None
         add_secret(config.credentials.sk)
-        self.rate.rate = config.upload.bandwidth_limit_mbps * 1e6 / 8
-        pacer = CountingPacer(Pacer.from_limits(config.limits), self.metrics)
+        self.bandwidth.set(config.upload.bandwidth_limit_mbps)
+        pacer = CountingPacer(self.tenant.attach(Pacer.from_limits(config.limits)),
+                              self.metrics, self.tenant.throttled)
         wanted = {fs.name: fs for fs in config.folders}
         for name in [n for n in self.sets if n not in wanted]:
             gone = self.sets.pop(name)
@@ -412,6 +420,8 @@ class Daemon:
         self.pool.shutdown(wait=False, cancel_futures=True)
         if self._metrics_server is not None:
             self._metrics_server.stop()
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
         self.journal.daemon_heartbeat("stopped", self._snapshot())
         for rt in self.sets.values():
             with contextlib.suppress(Exception):  # the journal may be what failed
@@ -458,6 +468,10 @@ class Daemon:
     # ---- reporting -------------------------------------------------------------------
 
     def _start_metrics(self) -> None:
+        if self.config.metrics.heartbeat_url:  # pinged from a thread: never holds the loop
+            self.heartbeat = Heartbeat(self.config.metrics.heartbeat_url, self._health,
+                                       self.config.metrics.heartbeat_seconds)
+            self.heartbeat.start()
         address = self.config.metrics.address
         if not address:
             return
@@ -470,7 +484,8 @@ class Daemon:
                              self.state_fault)
 
     def _snapshot(self) -> dict[str, Any]:
-        return report.snapshot(self.sets, len(self.waiting), self.state_fault)
+        return report.snapshot(self.sets, len(self.waiting), self.state_fault,
+                               self.bandwidth.view())
 
     def _view(self, rt: FolderSetRuntime) -> dict[str, Any]:
         return report.page_view(rt, self.journal, set(self.running))
@@ -480,7 +495,9 @@ class Daemon:
                                   self.state_fault)
 
     def _report(self, now: float) -> None:
-        report.update_gauges(self.metrics, self.sets)
+        self.bandwidth.apply()  # a timetable's boundary: the new limit at once
+        report.update_gauges(self.metrics, self.sets, collections.Counter(
+            self.job_folder.get(j, "") for j in self.waiting), now - self._last_beat >= 2.0)
         if now - self._last_beat >= HEARTBEAT_SECONDS:
             self._last_beat = now
             for rt in self.sets.values():
@@ -499,6 +516,7 @@ class Daemon:
             for rt in self.sets.values():
                 if rt.watch.available:
                     self.recovery.keep_lease(rt)
+        self.tenant.turn(now, [rt.claims for rt in self.sets.values() if rt.watch.available])
         if now - self._last_prune >= 24 * 3600:
             self._last_prune = now
             # Keep months of history for status, not years of rows.

@@ -1,4 +1,6 @@
-"""Logging: structlog to stdout, pretty on a terminal and one JSON object per line otherwise.
+"""Logging: structlog to stdout, pretty on a terminal and one JSON object per line otherwise;
+under systemd (``$JOURNAL_STREAM`` names stdout) each JSON line starts with its journald
+priority, ``<N>`` as sd-daemon(3) says. Fields without a value (None, "") are left out.
 
 Records from the standard library's ``logging`` (requests, urllib3, watchdog, ...)
 go through the same processors, so every line has the same fields and format.
@@ -123,6 +125,39 @@ def redact_processor(logger: WrappedLogger, method: str, event_dict: EventDict) 
     return event_dict
 
 
+def drop_empty(logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
+    """Leave out fields with nothing to say (None or ""), e.g. an asset_id not known yet."""
+    for key in [k for k, v in event_dict.items() if (v is None or v == "") and k != "event"]:
+        del event_dict[key]
+    return event_dict
+
+
+# sd-daemon(3) priorities, by structlog level.
+PRIORITIES = {"critical": 2, "exception": 3, "error": 3, "warning": 4, "warn": 4,
+              "info": 6, "debug": 7}
+
+
+def is_journal(stream: TextIO, env: dict[str, str] | None = None) -> bool:
+    """True when ``stream`` is the journal: $JOURNAL_STREAM names its device and inode."""
+    found = (os.environ if env is None else env).get("JOURNAL_STREAM", "")
+    dev, sep, ino = found.partition(":")
+    try:
+        st = os.fstat(stream.fileno())
+        return bool(sep) and (st.st_dev, st.st_ino) == (int(dev), int(ino))
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def with_priority(render: Processor) -> Processor:
+    """``render``'s line prefixed with ``<N>``, the journald priority of its level."""
+    def prefixed(logger: WrappedLogger, method: str, event_dict: EventDict) -> str:
+        prio = PRIORITIES.get(str(event_dict.get("level", "info")), 6)
+        line = render(logger, method, event_dict)
+        text = line.decode() if isinstance(line, bytes) else str(line)
+        return f"<{prio}>{text}"
+    return prefixed
+
+
 def _is_tty(stream: TextIO) -> bool:
     try:
         return stream.isatty()
@@ -152,6 +187,8 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | N
         renderer = structlog.dev.ConsoleRenderer(colors=colors)
     else:
         renderer = structlog.processors.JSONRenderer()
+        if is_journal(out):
+            renderer = with_priority(renderer)
 
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -181,6 +218,7 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | N
             # Exceptions become text before redaction, so their text is cleaned too.
             structlog.processors.format_exc_info,
             redact_processor,
+            drop_empty,
             renderer,
         ],
     )

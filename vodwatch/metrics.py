@@ -15,10 +15,18 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
 )
 
-from .pacing import Pacer
+from .pacing import GROUPS, Pacer
+
+disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created series: they only add noise to every dashboard
+
+# Retry reasons (retry.py) and outcomes, so that every series exists from the start.
+RETRY_REASONS = ("file_changed", "local_io", "network", "server_error",
+                 "service_unavailable", "throttled", "timeout", "unexpected_response")
+OUTCOMES = ("done", "failed")
 
 log = structlog.get_logger("vodwatch.metrics")
 
@@ -52,6 +60,26 @@ class Metrics:
                                      ["folder"], registry=r)
         self.last_success = Gauge("vodwatch_last_success_timestamp_seconds",
                                   "When a file last reached done/", registry=r)
+        self.unavailable = Gauge("vodwatch_unavailable",
+                                 "1 while a folder set's share cannot be used", ["folder"],
+                                 registry=r)
+        self.failed_waiting = Gauge("vodwatch_failed_files",
+                                    "Files waiting in failed/ (counted at each report)",
+                                    ["folder"], registry=r)
+        for reason in RETRY_REASONS:
+            self.retries.labels(reason)
+        for group in GROUPS:
+            self.throttles.labels(group)
+
+    def folder(self, name: str) -> None:
+        """Create every series of a folder set at 0, so each exists from the start."""
+        for outcome in OUTCOMES:
+            self.files.labels(name, outcome)
+            self.bytes.labels(name, outcome)
+        for gauge in (self.queue, self.share_available, self.notify_failures,
+                      self.unavailable, self.failed_waiting):
+            gauge.labels(name)
+        self.paused.labels(name, "credentials")
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -105,9 +133,11 @@ class MetricsServer:
 class CountingPacer:
     """The shared pacer, counting throttling answers for the metrics."""
 
-    def __init__(self, pacer: Pacer, metrics: Metrics) -> None:
+    def __init__(self, pacer: Pacer, metrics: Metrics,
+                 tell: Callable[[str, float | None], None] | None = None) -> None:
         self._pacer = pacer
         self._metrics = metrics
+        self._tell = tell  # tells the tenant's other daemons (tenant.Tenant.throttled)
 
     def acquire(self, group: str, stop: threading.Event | None = None) -> bool:
         return self._pacer.acquire(group, stop)
@@ -116,3 +146,5 @@ class CountingPacer:
         self._metrics.throttles.labels(group).inc()
         log.warning("vod.throttled", group=group, retry_after=retry_after)
         self._pacer.throttled(group, retry_after)
+        if self._tell is not None:
+            self._tell(group, retry_after)

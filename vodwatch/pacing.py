@@ -10,7 +10,12 @@ Throttling that still happens (``throttled()``) stops the whole group until
 ``now + max(Retry-After, backoff)``, empties the bucket and halves the rate; the
 rate climbs back to full over ``recover_seconds`` without further throttling.
 Throttle reports that arrive while the group is already paused came from calls
-sent before the pause and only extend it.
+sent before the pause and only extend it. So the rate falls by half at each throttle
+(multiplicative decrease) and climbs back linearly (additive increase).
+
+The limits are the tenant's: ``share(n)`` paces each group at ``limit / n`` while
+``n`` daemons of the tenant are alive (tenant.py counts them and passes throttling
+on between them).
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ class BucketState:
     tokens: float
     granted: int  # calls allowed since start
     throttles: int  # throttled() reports that paused the group
+    daemons: int = 1  # the limit is shared by this many live daemons of the tenant
 
 
 class TokenBucket:
@@ -67,10 +73,13 @@ class TokenBucket:
                  backoff_base: float = 1.0, backoff_cap: float = 60.0) -> None:
         if per_minute <= 0:
             raise ValueError("a call limit per minute must be positive")
+        self.limit = float(per_minute)  # for the tenant; per_minute is this daemon's share
         self.per_minute = float(per_minute)
         self.burst = default_burst(per_minute) if burst is None else burst
         if self.burst < 1:
             raise ValueError("burst must be at least 1")
+        self._full_burst = self.burst
+        self.daemons = 1
         self._rate = per_minute / 60.0  # tokens per second
         # Grant times of the last 60 s: whatever the refill, no minute exceeds the limit.
         self._recent: deque[float] = deque()
@@ -128,6 +137,19 @@ class TokenBucket:
 
     # -- public
 
+    def share(self, daemons: int) -> None:
+        """Pace at ``limit / daemons``: the tenant's limit shared by its live daemons.
+        Grants already made stay in the 60 s window, so a daemon that used its whole
+        share waits for the window to pass below its new share."""
+        daemons = max(1, int(daemons))
+        with self._lock:
+            self._refill(self._clock())
+            self.daemons = daemons
+            self.per_minute = self.limit / daemons
+            self._rate = self.per_minute / 60.0
+            self.burst = max(1, self._full_burst // daemons)
+            self._tokens = min(self._tokens, float(self.burst))
+
     def try_acquire(self) -> bool:
         """Take a token if one is available now, without waiting."""
         with self._lock:
@@ -182,6 +204,7 @@ class TokenBucket:
                 tokens=self._tokens,
                 granted=self._granted,
                 throttles=self._throttles,
+                daemons=self.daemons,
             )
 
 
@@ -229,6 +252,11 @@ class Pacer:
     def throttled(self, group: str, retry_after: float | None = None) -> None:
         """Report throttling of a call in ``group``: the whole group backs off."""
         self._buckets[group].throttled(retry_after)
+
+    def share(self, daemons: int) -> None:
+        """Every group paces at its limit divided by the tenant's live daemons."""
+        for bucket in self._buckets.values():
+            bucket.share(daemons)
 
     def state(self) -> dict[str, BucketState]:
         """A snapshot of every group."""

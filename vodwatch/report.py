@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -34,7 +35,8 @@ def in_flight(sets: Mapping[str, FolderSetRuntime]) -> list[dict[str, Any]]:
 
 
 def snapshot(sets: Mapping[str, FolderSetRuntime], waiting: int,
-             state_fault: str | None = None) -> dict[str, Any]:
+             state_fault: str | None = None,
+             bandwidth: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The daemon's in-memory view, written to the journal for ``vodwatch status``."""
     return {
         "pid": os.getpid(),
@@ -49,6 +51,7 @@ def snapshot(sets: Mapping[str, FolderSetRuntime], waiting: int,
         "in_flight": in_flight(sets),
         "waiting": waiting,
         "state_fault": state_fault,
+        "bandwidth": dict(bandwidth) if bandwidth is not None else None,
     }
 
 
@@ -75,13 +78,29 @@ def health(sets: Mapping[str, FolderSetRuntime], running: int, stopping: bool,
                 "state": state_fault or "ok"}
 
 
-def update_gauges(metrics: Metrics, sets: Mapping[str, FolderSetRuntime]) -> None:
-    """Queue depth, share availability and bytes in flight."""
+def update_gauges(metrics: Metrics, sets: Mapping[str, FolderSetRuntime],
+                  waiting: Mapping[str, int] | None = None, count_failed: bool = True) -> None:
+    """Queue depth (paused jobs of ``waiting`` included), share availability, bytes in
+    flight, and (``count_failed``) the files waiting in each failed/ folder."""
     metrics.inflight_bytes.set(sum(item["sent"] for item in in_flight(sets)))
     for name, rt in sets.items():
-        metrics.queue.labels(name).set(len(rt.watch.settler))
+        metrics.folder(name)
+        held = (waiting or {}).get(name, 0) if rt.paused else 0
+        metrics.queue.labels(name).set(len(rt.watch.settler) + held)
         metrics.share_available.labels(name).set(1 if rt.watch.available else 0)
+        metrics.unavailable.labels(name).set(0 if rt.watch.available else 1)
         metrics.notify_failures.labels(name).set(rt.news.failures)
+        if count_failed:
+            metrics.failed_waiting.labels(name).set(failed_files(rt.fs.failed))
+
+
+def failed_files(folder: Path) -> int:
+    """Files an operator still has to look at in failed/ (not the .error.txt beside each)."""
+    try:
+        return sum(1 for e in os.scandir(folder) if not e.name.startswith(".")
+                   and not e.name.endswith(".error.txt"))
+    except OSError:
+        return 0
 
 
 def log_progress(items: Iterable[Mapping[str, Any]]) -> None:

@@ -104,10 +104,20 @@ def collect(journal: Journal, config: Config, now: float) -> dict[str, Any]:
         "daemon": daemon,
         "folders": folders,
         "in_flight_elsewhere": in_flight.get(None, []),
+        "bandwidth": _bandwidth(snapshot.get("bandwidth")),
     }
     data["problems"] = problems(data)
     data["healthy"] = not data["problems"]
     return data
+
+
+def _bandwidth(found: Any) -> dict[str, Any] | None:
+    """The snapshot's bandwidth limit now and its timetable (None: not running)."""
+    if not isinstance(found, Mapping):
+        return None
+    return {"limit_mbps": found.get("limit_mbps"), "timetable": _opt(found.get("timetable")),
+            "next_change": found.get("next_change"),
+            "next_limit_mbps": found.get("next_limit_mbps")}
 
 
 def daemon_summary(info: Mapping[str, Any] | None, now: float) -> dict[str, Any]:

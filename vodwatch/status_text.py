@@ -4,6 +4,7 @@ as text for a person (pure) or as one JSON object."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -137,11 +138,26 @@ def _folder_lines(f: Mapping[str, Any], now: float, live: bool) -> list[str]:
     return lines
 
 
+def bandwidth_line(b: Mapping[str, Any]) -> str:
+    """``bandwidth: 40 Mbit/s until Mon 19:00 (then off), timetable 08:00,40 19:00,off``."""
+    def limit(mbps: float | None) -> str:
+        return f"{mbps:g} Mbit/s" if mbps else "no limit"
+    text = f"bandwidth: {limit(b.get('limit_mbps'))}"
+    if b.get("timetable"):
+        if b.get("next_change"):
+            at = time.strftime("%a %H:%M", time.localtime(float(b["next_change"])))
+            text += f" until {at} (then {limit(b.get('next_limit_mbps'))})"
+        text += f", timetable {b['timetable']}"
+    return text
+
+
 def render(data: Mapping[str, Any]) -> str:
     """The human-readable status report for ``data`` from :func:`collect`."""
     live = data["daemon"]["status"] in ("running", "degraded", "starting")
     now = float(data["now"])
     lines = [_header(data)]
+    if live and data.get("bandwidth"):
+        lines.append(bandwidth_line(data["bandwidth"]))
     for f in data["folders"]:
         lines.append("")
         lines += _folder_lines(f, now, live)

@@ -132,13 +132,18 @@ def test_metrics_counters_move(setup: Setup, daemon_factory) -> None:
         with urllib.request.urlopen(url + "/metrics", timeout=5) as resp:
             return resp.read().decode()
 
-    assert 'vodwatch_files_total{folder' not in scrape()
+    first = scrape()  # every series exists from the start, at 0, and no *_created
+    assert 'outcome="done"} 0.0' in first and "_created" not in first
+    for name in ("vodwatch_paused{", "vodwatch_unavailable{", "vodwatch_retries_total{",
+                 "vodwatch_throttles_total{", "vodwatch_notification_failures{",
+                 "vodwatch_failed_files{", "vodwatch_queue_depth{"):
+        assert name in first, name
     aid = asset_id(603)
     setup.emulator.seed_asset(aid, "PUBLISHED")
     write_bytes(setup.inbox / f"{aid}.cover.jpg", 1234)
     write_bytes(setup.inbox / "bad-name.mp4", 10)
-    wait_for(lambda: 'outcome="failed"' in scrape() and 'outcome="done"' in scrape(), 30,
-             what="counters")
+    wait_for(lambda: 'outcome="failed"} 1.0' in scrape() and 'outcome="done"} 1.0' in
+             scrape(), 30, what="counters")
     text = scrape()
     assert "vodwatch_bytes_total" in text and "1234.0" in text
     assert "vodwatch_last_success_timestamp_seconds" in text

@@ -387,3 +387,17 @@ def test_notifications_are_tested_only_online(tmp_path: Path) -> None:
         code, text = check(config)
         assert code == 0, text
         assert receiver.requests == [] and "notifications of" not in text
+
+
+def test_credentials_source_and_the_example_project_id_are_reported(tmp_path: Path) -> None:
+    """AK/SK written in the config file are said to come from it; the example's project
+    ID against a real endpoint is flagged (the emulator's own project is that one)."""
+    config = make_setup(tmp_path, extra="  ak: INLINEAK123\n  sk: INLINESKSECRET\n")
+    os.chmod(config, 0o600)
+    code, text = check(config, env={k: v for k, v in env_with().items()
+                                    if not k.startswith("HUAWEICLOUD_SDK_")})
+    assert code == 0, text
+    assert f"from vod.ak in the config file {config}, SK from vod.sk in the config file" in text
+    assert f"[WARN] project_id {PID} is the example's, not your project's" in text
+    other = make_setup(tmp_path / "other", project_id="fedcba9876543210fedcba9876543210")
+    assert "is the example's" not in check(other)[1]

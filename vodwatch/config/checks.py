@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..names import DEFAULT_LANGUAGE_MAP
+from ..timetable import EXAMPLE, TimetableError, parse
 from ..words import printable
 from .interpolate import Interpolated
 from .yaml import INVALID, show
@@ -252,3 +253,22 @@ def _shown_url(text: str) -> str:
     from vodwatch.alerts import redact_url as redact
 
     return redact(text)
+
+
+def bandwidth(value: Any, base: Path) -> Any:
+    """Megabits per second (0: no limit), or a timetable (vodwatch.timetable's grammar)."""
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = float(value)  # "40" from the environment is a number
+    if isinstance(value, str):
+        try:
+            return parse(value)
+        except TimetableError as exc:
+            raise Bad(f"is not a valid timetable: {exc}",
+                      f"write a number of megabits per second, or a timetable like {EXAMPLE}"
+                      ) from None
+    try:
+        return number()(value, base)
+    except Bad:
+        raise Bad(f"must be a number of megabits per second (0: no limit) or a timetable, "
+                  f"got {show(value)}", f"write for example 40, or {EXAMPLE}") from None

@@ -26,6 +26,7 @@ from typing import Any, ClassVar, dataclass_transform
 
 from ..config import checks
 from ..names import DEFAULT_LANGUAGE_MAP
+from ..timetable import Timetable
 from .checks import Check
 from .yaml import join_path
 
@@ -191,8 +192,15 @@ class UploadSettings(Section, path="upload"):
     multipart_threshold_mb: int = key(
         checks.number(whole=True, least=1, most=20), 20,
         "files above this many MB are sent in parts; VOD takes at most 20 MB in one PUT")
-    bandwidth_limit_mbps: float = key(
-        checks.number(), 0.0, "megabits per second for all uploads together; 0 means unlimited")
+    bandwidth_limit_mbps: float | Timetable = key(
+        checks.bandwidth, 0.0,
+        "megabits per second for all uploads together; 0 means unlimited; or a timetable",
+        details="A timetable changes the limit by time of day (local time), applied at once, "
+                "without a restart: entries [day-]HH:MM,limit separated by spaces, each "
+                "in force until the next; the limit is megabits per second or off; a day "
+                "(Mon to Sun) makes the entry weekly. Examples:\n"
+                '  bandwidth_limit_mbps: "08:00,40 19:00,off"\n'
+                '  bandwidth_limit_mbps: "Mon-08:00,40 Sat-00:00,off"')
     progress_log_seconds: float = key(
         _SECONDS, 10.0, "a long upload logs its progress every this many seconds")
 
@@ -240,6 +248,13 @@ class MetricsSettings(Section, path="metrics"):
         checks.host_port, None,
         "where Prometheus metrics (/metrics) and a health check (/healthz) are served",
         details="host:port, for example 127.0.0.1:9464. null: not served.")
+    heartbeat_url: str | None = key(
+        checks.url, None, "URL pinged every heartbeat_seconds while healthy (healthchecks.io "
+        "style); <url>/fail with the reason while not",
+        details="For example https://hc-ping.com/<uuid>. It holds a token: it never appears "
+                "in logs; keep it in the environment, e.g. ${HEARTBEAT_URL}. null: no pings.",
+        secret=True)
+    heartbeat_seconds: float = key(_SECONDS, 60.0, "seconds between two heartbeat pings")
 
 
 class LogSettings(Section, path="log"):
