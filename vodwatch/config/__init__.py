@@ -39,6 +39,7 @@ from vodwatch.config.schema import (
     RetrySettings,
     UploadSettings,
     VodSettings,
+    WebSettings,
 )
 from vodwatch.names import DEFAULT_LANGUAGE_MAP
 
@@ -61,6 +62,7 @@ __all__ = [
     "RetrySettings",
     "UploadSettings",
     "VodSettings",
+    "WebSettings",
     "default_config_path",
     "default_label",
     "default_status_file",

@@ -28,6 +28,7 @@ from vodwatch.config.schema import (
     Section,
     UploadSettings,
     VodSettings,
+    WebSettings,
 )
 from vodwatch.config.validate import check_config
 from vodwatch.config.yaml import INVALID, read_yaml
@@ -104,6 +105,7 @@ def load_config(path: Path, env: Mapping[str, str] | None = None, *,
         retry=_section(RetrySettings, sections["retry"]),
         claims=_section(ClaimSettings, sections["claims"]),
         metrics=_section(MetricsSettings, sections["metrics"]),
+        web=_section(WebSettings, sections["web"]),
         log=_section(LogSettings, sections["log"]),
         folders=folder_sets,
     )

@@ -22,6 +22,7 @@ from vodwatch.config.schema import (
     RetrySettings,
     UploadSettings,
     VodSettings,
+    WebSettings,
 )
 
 _PLAIN_NAMES = frozenset({"inbox", "in", "drop", "incoming", "upload", "uploads"})
@@ -76,6 +77,7 @@ class Config(GeneralSettings):
     retry: RetrySettings
     claims: ClaimSettings
     metrics: MetricsSettings
+    web: WebSettings
     log: LogSettings
     folders: tuple[FolderSet, ...]
 
