@@ -489,7 +489,11 @@ class Daemon:
         address = self.config.metrics.address
         if not address:
             return
-        self._metrics_server = MetricsServer(self.metrics, address, self._health)
+        from .web import WebApp, warn_if_exposed
+
+        warn_if_exposed(self.config)
+        self._metrics_server = MetricsServer(self.metrics, address, self._health,
+                                             WebApp(lambda: self.config))
         self._metrics_server.start()
         log.info("metrics.listening", address=address)
 

@@ -82,6 +82,7 @@ def collect(journal: Journal, config: Config, now: float) -> dict[str, Any]:
             paused = {"reason": clean(snap["paused"]), "detail": "", "since": None}
         folders.append({
             "name": clean(name),
+            "label": clean(fs.label) if fs else clean(name),
             "paths": ({"inbox": clean(fs.inbox), "done": clean(fs.done),
                        "failed": clean(fs.failed)} if fs else None),
             "mode": _opt(snap.get("mode")) if snap else None,
