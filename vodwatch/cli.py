@@ -52,6 +52,13 @@ def _parser() -> argparse.ArgumentParser:
     r = with_config(sub.add_parser("retry", help="move failed files back to the inbox"))
     r.add_argument("files", nargs="*", metavar="FILE", help="failed files (name or path)")
     r.add_argument("--all", action="store_true", help="every file in every failed/ folder")
+    for verb, words in (("pause", "stop taking new work (kept across restarts)"),
+                        ("resume", "take new work again after a pause")):
+        pr = with_config(sub.add_parser(verb, help=words))
+        pr.add_argument("folder_set", nargs="?", metavar="FOLDER-SET",
+                        help="its name or inbox path (default: every folder set)")
+        if verb == "pause":
+            pr.add_argument("--why", default="", help="said wherever the pause is shown")
     # The emulator parses its own options (vodwatch emulator --help lists them).
     sub.add_parser("emulator", help="local VOD + object-store emulator", add_help=False)
     d = sub.add_parser("demo", help="emulator + daemon on a scratch folder, for a first try")
@@ -134,6 +141,11 @@ def _dispatch(args: argparse.Namespace) -> int:
                           out=sys.stdout)
     if cmd == "retry":
         return _retry(args)
+    if cmd in ("pause", "resume"):
+        from .pause import run_pause
+
+        return run_pause(_load(args, need_credentials=False).folders, args.folder_set,
+                         resume_it=cmd == "resume", why=getattr(args, "why", ""))
     if cmd == "emulator":
         from .emulator import main as emulator_main
 

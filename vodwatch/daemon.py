@@ -26,7 +26,7 @@ from typing import Any
 import structlog
 
 from . import journal as J
-from . import report
+from . import pause, report
 from .bandwidth import Bandwidth
 from .config import Config, load_config
 from .decide import part_retry
@@ -97,6 +97,7 @@ class Daemon:
         self._last_progress_log = time.monotonic()
         self._last_lease = 0.0
         self._last_prune = 0.0
+        self._pause_looks: dict[str, float] = {}
         self.state_fault: str | None = None
         self.prehash = Prehasher(stop=self.abort)
         self.daemon_id = daemon_id(self.config.state_dir, self.config.claims.instance_id)
@@ -230,9 +231,11 @@ class Daemon:
             ready = rt.watch.tick(now)
             for path in rt.watch.settler.writing_too_long(now):
                 self._fail_still_writing(rt, path)
+            if rt.watch.available:
+                self._check_held(rt, now)
             if rt.paused:
                 self._recheck_pause(rt, now)
-            elif ready and not self.stop.is_set():
+            elif ready and not self.stop.is_set() and rt.held is None:
                 # Claim only what the workers can start now: on a shared inbox the
                 # rest stays free for the other daemons.
                 room = self.config.upload.workers - len(self.running)
@@ -242,7 +245,7 @@ class Daemon:
         for job_id, at in list(self.waiting.items()):
             owner = self.sets.get(self.job_folder.get(job_id, ""))
             if owner is not None and at <= now and not owner.paused and (
-                    owner.watch.available) and not self.stop.is_set():
+                    owner.held is None and owner.watch.available) and not self.stop.is_set():
                 del self.waiting[job_id]
                 self._submit(owner, job_id)
         self._report(now)
@@ -289,6 +292,8 @@ class Daemon:
         rt = self.sets.get(self.job_folder.get(job_id, ""))
         job = self.journal.job(job_id)
         if outcome is Outcome.INTERRUPTED:
+            if not self.stop.is_set() and rt is not None:
+                self.waiting[job_id] = time.monotonic()  # held: it goes on at the resume
             return
         if outcome is Outcome.UNAVAILABLE:
             self.waiting[job_id] = time.monotonic() + 2.0
@@ -370,6 +375,30 @@ class Daemon:
         rt.paused = None
         self.journal.clear_pause(rt.fs.name)
         now = time.monotonic()
+        for job_id, folder in self.job_folder.items():
+            if folder == rt.fs.name and job_id in self.waiting:
+                self.waiting[job_id] = now
+
+    def _check_held(self, rt: FolderSetRuntime, now: float) -> None:
+        """Someone's pause (pause.py): one stat of the marker; a PAUSE file is looked for
+        at least every second, when the scan of a polled inbox comes later."""
+        if rt.watch.mode == "polling" and now - self._pause_looks.get(rt.fs.name, 0.0) >= 1.0:
+            self._pause_looks[rt.fs.name] = now
+            with contextlib.suppress(OSError):
+                rt.watch.pause_files = set(pause.pause_files(rt.fs.inbox))
+        held = pause.current(rt.marker.read(rt.fs.inbox), rt.watch.pause_files)
+        if held == rt.held:
+            return
+        was, rt.held = rt.held, held
+        self.metrics.paused.labels(rt.fs.name, "held").set(1 if held else 0)
+        if held is not None:
+            rt.hold.set()  # in-flight uploads finish their part, checkpoint and wait
+            log.warning("folder.held", folder=rt.fs.name, by=held.who, why=held.why,
+                        hint="no new work until it is resumed (vodwatch resume, the web "
+                        "page, or removing the PAUSE file)")
+            return
+        rt.hold.clear()
+        log.warning("folder.resumed", folder=rt.fs.name, was=was.reason if was else "")
         for job_id, folder in self.job_folder.items():
             if folder == rt.fs.name and job_id in self.waiting:
                 self.waiting[job_id] = now
@@ -475,7 +504,11 @@ class Daemon:
         address = self.config.metrics.address
         if not address:
             return
-        self._metrics_server = MetricsServer(self.metrics, address, self._health)
+        from .web import WebApp, warn_if_exposed
+
+        warn_if_exposed(self.config)
+        self._metrics_server = MetricsServer(self.metrics, address, self._health,
+                                             WebApp(lambda: self.config))
         self._metrics_server.start()
         log.info("metrics.listening", address=address)
 

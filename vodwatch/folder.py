@@ -34,6 +34,7 @@ from .finish import (
 from .group import plan_jobs
 from .journal import CLAIMED, Journal, NewFile
 from .names import Kind, ParsedName, is_ignored, parse_name
+from .pause import is_pause_file
 from .prehash import Identity, Prehasher
 from .settle import Settler
 from .share_faults import probe_write, share_fault
@@ -66,6 +67,7 @@ class FolderWatch:
     busy: set[Path] = field(default_factory=set)  # files of our unfinished jobs
     elsewhere: set[Path] = field(default_factory=set)  # files another daemon holds
     skipped: dict[str, str] = field(default_factory=dict)  # name -> why it is not handled
+    pause_files: set[Path] = field(default_factory=set)  # PAUSE files seen: they pause
     _next_scan: float = 0.0
     _watcher: EventWatcher | None = None
     _prepared: bool = False
@@ -114,7 +116,12 @@ class FolderWatch:
 
     def hint(self, path: Path) -> None:
         """A change event for a path in this inbox: look at it soon."""
-        if not is_ignored(path.name) and path not in self.busy:
+        if is_pause_file(path.name) and path.parent == self.fs.inbox:
+            if path.exists():
+                self.pause_files.add(path)
+            else:
+                self.pause_files.discard(path)
+        elif not is_ignored(path.name) and path not in self.busy:
             self.settler.poke(path, self.clock())
 
     # ---- is the share there? ----------------------------------------------------------
@@ -201,6 +208,8 @@ class FolderWatch:
     def _wanted(self, entry: Entry) -> bool:
         if is_ignored(entry.name) or entry.path in self.busy or entry.path in self.elsewhere:
             return False
+        if is_pause_file(entry.name) and entry.path.parent == self.fs.inbox:
+            return False  # it pauses the folder set (pause.py); it is never uploaded
         return not entry.is_dir
 
     def _full_scan(self, now: float) -> None:
@@ -224,6 +233,8 @@ class FolderWatch:
             elif self._wanted(entry):
                 seen[entry.path] = entry
         self.skipped = skipped
+        self.pause_files = {e.path for e in found
+                            if is_pause_file(e.name) and e.path.parent == self.fs.inbox}
         for path in list(self.elsewhere):
             if path not in {e.path for e in found} or not self.claims.is_claimed(path):
                 self.elsewhere.discard(path)  # done elsewhere, or free again

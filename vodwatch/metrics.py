@@ -6,7 +6,7 @@ import json
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from prometheus_client import (
@@ -27,6 +27,9 @@ disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created serie
 RETRY_REASONS = ("file_changed", "local_io", "network", "server_error",
                  "service_unavailable", "throttled", "timeout", "unexpected_response")
 OUTCOMES = ("done", "failed")
+
+if TYPE_CHECKING:
+    from .web import WebApp
 
 log = structlog.get_logger("vodwatch.metrics")
 
@@ -86,26 +89,47 @@ class Metrics:
 
 
 class MetricsServer:
-    """``/metrics`` (Prometheus text) and ``/healthz`` (JSON, 503 when unhealthy)."""
+    """``/metrics`` (Prometheus text), ``/healthz`` (JSON, 503 when unhealthy) and, with
+    ``web``, the control room (web.py) on the same address."""
 
     def __init__(self, metrics: Metrics, address: str,
-                 health: Callable[[], tuple[bool, dict[str, Any]]]) -> None:
+                 health: Callable[[], tuple[bool, dict[str, Any]]],
+                 web: WebApp | None = None) -> None:
+        from .web import SECURITY_HEADERS
+
         host, _, port = address.rpartition(":")
-        metrics_ref, health_ref = metrics, health
+        metrics_ref, health_ref, web_ref = metrics, health, web
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                if self.path.split("?")[0] == "/metrics":
+                path = self.path.split("?")[0]
+                if path == "/metrics":
                     body, ctype, code = metrics_ref.render(), CONTENT_TYPE_LATEST, 200
-                elif self.path.split("?")[0] == "/healthz":
+                elif path == "/healthz":
                     ok, info = health_ref()
                     body = json.dumps({"healthy": ok, **info}).encode()
                     ctype, code = "application/json", 200 if ok else 503
+                elif web_ref is not None and (page := web_ref.get(path)) is not None:
+                    body, ctype, code = page.body, page.ctype, page.code
                 else:
                     body, ctype, code = b"not found\n", "text/plain", 404
+                self._send(code, ctype, body)
+
+            def do_POST(self) -> None:
+                length = min(int(self.headers.get("Content-Length") or 0), 64 * 1024)
+                data = self.rfile.read(length) if length > 0 else b""
+                if web_ref is None:
+                    self._send(404, "text/plain", b"not found\n")
+                    return
+                answer = web_ref.post(self.path.split("?")[0], dict(self.headers.items()), data)
+                self._send(answer.code, answer.ctype, answer.body)
+
+            def _send(self, code: int, ctype: str, body: bytes) -> None:
                 self.send_response(code)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
+                for name, value in SECURITY_HEADERS.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(body)
 

@@ -22,6 +22,7 @@ from .status_collect import upload_progress
 from .upload import Progress
 
 if TYPE_CHECKING:
+    from .pause import ManualPause
     from .runtime import FolderSetRuntime
 
 log = structlog.get_logger("vodwatch.report")
@@ -44,6 +45,7 @@ def snapshot(sets: Mapping[str, FolderSetRuntime], waiting: int,
             name: {"mode": rt.watch.mode, "why": rt.watch.mode_why,
                    "available": rt.watch.available, "unavailable": rt.watch.unavailable,
                    "paused": rt.paused, "not_handled": dict(rt.watch.skipped),
+                   "held": rt.held.as_dict() if rt.held else None,
                    "notify_failures": rt.news.failures,
                    "queue": rt.watch.queue_snapshot()}
             for name, rt in sets.items()
@@ -59,7 +61,7 @@ def status_line(sets: Mapping[str, FolderSetRuntime], running: int, waiting: int
                 state_fault: str | None = None) -> str:
     """One line for sd_notify's STATUS (what ``systemctl status`` shows)."""
     queued = sum(len(rt.watch.settler) for rt in sets.values())
-    paused = [n for n, rt in sets.items() if rt.paused]
+    paused = [n for n, rt in sets.items() if rt.paused or rt.held]
     away = [f"{n} ({rt.watch.unavailable})" for n, rt in sets.items() if rt.watch.unavailable]
     text = f"{queued} queued, {running} in flight, {waiting} waiting"
     text += f", PAUSED: {', '.join(paused)}" if paused else ""
@@ -140,6 +142,8 @@ def page_view(rt: FolderSetRuntime, journal: Journal, running: set[int]) -> dict
     state, why = "working", None
     if rt.watch.unavailable:
         state, why = "unavailable", rt.watch.unavailable
+    elif rt.held is not None:
+        state, why = "paused", held_words(rt.held)
     elif rt.paused:
         pause = journal.pauses().get(rt.fs.name, {})
         state, why = "paused", str(pause.get("detail") or rt.paused)
@@ -151,7 +155,7 @@ def page_view(rt: FolderSetRuntime, journal: Journal, running: set[int]) -> dict
             if f.state in ("done", "failed"):
                 continue
             jobs.append(file_state(job, f, rt.svc.progress.get(f.id), job.id in running,
-                                   bool(rt.paused)))
+                                   bool(rt.paused or rt.held)))
     recent = [{"at": e["at"], "file": e["file"] or "", "outcome": e["event"],
                # a done event's detail is the name in done/: worth saying if it differs
                "detail": "" if e["detail"] == e["file"] else (
@@ -162,3 +166,9 @@ def page_view(rt: FolderSetRuntime, journal: Journal, running: set[int]) -> dict
     return news_view(state=state, why=why, pending=rt.watch.settler.pending(), jobs=jobs,
                      not_handled=rt.watch.skipped, recent=recent,
                      language_map=rt.svc.language_map)
+
+
+def held_words(held: ManualPause) -> str:
+    """Who paused a folder set and since when, in local time, for people."""
+    since = time.strftime("%Y-%m-%d %H:%M", time.localtime(held.since))
+    return f"{held.reason} since {since}" + (f": {held.why}" if held.why else "")

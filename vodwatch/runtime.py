@@ -14,7 +14,7 @@ import functools
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from .folder import FolderWatch
 from .journal import FileRow, JobRow, Journal
 from .news import News
 from .pacing import Pacer
+from .pause import AnyEvent, ManualPause, MarkerWatch
 from .prehash import Prehasher
 from .retry import RetryPolicy
 from .runner import Services
@@ -58,14 +59,19 @@ class FolderSetRuntime:
     svc: Services
     claims: Claims
     news: News
-    paused: str | None = None
+    paused: str | None = None  # the daemon's own pause (credentials, permission)
     recheck_at: float = 0.0
+    held: ManualPause | None = None  # paused by someone (pause.py): only they lift it
+    hold: threading.Event = field(default_factory=threading.Event)  # set while held
+    marker: MarkerWatch = field(default_factory=MarkerWatch)
 
 
 def build(config: Config, fs: FolderSet, shared: Shared, pacer: Pacer | Any,
           previous: FolderSetRuntime | None = None) -> FolderSetRuntime:
     """Everything ``fs`` needs, from ``config``; at a reload, ``previous`` lives on."""
     assert config.credentials is not None
+    hold = previous.hold if previous is not None else threading.Event()
+    stop = AnyEvent(shared.stop, hold)  # held: in-flight uploads stop after their part
     policy = RetryPolicy.from_settings(config.retry)
     http = HttpSettings(config.vod.connect_timeout_seconds, config.vod.read_timeout_seconds,
                         config.vod.verify_tls, config.vod.ca_bundle,
@@ -78,7 +84,7 @@ def build(config: Config, fs: FolderSet, shared: Shared, pacer: Pacer | Any,
                         adaptive=config.upload.part_size_mb is None,
                         calls_per_minute=config.limits.upload_calls_per_minute,
                         parallel_parts=config.upload.parallel_parts, rate=shared.rate,
-                        stop=shared.stop, abort=shared.abort,
+                        stop=stop, abort=shared.abort,
                         retry_part=shared.part_retry(policy),
                         sleep=functools.partial(_wait, shared.abort))
     if previous is None:
@@ -94,16 +100,17 @@ def build(config: Config, fs: FolderSet, shared: Shared, pacer: Pacer | Any,
                           config.language_map)
     svc = Services(fs.name, fs.done, fs.failed, shared.journal, vod, uploader, claims, policy,
                    config.language_map, config.upload.multipart_threshold_mb * MiB,
-                   config.retry.credentials_recheck_seconds, stop=shared.stop,
+                   config.retry.credentials_recheck_seconds, stop=stop,
                    on_outcome=shared.on_outcome, on_retry=shared.on_retry)
     svc.ticket = watch.ticket
     svc.create_assets, svc.asset_defaults = fs.create_assets, dict(fs.asset_defaults)
     uploader.on_started = functools.partial(_write_ticket, claims, watch)
     watch.prehash = svc.prehash = shared.prehash
     news = _news(config, fs, shared, previous)
-    runtime = FolderSetRuntime(fs, watch, svc, claims, news)
+    runtime = FolderSetRuntime(fs, watch, svc, claims, news, hold=hold)
     if previous is not None:
         runtime.paused, runtime.recheck_at = previous.paused, previous.recheck_at
+        runtime.held, runtime.marker = previous.held, previous.marker
     return runtime
 
 

@@ -14,10 +14,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import journal as J
-from .config import Config
+from .config import Config, FolderSet
 from .finish import read_failed_detail
 from .journal import Journal
 from .log import redact
+from .pause import ManualPause, read_state
 from .status_text import ago, fraction
 from .words import printable
 
@@ -71,13 +72,18 @@ def collect(journal: Journal, config: Config, now: float) -> dict[str, Any]:
         fs = paths.get(name)
         pause = pauses.get(name)
         paused: dict[str, Any] | None = None
-        if pause is not None:
+        held = _held(snap, fs, live)
+        if held is not None:
+            paused = {"reason": clean(held.reason), "detail": clean(held.why),
+                      "since": held.since, "by": clean(held.who), "manual": True}
+        elif pause is not None:
             paused = {"reason": clean(pause["reason"]), "detail": clean(pause["detail"]),
                       "since": pause["since"]}
         elif snap.get("paused"):
             paused = {"reason": clean(snap["paused"]), "detail": "", "since": None}
         folders.append({
             "name": clean(name),
+            "label": clean(fs.label) if fs else clean(name),
             "paths": ({"inbox": clean(fs.inbox), "done": clean(fs.done),
                        "failed": clean(fs.failed)} if fs else None),
             "mode": _opt(snap.get("mode")) if snap else None,
@@ -118,6 +124,13 @@ def _bandwidth(found: Any) -> dict[str, Any] | None:
     return {"limit_mbps": found.get("limit_mbps"), "timetable": _opt(found.get("timetable")),
             "next_change": found.get("next_change"),
             "next_limit_mbps": found.get("next_limit_mbps")}
+
+
+def _held(snap: Mapping[str, Any], fs: FolderSet | None, live: bool) -> ManualPause | None:
+    """Someone's pause: as the running daemon sees it, else as the share says."""
+    if live and snap:
+        return ManualPause.from_dict(snap.get("held"))
+    return read_state(fs.inbox) if fs is not None else None
 
 
 def daemon_summary(info: Mapping[str, Any] | None, now: float) -> dict[str, Any]:
@@ -192,7 +205,7 @@ def problems(data: Mapping[str, Any]) -> list[str]:
     elif daemon["status"] == "starting":
         found.append("vodwatch is starting")
     for folder in data["folders"]:
-        if folder["paused"]:
+        if folder["paused"] and not folder["paused"].get("manual"):
             found.append(f"uploads from {folder['name']} are paused: {folder['paused']['reason']}")
         if folder["available"] is False:
             found.append(f"{folder['name']} is not available: "

@@ -40,6 +40,7 @@ from .schema import (
     RetrySettings,
     UploadSettings,
     VodSettings,
+    WebSettings,
 )
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
     "RetrySettings",
     "UploadSettings",
     "VodSettings",
+    "WebSettings",
     "default_config_path",
     "default_label",
     "default_status_file",

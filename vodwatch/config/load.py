@@ -29,6 +29,7 @@ from .schema import (
     Section,
     UploadSettings,
     VodSettings,
+    WebSettings,
 )
 from .validate import check_config
 from .yaml import INVALID, read_yaml
@@ -105,6 +106,7 @@ def load_config(path: Path, env: Mapping[str, str] | None = None, *,
         retry=_section(RetrySettings, sections["retry"]),
         claims=_section(ClaimSettings, sections["claims"]),
         metrics=_section(MetricsSettings, sections["metrics"]),
+        web=_section(WebSettings, sections["web"]),
         log=_section(LogSettings, sections["log"]),
         folders=folder_sets,
     )

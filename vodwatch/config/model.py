@@ -23,6 +23,7 @@ from .schema import (
     RetrySettings,
     UploadSettings,
     VodSettings,
+    WebSettings,
 )
 
 _PLAIN_NAMES = frozenset({"inbox", "in", "drop", "incoming", "upload", "uploads"})
@@ -79,6 +80,7 @@ class Config(GeneralSettings):
     retry: RetrySettings
     claims: ClaimSettings
     metrics: MetricsSettings
+    web: WebSettings
     log: LogSettings
     folders: tuple[FolderSet, ...]
 

@@ -257,6 +257,20 @@ class MetricsSettings(Section, path="metrics"):
     heartbeat_seconds: float = key(_SECONDS, 60.0, "seconds between two heartbeat pings")
 
 
+class WebSettings(Section, path="web", intro="""\
+The web page at / on metrics.address: read-only for anyone who can reach it; its
+actions (retry a failed file, pause and resume a folder set) need this token."""):
+    token: str | None = key(
+        checks.key_text, None,
+        "the token the web page's actions need (sent in the X-Vodwatch-Token header)",
+        details="null: the page is read-only. Keep it out of the file, e.g. ${VODWATCH_TOKEN}, "
+                "or use token_file.", secret=True)
+    token_file: Path | None = key(
+        checks.path(existing=True), None,
+        "a file holding the token (e.g. ${CREDENTIALS_DIRECTORY}/web-token)",
+        details="Read at start and at each reload; token wins over it.")
+
+
 class LogSettings(Section, path="log"):
     format: str = key(
         checks.choice("auto", "console", "json"), "auto", "how log lines are written",
@@ -328,5 +342,5 @@ done and failed must be on the inbox's filesystem (files are moved by rename).""
 # The sections in the order config.example.yaml shows them.
 SECTIONS: tuple[type[Section], ...] = (
     VodSettings, GeneralSettings, UploadSettings, LimitSettings, RetrySettings, ClaimSettings,
-    MetricsSettings, LogSettings, FolderEntry)
+    MetricsSettings, WebSettings, LogSettings, FolderEntry)
 SCHEMA: tuple[Key, ...] = tuple(k for section in SECTIONS for k in section.keys)
