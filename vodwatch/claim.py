@@ -30,7 +30,6 @@ import errno
 import hashlib
 import json
 import os
-import secrets
 import shutil
 import socket
 import time
@@ -41,7 +40,7 @@ from typing import Any
 
 import structlog
 
-from .share import STATE_DIR_NAME, ShareIdentity, read_or_none, write_atomic
+from .share import STATE_DIR_NAME, ShareIdentity, new_daemon_id, read_or_none, safe_id, write_atomic
 
 __all__ = [
     "OWNER",
@@ -62,16 +61,6 @@ OWNER = "owner"
 SHARE_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO,
                           errno.ENOENT, errno.ENOTDIR, errno.ESTALE, errno.ENOTCONN,
                           errno.EDQUOT, errno.EHOSTDOWN, errno.ETIMEDOUT})
-
-
-def safe_id(text: str) -> str:
-    """``text`` reduced to characters safe in a file name (0.1's claim folder names)."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text) or "default"
-
-
-def new_daemon_id(instance_id: str) -> str:
-    """A daemon identity: readable host part plus a random part, unique per state_dir."""
-    return f"{safe_id(instance_id)[:64]}-{secrets.token_hex(4)}"
 
 
 def marker_name(relative: str) -> str:

@@ -8,7 +8,6 @@ comes, re-checks paused folder sets, and reports (journal heartbeat for
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import functools
 import os
@@ -21,49 +20,36 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 import structlog
 
 from . import journal as J
-from . import pause, report
 from .bandwidth import Bandwidth
 from .config import Config, load_config
+from .daemon_report import Reporter
 from .decide import part_retry
-from .errors import ConfigError, RemoteError, TransportError
+from .errors import ConfigError
 from .explain import still_writing_failure
-from .heartbeat import Heartbeat
 from .journal import Journal
 from .log import add_secret, configure_logging
-from .metrics import CountingPacer, Metrics, MetricsServer
+from .metrics import CountingPacer, Metrics
 from .notify import Notifier
 from .pacing import Pacer
+from .pauses import Pauses
 from .prehash import Prehasher
 from .recovery import Recovery
-from .retry import Action, RetryPolicy, classify
+from .run_stats import RunStats
 from .runner import Outcome, run_job
 from .runtime import FolderSetRuntime, Shared, build, needs_restart
-from .state import daemon_id, journal_error, state_error
+from .share import daemon_id
+from .state import journal_error, state_error, under
 from .tenant import Tenant
 from .titles import job_lock
 from .upload import RateLimit
 
 log = structlog.get_logger("vodwatch.daemon")
 
-HEARTBEAT_SECONDS = 2.0
-PRUNE_AFTER_DAYS = 90
 WAKE = Path("/")  # a hint that belongs to no inbox: it only wakes the main loop
-
-
-@dataclass
-class RunStats:
-    """What happened during this run (for ``once``'s exit code)."""
-
-    done: int = 0
-    failed: int = 0
-    unreachable: bool = False
-    credentials: bool = False
-    detail: str = ""
 
 
 @dataclass
@@ -91,13 +77,8 @@ class Daemon:
         self.bandwidth = Bandwidth(self.config.upload.bandwidth_limit_mbps, self.rate)
         self.abort = threading.Event()  # second signal: stop sending at once
         self.hurry = threading.Event()  # second signal: no grace period
-        self._metrics_server: MetricsServer | None = None
-        self.heartbeat: Heartbeat | None = None
-        self._last_beat = 0.0
-        self._last_progress_log = time.monotonic()
-        self._last_lease = 0.0
-        self._last_prune = 0.0
-        self._pause_looks: dict[str, float] = {}
+        self.reporter = Reporter(self)
+        self.pauses = Pauses(self)
         self.state_fault: str | None = None
         self.prehash = Prehasher(stop=self.abort)
         self.daemon_id = daemon_id(self.config.state_dir, self.config.claims.instance_id)
@@ -149,10 +130,10 @@ class Daemon:
         self.recovery.recover()
         for rt in self.sets.values():
             rt.watch.start()
-        self._start_metrics()
+        self.reporter.start()
         self._tick(time.monotonic())  # first scan before READY
         self._ready = True
-        self.notifier.ready(self._status_line())
+        self.notifier.ready(self.reporter.status_line())
         log.info("daemon.ready", folders=len(self.sets), mode="once" if self.once else "run")
         try:
             while not self.stop.is_set():
@@ -163,12 +144,12 @@ class Daemon:
                 if not self._tick_guarded(now):
                     self.stop.wait(2.0)  # the state folder failed: look again soon
                     continue
-                if self.once and self._once_finished():
+                if self.once and self.stats.once_finished(self.sets, self.running, self.waiting):
                     break
                 self._sleep(now)
         finally:
             self._shutdown()
-        return self._exit_code()
+        return self.stats.exit_code(self.once)
 
     def _tick_guarded(self, now: float) -> bool:
         """One turn of the loop; a fault of the state folder is a state, not a crash."""
@@ -178,7 +159,7 @@ class Daemon:
             self._state_fault(str(journal_error(self.config.state_dir, exc)))
             return False
         except OSError as exc:
-            if not _under(exc.filename, self.config.state_dir):
+            if not under(exc.filename, self.config.state_dir):
                 raise
             self._state_fault(str(state_error(self.config.state_dir, exc)))
             return False
@@ -232,9 +213,9 @@ class Daemon:
             for path in rt.watch.settler.writing_too_long(now):
                 self._fail_still_writing(rt, path)
             if rt.watch.available:
-                self._check_held(rt, now)
+                self.pauses.check_held(rt, now)
             if rt.paused:
-                self._recheck_pause(rt, now)
+                self.pauses.recheck(rt, now)
             elif ready and not self.stop.is_set() and rt.held is None:
                 # Claim only what the workers can start now: on a shared inbox the
                 # rest stays free for the other daemons.
@@ -248,7 +229,7 @@ class Daemon:
                     owner.held is None and owner.watch.available) and not self.stop.is_set():
                 del self.waiting[job_id]
                 self._submit(owner, job_id)
-        self._report(now)
+        self.reporter.turn(now)
 
     def _submit(self, rt: FolderSetRuntime, job_id: int) -> None:
         self.job_folder[job_id] = rt.fs.name
@@ -305,9 +286,10 @@ class Daemon:
             self.waiting[job_id] = time.monotonic() + delay
             if outcome is Outcome.PAUSED and rt is not None:
                 pause = self.journal.pauses().get(rt.fs.name, {})
-                self._pause(rt, str(pause.get("reason", "credentials")),
+                self.pauses.pause(rt, str(pause.get("reason", "credentials")),
                             str(pause.get("detail", job.wait_reason or "")))
-            elif self.once and job.attempts >= rt_policy(rt).unreachable_after:
+            elif self.once and rt is not None and (
+                    job.attempts >= rt.svc.policy.unreachable_after):
                 self.stats.unreachable = True
                 self.stats.detail = job.wait_reason or ""
             return
@@ -343,66 +325,6 @@ class Daemon:
 
     # ---- pauses (credentials, permissions) ---------------------------------------------
 
-    def _pause(self, rt: FolderSetRuntime, reason: str, detail: str) -> None:
-        if rt.paused is None:
-            log.error("folder.paused", folder=rt.fs.name, reason=reason, detail=detail,
-                      hint="uploads resume by themselves once VOD accepts the credentials "
-                      "again (fix them and send SIGHUP to reload)")
-        rt.paused = reason or "credentials"
-        rt.recheck_at = time.monotonic() + self.config.retry.credentials_recheck_seconds
-        self.metrics.paused.labels(rt.fs.name, rt.paused).set(1)
-        if self.once:
-            self.stats.credentials = True
-            self.stats.detail = detail
-
-    def _recheck_pause(self, rt: FolderSetRuntime, now: float) -> None:
-        if now < rt.recheck_at:
-            return
-        rt.recheck_at = now + self.config.retry.credentials_recheck_seconds
-        try:
-            rt.svc.vod.asset_info(["0" * 32])
-        except (RemoteError, TransportError) as exc:
-            if classify(exc).action is Action.PAUSE:
-                log.warning("folder.still_paused", folder=rt.fs.name, error=str(exc))
-                return
-        self._unpause(rt)
-
-    def _unpause(self, rt: FolderSetRuntime) -> None:
-        if rt.paused is None:
-            return
-        log.warning("folder.resumed", folder=rt.fs.name, was=rt.paused)
-        self.metrics.paused.labels(rt.fs.name, rt.paused).set(0)
-        rt.paused = None
-        self.journal.clear_pause(rt.fs.name)
-        now = time.monotonic()
-        for job_id, folder in self.job_folder.items():
-            if folder == rt.fs.name and job_id in self.waiting:
-                self.waiting[job_id] = now
-
-    def _check_held(self, rt: FolderSetRuntime, now: float) -> None:
-        """Someone's pause (pause.py): one stat of the marker; a PAUSE file is looked for
-        at least every second, when the scan of a polled inbox comes later."""
-        if rt.watch.mode == "polling" and now - self._pause_looks.get(rt.fs.name, 0.0) >= 1.0:
-            self._pause_looks[rt.fs.name] = now
-            with contextlib.suppress(OSError):
-                rt.watch.pause_files = set(pause.pause_files(rt.fs.inbox))
-        held = pause.current(rt.marker.read(rt.fs.inbox), rt.watch.pause_files)
-        if held == rt.held:
-            return
-        was, rt.held = rt.held, held
-        self.metrics.paused.labels(rt.fs.name, "held").set(1 if held else 0)
-        if held is not None:
-            rt.hold.set()  # in-flight uploads finish their part, checkpoint and wait
-            log.warning("folder.held", folder=rt.fs.name, by=held.who, why=held.why,
-                        hint="no new work until it is resumed (vodwatch resume, the web "
-                        "page, or removing the PAUSE file)")
-            return
-        rt.hold.clear()
-        log.warning("folder.resumed", folder=rt.fs.name, was=was.reason if was else "")
-        for job_id, folder in self.job_folder.items():
-            if folder == rt.fs.name and job_id in self.waiting:
-                self.waiting[job_id] = now
-
     # ---- start, reload, stop ---------------------------------------------------------
 
     def _reload(self) -> None:
@@ -413,7 +335,7 @@ class Daemon:
         except ConfigError as exc:
             log.error("config.reload_rejected", problems=exc.problems,
                       hint="the old configuration stays in force")
-            self.notifier.ready(self._status_line())
+            self.notifier.ready(self.reporter.status_line())
             return
         restart = needs_restart(self.config, new)
         if restart:
@@ -427,9 +349,9 @@ class Daemon:
             configure_logging(new.log.format, new.log.level, secrets=secrets)
         self._build(new)
         for rt in self.sets.values():
-            self._unpause(rt)  # new credentials are tried at once
+            self.pauses.unpause(rt)  # new credentials are tried at once
         log.info("config.reloaded", source=str(new.source))
-        self.notifier.ready(self._status_line())
+        self.notifier.ready(self.reporter.status_line())
 
     def _shutdown(self) -> None:
         self.stop.set()
@@ -447,38 +369,13 @@ class Daemon:
         self.abort.set()
         self.prehash.close()
         self.pool.shutdown(wait=False, cancel_futures=True)
-        if self._metrics_server is not None:
-            self._metrics_server.stop()
-        if self.heartbeat is not None:
-            self.heartbeat.stop()
-        self.journal.daemon_heartbeat("stopped", self._snapshot())
+        self.reporter.stop()
+        self.journal.daemon_heartbeat("stopped", self.reporter.snapshot())
         for rt in self.sets.values():
             with contextlib.suppress(Exception):  # the journal may be what failed
-                rt.news.refresh(self._view(rt), share_ok=rt.watch.available)
+                rt.news.refresh(self.reporter.view(rt), share_ok=rt.watch.available)
             rt.news.stopped(share_ok=rt.watch.available)
         log.info("daemon.stopped")
-
-    def _exit_code(self) -> int:
-        if not self.once:
-            return 0  # `run` stopped as asked; outcomes are in the journal and logs
-        if self.stats.credentials or self.stats.unreachable:
-            return 3
-        return 1 if self.stats.failed else 0
-
-    def _once_finished(self) -> bool:
-        if self.running:
-            return False
-        away = [rt.watch.unavailable for rt in self.sets.values() if rt.watch.unavailable]
-        if away:
-            # `once` does not wait for a share to come back: exit 3 says why.
-            self.stats.unreachable = True
-            self.stats.detail = str(away[0])
-            return True
-        if self.stats.credentials or self.stats.unreachable:
-            return True
-        if self.waiting:
-            return False
-        return all(len(rt.watch.settler) == 0 for rt in self.sets.values())
 
     def handle_signal(self, signum: int, frame: FrameType | None) -> None:
         """Only sets flags. First SIGTERM/SIGINT: finish in-flight work; second: leave at
@@ -495,75 +392,3 @@ class Daemon:
         self.hints.put(WAKE)
 
     # ---- reporting -------------------------------------------------------------------
-
-    def _start_metrics(self) -> None:
-        if self.config.metrics.heartbeat_url:  # pinged from a thread: never holds the loop
-            self.heartbeat = Heartbeat(self.config.metrics.heartbeat_url, self._health,
-                                       self.config.metrics.heartbeat_seconds)
-            self.heartbeat.start()
-        address = self.config.metrics.address
-        if not address:
-            return
-        from .web import WebApp, warn_if_exposed
-
-        warn_if_exposed(self.config)
-        self._metrics_server = MetricsServer(self.metrics, address, self._health,
-                                             WebApp(lambda: self.config))
-        self._metrics_server.start()
-        log.info("metrics.listening", address=address)
-
-    def _health(self) -> tuple[bool, dict[str, Any]]:
-        return report.health(self.sets, len(self.running), self.stop.is_set(),
-                             self.state_fault)
-
-    def _snapshot(self) -> dict[str, Any]:
-        return report.snapshot(self.sets, len(self.waiting), self.state_fault,
-                               self.bandwidth.view())
-
-    def _view(self, rt: FolderSetRuntime) -> dict[str, Any]:
-        return report.page_view(rt, self.journal, set(self.running))
-
-    def _status_line(self) -> str:
-        return report.status_line(self.sets, len(self.running), len(self.waiting),
-                                  self.state_fault)
-
-    def _report(self, now: float) -> None:
-        self.bandwidth.apply()  # a timetable's boundary: the new limit at once
-        report.update_gauges(self.metrics, self.sets, collections.Counter(
-            self.job_folder.get(j, "") for j in self.waiting), now - self._last_beat >= 2.0)
-        if now - self._last_beat >= HEARTBEAT_SECONDS:
-            self._last_beat = now
-            for rt in self.sets.values():
-                rt.news.refresh(self._view(rt), share_ok=rt.watch.available)
-            healthy, _ = self._health()
-            self.journal.daemon_heartbeat("running" if healthy else "degraded",
-                                          self._snapshot())
-            if not self._ready:
-                return
-            self.notifier.status(self._status_line())
-            # The ping proves the main loop turns; a paused folder set is reported in
-            # STATUS and metrics, and a restart would not fix it.
-            self.notifier.watchdog()
-        if now - self._last_lease >= max(1.0, self.config.claims.lease_seconds / 4):
-            self._last_lease = now
-            for rt in self.sets.values():
-                if rt.watch.available:
-                    self.recovery.keep_lease(rt)
-        self.tenant.turn(now, [rt.claims for rt in self.sets.values() if rt.watch.available])
-        if now - self._last_prune >= 24 * 3600:
-            self._last_prune = now
-            # Keep months of history for status, not years of rows.
-            self.journal.prune(time.time() - PRUNE_AFTER_DAYS * 86400)
-        if now - self._last_progress_log >= self.config.upload.progress_log_seconds:
-            self._last_progress_log = now
-            report.log_progress(report.in_flight(self.sets))
-
-
-def _under(filename: object, folder: Path) -> bool:
-    return isinstance(filename, str | Path) and Path(folder) in (Path(filename), *Path(
-        filename).parents)
-
-
-def rt_policy(rt: FolderSetRuntime | None) -> RetryPolicy:
-    """The retry policy a folder set's jobs use (the default one if it is gone)."""
-    return rt.svc.policy if rt is not None else RetryPolicy()

@@ -324,3 +324,17 @@ def write_error_file(target: Path, failure: Failure, when: datetime | None = Non
             os.unlink(tmp)
         raise
     return path
+
+
+def fail_undecodable(path: Path, failed: Path) -> tuple[Failure, Path]:
+    """A name whose bytes are not text cannot be journaled or sent to VOD: the file goes
+    to failed/ at once with an error file. Returns (the failure, where it went); OSError
+    if it cannot be moved."""
+    shown = printable(path.name)
+    failure = Failure(f"The name {shown} is not readable text (some of its characters "
+                      "are garbled), so VOD cannot be told what it is.",
+                      "Rename the file with ordinary letters and put it in the inbox again.")
+    target = unique_target(failed, path.name)
+    move_no_replace(path, target)
+    write_error_file(target, failure)
+    return failure, target

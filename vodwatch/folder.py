@@ -1,11 +1,8 @@
 """One folder set: watch its inbox, settle files, group them and start jobs.
 
-Steps 1 to 4 of a file's flow for one inbox; the daemon calls ``tick`` from its
-main loop and runs the jobs this returns on its worker pool. Files are claimed
-with markers in the share's hidden folder and never leave the inbox before done/
-or failed/. A fault of the share (inbox gone, an empty mount point, a full or
-read-only disk) makes the folder set *unavailable* with its reason, and it comes
-back by itself.
+Steps 1 to 4 for one inbox: ``tick`` (from the daemon's loop) returns settled files,
+``dispatch`` claims them (markers in the share's hidden folder; the files stay in the
+inbox). A share fault makes the folder set *unavailable* until it clears.
 """
 
 from __future__ import annotations
@@ -26,16 +23,14 @@ from .config import FolderSet
 from .errors import BadName
 from .finish import (
     Failure,
+    fail_undecodable,
     failed_detail,
-    move_no_replace,
-    unique_target,
-    write_error_file,
 )
 from .group import plan_jobs
 from .journal import CLAIMED, Journal, NewFile
-from .names import Kind, ParsedName, is_ignored, parse_name
+from .names import Kind, ParsedName, is_ignored, is_text, parse_name
 from .pause import is_pause_file
-from .prehash import Identity, Prehasher
+from .prehash import Prehasher, entry_identity
 from .settle import Settler
 from .share_faults import probe_write, share_fault
 from .titles import job_lock, normal, read_mapping
@@ -251,9 +246,10 @@ class FolderWatch:
         self.entries[path] = entry
         self.settler.observe(path, entry.size, entry.mtime_ns, now, entry.ino,
                              ctime_ns=entry.ctime_ns, fresh=entry.fresh)
-        if self.prehash is not None and entry.is_file and (
-                entry.fresh or (before is not None and _identity(before) == _identity(entry))):
-            self.prehash.consider(path, _identity(entry))
+        now_seen = entry_identity(entry)
+        still = before is not None and entry_identity(before) == now_seen
+        if self.prehash is not None and entry.is_file and (entry.fresh or still):
+            self.prehash.consider(path, now_seen)
 
     # ---- grouping and claiming --------------------------------------------------------
 
@@ -267,7 +263,7 @@ class FolderWatch:
             entry = self.entries.get(path)
             if entry is None:
                 continue
-            if not _is_text(str(path)):
+            if not is_text(str(path)):
                 self._fail_undecodable(path)
                 continue
             parsed = self._parse(path.name)
@@ -322,15 +318,11 @@ class FolderWatch:
         self.settler.forget(path)
         self.entries.pop(path, None)
         shown = printable(path.name)
-        failure = Failure(f"The name {shown} is not readable text (some of its characters "
-                          "are garbled), so VOD cannot be told what it is.",
-                          "Rename the file with ordinary letters and put it in the inbox again.")
         try:
-            target = unique_target(self.fs.failed, path.name)
-            move_no_replace(path, target)
-            write_error_file(target, failure)
+            failure, target = fail_undecodable(path, self.fs.failed)
         except OSError as exc:
-            self.skipped[shown] = f"{failure.sentence} It could not be moved to failed/ ({exc})"
+            self.skipped[shown] = ("its name is not readable text, and it could not be "
+                                   f"moved to failed/ ({exc})")
             log.error("file.unmovable", folder=self.fs.name, file=shown, error=str(exc))
             return
         self.journal.event(self.fs.name, "failed", file=shown,
@@ -406,26 +398,3 @@ class FolderWatch:
             self.busy.discard(path)
         if asset_id:
             self.active_assets.discard(asset_id)
-
-    def queue_snapshot(self, limit: int = 50) -> list[dict[str, Any]]:
-        """Files waiting in the inbox, for ``status``."""
-        now = self.clock()
-        out = []
-        for path, info in list(self.settler.pending().items())[:limit]:
-            out.append({"file": path.name, "size": info.size, "settled": info.settled,
-                        "stable_for_s": round(now - info.stable_since, 1),
-                        "waiting_for_s": round(now - info.first_seen, 1)})
-        return out
-
-
-def _is_text(name: str) -> bool:
-    """True if the name is valid text (a name of undecodable bytes holds surrogates)."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _identity(entry: Entry) -> Identity:
-    return entry.size, entry.mtime_ns, entry.ctime_ns, entry.ino

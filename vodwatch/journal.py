@@ -9,18 +9,33 @@ right after. States are plain strings shared by the journal, the logs and
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .journal_events import EventsMixin
+from .journal_rows import (
+    _CREATE_COLS,
+    _FILE_UPDATABLE,
+    _JOB_UPDATABLE,
+    FileRow,
+    JobRow,
+    NewFile,
+    PartRow,
+    file_row,
+    job_row,
+)
+from .journal_schema import _SCHEMA
 from .states import FINAL_STATES, JobState, check_file_move, check_job_move
+
+__all__ = ["ABANDONED", "CLAIMED", "CLAIMING", "CONFIRMED", "CONFIRMING", "CREATING", "DONE",
+           "FAILED", "FINAL_STATES", "FINISHING", "READY", "REQUESTED", "REQUESTING",
+           "REQUEUED", "UPLOADING", "FileRow", "JobRow", "Journal", "NewFile", "PartRow"]
 
 SCHEMA_VERSION = 2
 PRIVATE_MODE = 0o600  # the journal names every file and asset: its owner's only
@@ -35,177 +50,9 @@ CONFIRMED, FINISHING = JobState.CONFIRMED, JobState.FINISHING
 DONE, FAILED = JobState.DONE, JobState.FAILED
 REQUEUED, ABANDONED = JobState.REQUEUED, JobState.ABANDONED
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS jobs (
-    id INTEGER PRIMARY KEY,
-    folder TEXT NOT NULL,
-    asset_id TEXT NOT NULL,
-    state TEXT NOT NULL,
-    has_video INTEGER NOT NULL DEFAULT 0,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    retry_at REAL,
-    wait_reason TEXT,
-    error_code TEXT,
-    error_msg TEXT,
-    outcome_reason TEXT,
-    outcome TEXT,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    finished_at REAL
-);
-CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
-CREATE TABLE IF NOT EXISTS files (
-    id INTEGER PRIMARY KEY,
-    job_id INTEGER NOT NULL REFERENCES jobs(id),
-    name TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    inbox_path TEXT NOT NULL,
-    marker TEXT NOT NULL,
-    size INTEGER,
-    mtime_ns INTEGER,
-    ctime_ns INTEGER,
-    ino INTEGER,
-    md5 TEXT,
-    upload_url TEXT,
-    url_expires REAL,
-    bucket TEXT,
-    object_key TEXT,
-    upload_id TEXT,
-    part_size INTEGER,
-    bytes_sent INTEGER NOT NULL DEFAULT 0,
-    upload_started_at REAL,
-    progress_at REAL,
-    state TEXT NOT NULL DEFAULT 'pending',
-    final_path TEXT,
-    error TEXT,
-    request_id TEXT,
-    slot TEXT
-);
-CREATE INDEX IF NOT EXISTS files_job ON files(job_id);
-CREATE TABLE IF NOT EXISTS parts (
-    file_id INTEGER NOT NULL REFERENCES files(id),
-    part_number INTEGER NOT NULL,
-    size INTEGER NOT NULL,
-    md5 TEXT NOT NULL,
-    etag TEXT NOT NULL,
-    PRIMARY KEY (file_id, part_number)
-);
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY,
-    at REAL NOT NULL,
-    folder TEXT NOT NULL,
-    job_id INTEGER,
-    asset_id TEXT,
-    file TEXT,
-    event TEXT NOT NULL,
-    detail TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS events_at ON events(at);
-CREATE TABLE IF NOT EXISTS pauses (
-    folder TEXT PRIMARY KEY,
-    reason TEXT NOT NULL,
-    detail TEXT NOT NULL,
-    since REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS daemon (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    pid INTEGER NOT NULL,
-    started_at REAL NOT NULL,
-    heartbeat REAL NOT NULL,
-    state TEXT NOT NULL,
-    snapshot TEXT NOT NULL DEFAULT '{}'
-);
-"""
 
 
-@dataclass(frozen=True)
-class FileRow:
-    """One file of a job as the journal remembers it."""
-
-    id: int
-    job_id: int
-    name: str
-    kind: str
-    inbox_path: str
-    marker: str  # the claim marker in the share's hidden folder
-    size: int | None
-    mtime_ns: int | None
-    ctime_ns: int | None
-    ino: int | None
-    md5: str | None
-    upload_url: str | None
-    url_expires: float | None
-    bucket: str | None
-    object_key: str | None
-    upload_id: str | None
-    part_size: int | None
-    bytes_sent: int
-    upload_started_at: float | None
-    progress_at: float | None
-    state: str
-    final_path: str | None
-    error: str | None
-    request_id: str | None = None  # VOD's id of the UpdateAsset that took the file
-    slot: str | None = None  # the name as understood at the claim (JSON): parsed once per job
-
-
-@dataclass(frozen=True)
-class JobRow:
-    """One job: the files of one asset handled together."""
-
-    id: int
-    folder: str
-    asset_id: str
-    state: str
-    has_video: bool
-    attempts: int
-    retry_at: float | None
-    wait_reason: str | None
-    error_code: str | None
-    error_msg: str | None
-    outcome_reason: str | None
-    outcome: str | None
-    created_at: float
-    updated_at: float
-    finished_at: float | None
-    title: str | None = None  # create mode: the title its files carry (full, as named)
-    create_token: str | None = None  # the intent token in the new asset's tags
-    create_requested_at: float | None = None  # when CreateAsset was first asked (epoch)
-    create_meta: str | None = None  # JSON: the checked metadata for CreateAsset
-
-
-_CREATE_COLS = ("title", "create_token", "create_requested_at", "create_meta")
-
-
-@dataclass(frozen=True)
-class PartRow:
-    """A multipart part that the store acknowledged."""
-
-    part_number: int
-    size: int
-    md5: str
-    etag: str
-
-
-@dataclass(frozen=True)
-class NewFile:
-    """A file about to be claimed into a new job."""
-
-    name: str
-    kind: str
-    inbox_path: str
-    marker: str
-    slot: str | None = None
-
-
-_FILE_COLS = ", ".join(FileRow.__dataclass_fields__)
-_FILE_UPDATABLE = frozenset(FileRow.__dataclass_fields__) - {"id", "job_id", "name", "kind"}
-_JOB_UPDATABLE = frozenset(JobRow.__dataclass_fields__) - {"id", "folder", "asset_id",
-                                                           "created_at"}
-
-
-class Journal:
+class Journal(EventsMixin):
     """Thread-safe access to the journal database in ``state_dir``."""
 
     def __init__(self, path: Path, *, readonly: bool = False, clock: Any = time.time) -> None:
@@ -343,27 +190,27 @@ class Journal:
         rows = self._query(f"SELECT {self._job_cols} FROM jobs WHERE id = ?", (job_id,))
         if not rows:
             raise KeyError(job_id)
-        return _job(rows[0])
+        return job_row(rows[0])
 
     def files(self, job_id: int) -> list[FileRow]:
         """The files of a job, in the order they were added."""
         rows = self._query(f"SELECT {self._file_cols} FROM files WHERE job_id = ? ORDER BY id",
                            (job_id,))
-        return [_file(r) for r in rows]
+        return [file_row(r) for r in rows]
 
     def file(self, file_id: int) -> FileRow:
         """One file row; KeyError if none."""
         rows = self._query(f"SELECT {self._file_cols} FROM files WHERE id = ?", (file_id,))
         if not rows:
             raise KeyError(file_id)
-        return _file(rows[0])
+        return file_row(rows[0])
 
     def unfinished_jobs(self) -> list[JobRow]:
         """Jobs not in a final state, oldest first: what a restart must carry on."""
         marks = ",".join("?" * len(FINAL_STATES))
         rows = self._query(f"SELECT {self._job_cols} FROM jobs WHERE state NOT IN ({marks})"
                            " ORDER BY id", tuple(FINAL_STATES))
-        return [_job(r) for r in rows]
+        return [job_row(r) for r in rows]
 
     def set_job(self, job_id: int, **fields: Any) -> None:
         """Update a job's columns in one transaction (``updated_at`` is set too)."""
@@ -472,18 +319,6 @@ class Journal:
                            (job_id, *cols.values()))
         return job_id, self.files(job_id)
 
-    # ---- share identity and other small facts -----------------------------------------
-
-    def get_meta(self, key: str) -> Any:
-        """A value stored with ``set_meta`` (decoded JSON), or None."""
-        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
-        return json.loads(rows[0][0]) if rows else None
-
-    def set_meta(self, key: str, value: Any) -> None:
-        """Remember a small fact (JSON) across restarts."""
-        with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
-
     # ---- parts -----------------------------------------------------------------------
 
     def parts(self, file_id: int) -> list[PartRow]:
@@ -505,79 +340,12 @@ class Journal:
             db.executemany("INSERT INTO parts VALUES (?, ?, ?, ?, ?)",
                            [(file_id, p.part_number, p.size, p.md5, p.etag) for p in parts])
 
-    # ---- events, pauses, daemon ------------------------------------------------------
-
-    def event(self, folder: str, event: str, *, job_id: int | None = None,
-              asset_id: str | None = None, file: str | None = None, detail: str = "") -> None:
-        """Append an event (outcomes and notable moments) for ``status``."""
-        with self._tx() as db:
-            db.execute("INSERT INTO events (at, folder, job_id, asset_id, file, event, detail)"
-                       " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       (self._clock(), folder, job_id, asset_id, file, event, detail))
-
-    def recent_events(self, events: Sequence[str], limit: int = 10,
-                      folder: str | None = None) -> list[dict[str, Any]]:
-        """The latest events of the given kinds, newest first."""
-        marks = ",".join("?" * len(events))
-        sql = f"SELECT * FROM events WHERE event IN ({marks})"
-        args: list[Any] = list(events)
-        if folder is not None:
-            sql += " AND folder = ?"
-            args.append(folder)
-        sql += " ORDER BY id DESC LIMIT ?"
-        args.append(limit)
-        return [dict(r) for r in self._query(sql, args)]
-
-    def count_events(self, event: str, since: float = 0.0) -> int:
-        """How many events of a kind happened since a time."""
-        rows = self._query("SELECT COUNT(*) FROM events WHERE event = ? AND at >= ?",
-                           (event, since))
-        return int(rows[0][0])
-
-    def set_pause(self, folder: str, reason: str, detail: str) -> None:
-        """Mark a folder set paused (credentials, permission...)."""
-        with self._tx() as db:
-            db.execute("INSERT INTO pauses VALUES (?, ?, ?, ?) ON CONFLICT(folder) DO UPDATE"
-                       " SET reason = excluded.reason, detail = excluded.detail",
-                       (folder, reason, detail, self._clock()))
-
-    def clear_pause(self, folder: str) -> None:
-        """Lift a folder set's pause."""
-        with self._tx() as db:
-            db.execute("DELETE FROM pauses WHERE folder = ?", (folder,))
-
-    def pauses(self) -> dict[str, dict[str, Any]]:
-        """Paused folder sets: folder -> {reason, detail, since}."""
-        return {r["folder"]: dict(r) for r in self._query("SELECT * FROM pauses")}
-
-    def daemon_started(self, pid: int) -> None:
-        """Record that a daemon owns this journal now."""
-        now = self._clock()
-        with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO daemon (id, pid, started_at, heartbeat, state)"
-                       " VALUES (1, ?, ?, ?, 'starting')", (pid, now, now))
-
-    def daemon_heartbeat(self, state: str, snapshot: dict[str, Any]) -> None:
-        """Refresh the daemon's liveness and its in-memory view (queue) for ``status``."""
-        with self._tx() as db:
-            db.execute("UPDATE daemon SET heartbeat = ?, state = ?, snapshot = ? WHERE id = 1",
-                       (self._clock(), state, json.dumps(snapshot)))
-
-    def daemon_info(self) -> dict[str, Any] | None:
-        """The daemon row, with ``snapshot`` decoded, or None if no daemon ever ran."""
-        rows = self._query("SELECT * FROM daemon WHERE id = 1")
-        if not rows:
-            return None
-        info = dict(rows[0])
-        info["snapshot"] = json.loads(info["snapshot"] or "{}")
-        return info
-
     def jobs_in(self, states: Sequence[str], limit: int = 100) -> list[JobRow]:
         """Jobs in any of these states, oldest first."""
         marks = ",".join("?" * len(states))
         rows = self._query(f"SELECT {self._job_cols} FROM jobs WHERE state IN ({marks})"
                            " ORDER BY id LIMIT ?", (*states, limit))
-        return [_job(r) for r in rows]
+        return [job_row(r) for r in rows]
 
     def prune(self, older_than: float) -> None:
         """Forget finished jobs and old events; keeps the journal small over months."""
@@ -612,13 +380,3 @@ def _create_private(path: Path) -> bool:
 def _make_private(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.chmod(path, PRIVATE_MODE)
-
-
-def _job(r: sqlite3.Row) -> JobRow:
-    d = dict(r)
-    d["has_video"] = bool(d["has_video"])
-    return JobRow(**d)
-
-
-def _file(r: sqlite3.Row) -> FileRow:
-    return FileRow(**dict(r))

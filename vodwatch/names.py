@@ -194,3 +194,12 @@ def _parse_copy(name: str, language_map: Mapping[str, str]) -> ParsedName | None
         if parsed is not None:
             return replace(parsed, name=name, copy_marker=stem[len(base):])
     return None
+
+
+def is_text(name: str) -> bool:
+    """True if the name is valid text (a name of undecodable bytes holds surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -80,3 +81,8 @@ class Prehasher:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def entry_identity(entry: Any) -> Identity:
+    """The identity of what a scan or a fresh look saw (a vodwatch.watch.Entry)."""
+    return entry.size, entry.mtime_ns, entry.ctime_ns, entry.ino

@@ -47,7 +47,7 @@ def snapshot(sets: Mapping[str, FolderSetRuntime], waiting: int,
                    "paused": rt.paused, "not_handled": dict(rt.watch.skipped),
                    "held": rt.held.as_dict() if rt.held else None,
                    "notify_failures": rt.news.failures,
-                   "queue": rt.watch.queue_snapshot()}
+                   "queue": queue_snapshot(rt)}
             for name, rt in sets.items()
         },
         "in_flight": in_flight(sets),
@@ -172,3 +172,14 @@ def held_words(held: ManualPause) -> str:
     """Who paused a folder set and since when, in local time, for people."""
     since = time.strftime("%Y-%m-%d %H:%M", time.localtime(held.since))
     return f"{held.reason} since {since}" + (f": {held.why}" if held.why else "")
+
+
+def queue_snapshot(rt: FolderSetRuntime, limit: int = 50) -> list[dict[str, Any]]:
+    """Files waiting in the inbox, for ``status``."""
+    now = rt.watch.clock()
+    out = []
+    for path, info in list(rt.watch.settler.pending().items())[:limit]:
+        out.append({"file": path.name, "size": info.size, "settled": info.settled,
+                    "stable_for_s": round(now - info.stable_since, 1),
+                    "waiting_for_s": round(now - info.first_seen, 1)})
+    return out

@@ -136,3 +136,31 @@ def _mount_points(table: str) -> set[str]:
         if len(fields) >= 3 and not fields[0].startswith("#") and fields[1] != "/":
             out.add(fields[1].replace("\\040", " ").rstrip("/"))
     return out
+
+
+def safe_id(text: str) -> str:
+    """``text`` reduced to characters safe in a file name (0.1's claim folder names)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text) or "default"
+
+
+def new_daemon_id(instance_id: str) -> str:
+    """A daemon identity: readable host part plus a random part, unique per state_dir."""
+    return f"{safe_id(instance_id)[:64]}-{secrets.token_hex(4)}"
+
+
+def daemon_id(state_dir: Path, instance_id: str) -> str:
+    """This daemon's identity on shares: kept in state_dir, so unique per state_dir."""
+    path = state_dir / "daemon-id"
+    try:
+        return path.read_text().strip() or new_id(path, instance_id)
+    except FileNotFoundError:
+        return new_id(path, instance_id)
+
+
+def new_id(path: Path, instance_id: str) -> str:
+    ident: str = new_daemon_id(instance_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(".daemon-id.tmp")
+    tmp.write_text(ident + "\n")
+    os.replace(tmp, path)
+    return ident

@@ -26,7 +26,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .claim import new_daemon_id
 from .errors import JournalDamaged, StateBusy, StateUnavailable
 from .journal import Journal
 
@@ -379,19 +378,7 @@ def open_journal(state_dir: Path, **kwargs: Any) -> Journal:
     return journal
 
 
-def daemon_id(state_dir: Path, instance_id: str) -> str:
-    """This daemon's identity on shares: kept in state_dir, so unique per state_dir."""
-    path = state_dir / "daemon-id"
-    try:
-        return path.read_text().strip() or new_id(path, instance_id)
-    except FileNotFoundError:
-        return new_id(path, instance_id)
-
-
-def new_id(path: Path, instance_id: str) -> str:
-    ident: str = new_daemon_id(instance_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(".daemon-id.tmp")
-    tmp.write_text(ident + "\n")
-    os.replace(tmp, path)
-    return ident
+def under(filename: object, folder: Path) -> bool:
+    """True if ``filename`` (an OSError's) is ``folder`` or inside it."""
+    return isinstance(filename, str | Path) and Path(folder) in (Path(filename), *Path(
+        filename).parents)

@@ -16,28 +16,9 @@ MAX_LINES = 400           # any module under vodwatch/, outside the emulator
 MAX_EMULATOR_LINES = 400  # any module under vodwatch/emulator/
 ROOT = Path(vodwatch.__file__).parent
 
-# Split by others in the same change; these marks go when their splits land.
-BEING_SPLIT = frozenset({"daemon.py", "runner.py", "upload.py", "journal.py", "folder.py"})
-BEING_SPLIT_REASON = ("daemon.py, runner.py, upload.py, journal.py, folder.py are being split "
-                      "in the same change")
-# Over the limit too, but config*.py is being edited by others in the same change and was not
-# part of this split; whoever owns config_schema.py removes this mark when it is split.
-OWNED_ELSEWHERE = frozenset({"config_schema.py"})
-OWNED_ELSEWHERE_REASON = ("config_schema.py is being edited by others in the same change; "
-                          "its split is theirs")
-
-
 def _modules() -> list[pytest.ParameterSet]:
-    params = []
-    for path in sorted(ROOT.rglob("*.py")):
-        name = path.relative_to(ROOT).as_posix()
-        marks: list[pytest.MarkDecorator] = []
-        if name in BEING_SPLIT:
-            marks.append(pytest.mark.xfail(strict=False, reason=BEING_SPLIT_REASON))
-        elif name in OWNED_ELSEWHERE:
-            marks.append(pytest.mark.xfail(strict=False, reason=OWNED_ELSEWHERE_REASON))
-        params.append(pytest.param(name, id=name, marks=marks))
-    return params
+    return [pytest.param(name, id=name) for name in sorted(
+        p.relative_to(ROOT).as_posix() for p in ROOT.rglob("*.py"))]
 
 
 def test_there_are_modules_to_check() -> None:

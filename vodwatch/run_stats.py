@@ -1,0 +1,46 @@
+"""What happened during one run, and what ``once`` exits with (SPEC §5: 0 done, 1 some
+files failed, 3 VOD unreachable, credentials rejected or a folder set unavailable)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from .runtime import FolderSetRuntime
+
+
+@dataclass
+class RunStats:
+    """What happened during this run (for ``once``'s exit code)."""
+
+    done: int = 0
+    failed: int = 0
+    unreachable: bool = False
+    credentials: bool = False
+    detail: str = ""
+
+    def exit_code(self, once: bool) -> int:
+        if not once:
+            return 0  # `run` stopped as asked; outcomes are in the journal and logs
+        if self.credentials or self.unreachable:
+            return 3
+        return 1 if self.failed else 0
+
+    def once_finished(self, sets: Mapping[str, FolderSetRuntime],
+                      running: Mapping[int, Future[Any]], waiting: Mapping[int, float]) -> bool:
+        """``once`` is done: nothing runs, and nothing waits that it would wait for."""
+        if running:
+            return False
+        away = [rt.watch.unavailable for rt in sets.values() if rt.watch.unavailable]
+        if away:
+            # `once` does not wait for a share to come back: exit 3 says why.
+            self.unreachable = True
+            self.detail = str(away[0])
+            return True
+        if self.credentials or self.unreachable:
+            return True
+        if waiting:
+            return False
+        return all(len(rt.watch.settler) == 0 for rt in sets.values())
