@@ -103,7 +103,7 @@ def _check_tags(value: Any) -> list[str]:
 def read_sidecar(path: Path) -> dict[str, Any]:
     """A sidecar's metadata; MetaProblem when it cannot be read or a key is bad."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # Notepad writes a BOM
     except UnicodeDecodeError:
         raise MetaProblem("the file", "is not UTF-8 text",
                           "save it as UTF-8 text and drop it again") from None

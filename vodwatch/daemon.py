@@ -144,7 +144,8 @@ class Daemon:
                 if not self._tick_guarded(now):
                     self.stop.wait(2.0)  # the state folder failed: look again soon
                     continue
-                if self.once and self.stats.once_finished(self.sets, self.running, self.waiting):
+                if self.once and self.stats.once_finished(self.sets, self.running, self.waiting,
+                                                                self.job_folder):
                     break
                 self._sleep(now)
         finally:

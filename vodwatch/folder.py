@@ -112,7 +112,7 @@ class FolderWatch:
     def hint(self, path: Path) -> None:
         """A change event for a path in this inbox: look at it soon."""
         if is_pause_file(path.name) and path.parent == self.fs.inbox:
-            if path.exists():
+            if path.is_file():
                 self.pause_files.add(path)
             else:
                 self.pause_files.discard(path)
@@ -228,8 +228,8 @@ class FolderWatch:
             elif self._wanted(entry):
                 seen[entry.path] = entry
         self.skipped = skipped
-        self.pause_files = {e.path for e in found
-                            if is_pause_file(e.name) and e.path.parent == self.fs.inbox}
+        self.pause_files = {e.path for e in found if is_pause_file(e.name) and e.is_file
+                            and e.path.parent == self.fs.inbox}
         for path in list(self.elsewhere):
             if path not in {e.path for e in found} or not self.claims.is_claimed(path):
                 self.elsewhere.discard(path)  # done elsewhere, or free again

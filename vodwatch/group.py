@@ -11,6 +11,7 @@ the queue. Names go to VOD shortened to its 128-byte limit (:func:`vod_name`).
 from __future__ import annotations
 
 import base64
+import unicodedata
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,7 +119,9 @@ def vod_name(name: str) -> str:
 
 def group_key(parsed: ParsedName) -> str:
     """Files of one asset (an asset ID), or of one title (create mode), go together."""
-    return f"title:{parsed.title}" if parsed.title else parsed.asset_id
+    # macOS writes decomposed (NFD) names: one title, however its letters are spelled.
+    title = unicodedata.normalize("NFC", parsed.title) if parsed.title else ""
+    return f"title:{title}" if title else parsed.asset_id
 
 
 def _order_key(parsed: ParsedName) -> tuple[int, int]:

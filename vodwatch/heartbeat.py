@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import structlog
@@ -39,6 +40,10 @@ class Heartbeat:
                  timeout: float = 10.0) -> None:
         add_secret(url)
         self.url = url.rstrip("/")
+        # The URL's path is often the check's secret token: hidden wherever it shows up.
+        path = urlsplit(self.url).path.strip("/")
+        if path:
+            add_secret(path)
         self.health = health
         self.interval = interval
         self.timeout = timeout
@@ -72,7 +77,7 @@ class Heartbeat:
             self._failing = False
         except requests.RequestException as exc:
             if not self._failing:  # once, not every minute
-                log.warning("heartbeat.not_delivered", error=str(exc),
+                log.warning("heartbeat.not_delivered", error=type(exc).__name__,
                             hint="check metrics.heartbeat_url and the network")
             self._failing = True
 

@@ -116,7 +116,11 @@ class MetricsServer:
                 self._send(code, ctype, body)
 
             def do_POST(self) -> None:
-                length = min(int(self.headers.get("Content-Length") or 0), 64 * 1024)
+                try:
+                    length = min(int(self.headers.get("Content-Length") or 0), 64 * 1024)
+                except ValueError:
+                    self._send(400, "text/plain", b"bad Content-Length\n")
+                    return
                 data = self.rfile.read(length) if length > 0 else b""
                 if web_ref is None:
                     self._send(404, "text/plain", b"not found\n")
@@ -133,12 +137,27 @@ class MetricsServer:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def _not_allowed(self) -> None:
+                self._send(405, "text/plain", b"method not allowed\n")
+
+            do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed
+
+            def do_HEAD(self) -> None:
+                self._send(405, "text/plain", b"")
+
+            def send_error(self, code: int, message: str | None = None,
+                           explain: str | None = None) -> None:
+                # http.server's own error pages, with the same headers as every answer.
+                self.close_connection = True
+                self._send(code, "text/plain", f"{code} {message or ''}\n".encode())
+
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
         self._server = ThreadingHTTPServer((host.strip("[]") or "127.0.0.1", int(port)),
                                            Handler)
         self._server.daemon_threads = True
+        self._server.handle_error = _log_request_error  # type: ignore[method-assign]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
                                         name="metrics")
 
@@ -172,3 +191,12 @@ class CountingPacer:
         self._pacer.throttled(group, retry_after)
         if self._tell is not None:
             self._tell(group, retry_after)
+
+
+def _log_request_error(request: Any, client_address: Any) -> None:
+    """A request that broke its handler: one JSON log line, never a raw traceback."""
+    import sys
+
+    exc = sys.exc_info()[1]
+    log.warning("web.request_failed", client=str(client_address[0]) if client_address else "",
+                error=type(exc).__name__ if exc else "")

@@ -108,7 +108,8 @@ def write_marker(inbox: Path, who: str, why: str = "", now: float | None = None)
 def pause_files(inbox: Path) -> list[Path]:
     """The PAUSE files in the inbox now (one listing)."""
     with os.scandir(inbox) as it:
-        return [Path(e.path) for e in it if is_pause_file(e.name)]
+        return [Path(e.path) for e in it
+                if is_pause_file(e.name) and e.is_file(follow_symlinks=False)]
 
 
 def resume(inbox: Path) -> list[str]:

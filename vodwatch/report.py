@@ -73,7 +73,8 @@ def health(sets: Mapping[str, FolderSetRuntime], running: int, stopping: bool,
            state_fault: str | None = None) -> tuple[bool, dict[str, Any]]:
     """Healthy unless a folder set is paused or unavailable, the state folder failed,
     or the daemon is stopping."""
-    paused = {n: rt.paused for n, rt in sets.items() if rt.paused}
+    paused = {n: rt.paused or (f"paused by {rt.held.who}" if rt.held else "")
+              for n, rt in sets.items() if rt.paused or rt.held}
     unavailable = {n: rt.watch.unavailable for n, rt in sets.items() if rt.watch.unavailable}
     ok = not paused and not unavailable and not stopping and not state_fault
     return ok, {"paused": paused, "unavailable": unavailable, "in_flight": running,

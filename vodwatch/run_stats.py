@@ -29,7 +29,8 @@ class RunStats:
         return 1 if self.failed else 0
 
     def once_finished(self, sets: Mapping[str, FolderSetRuntime],
-                      running: Mapping[int, Future[Any]], waiting: Mapping[int, float]) -> bool:
+                      running: Mapping[int, Future[Any]], waiting: Mapping[int, float],
+                      job_folder: Mapping[int, str]) -> bool:
         """``once`` is done: nothing runs, and nothing waits that it would wait for."""
         if running:
             return False
@@ -41,6 +42,8 @@ class RunStats:
             return True
         if self.credentials or self.unreachable:
             return True
-        if waiting:
+        # A folder set someone paused takes no work: `once` does not wait for its files.
+        held = {name for name, rt in sets.items() if rt.held}
+        if any(job_folder.get(job_id) not in held for job_id in waiting):
             return False
-        return all(len(rt.watch.settler) == 0 for rt in sets.values())
+        return all(len(rt.watch.settler) == 0 for name, rt in sets.items() if name not in held)

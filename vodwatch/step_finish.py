@@ -17,6 +17,7 @@ from .errors import (
     AssetStateError,
     RemoteError,
     TransportError,
+    VodwatchError,
 )
 from .explain import (
     MISSING,
@@ -33,7 +34,8 @@ from .finish import (
     unique_target,
     write_error_file,
 )
-from .journal import JobRow
+from .identity import Snapshot
+from .journal import FileRow, JobRow
 from .names import Kind
 from .services import Services, cancel_upload, still_same, unlock
 from .share_faults import probe_write, refusing_folder
@@ -108,6 +110,7 @@ def _finishing(svc: Services, job: JobRow) -> None:
             err = json.loads(f.error or job.outcome_reason or "{}")
             write_error_file(target, Failure(**err) if err else unknown_failure(job.asset_id))
         else:
+            _say_if_changed_at_the_move(f, target)
             # No error file may say it failed once it is delivered: its own, and those of
             # names it had in failed/ before it was moved back by hand.
             with contextlib.suppress(OSError):  # failed/ unreadable: not this file's fault
@@ -210,3 +213,12 @@ def _give_up(svc: Services, job: JobRow, state: str, why: str) -> None:
     unlock(svc, job)
 
 
+def _say_if_changed_at_the_move(f: FileRow, target: Path) -> None:
+    """A writer that rewrote the file in the instant between the last check and the move
+    leaves in done/ other bytes than VOD has: that cannot be undone, but it is said."""
+    with contextlib.suppress(OSError, VodwatchError):
+        now = Snapshot.of(target)
+        if f.size is not None and (now.size, now.mtime_ns) != (f.size, f.mtime_ns):
+            log.error("file.changed_at_move", file=f.name, to=str(target),
+                      hint="the file in done/ is not what VOD received (it was rewritten "
+                      "while it was being moved); drop it again to send this version")

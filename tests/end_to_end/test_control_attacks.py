@@ -132,8 +132,6 @@ def test_huge_and_malformed_bodies_do_not_hurt_the_daemon(setup: Setup,
     assert daemon.stop() == 0
 
 
-@pytest.mark.xfail(strict=True, reason="a bogus Content-Length prints a raw traceback to "
-                   "stdout: a non-JSON line in the JSON log (metrics.py Handler.do_POST)")
 def test_bogus_content_length_keeps_the_log_json(setup: Setup, daemon_factory) -> None:
     """A POST with ``Content-Length: abc`` leaves only JSON lines in the daemon's log."""
     daemon, _, port = _web(setup, daemon_factory)
@@ -195,8 +193,6 @@ def test_security_headers_on_get_and_post_answers(setup: Setup, daemon_factory) 
     assert daemon.stop() == 0
 
 
-@pytest.mark.xfail(strict=True, reason="PUT/HEAD get http.server's own 501 page without the "
-                   "security headers (metrics.py MetricsServer.Handler has no do_HEAD/send_error)")
 def test_security_headers_on_other_methods(setup: Setup, daemon_factory) -> None:
     """PUT, DELETE and HEAD answers carry the security headers too."""
     daemon, base, _ = _web(setup, daemon_factory)
@@ -293,8 +289,6 @@ def test_odd_case_pause_file_holds_and_is_never_uploaded(setup: Setup,
     assert daemon.stop() == 0
 
 
-@pytest.mark.xfail(strict=True, reason="'once' never exits while a set with queued files is "
-                   "paused (run_stats.py RunStats.once_finished ignores rt.held)")
 def test_once_while_paused_exits(setup: Setup) -> None:
     """``once`` with a PAUSE file exits promptly, leaving the file in the inbox."""
     aid = asset_id(814)
@@ -307,8 +301,6 @@ def test_once_while_paused_exits(setup: Setup) -> None:
     assert f"{aid}.mp4" in setup.names(setup.inbox)
 
 
-@pytest.mark.xfail(strict=True, reason="a directory named PAUSE pauses the set but 'vodwatch "
-                   "resume' cannot remove it and exits 1 (pause.py resume / pause_files)")
 def test_pause_directory_can_be_resumed(setup: Setup, daemon_factory) -> None:
     """A directory named PAUSE in the inbox does not leave the set stuck after ``resume``."""
     aid = asset_id(812)
@@ -432,8 +424,6 @@ def test_journal_priorities_and_plain_json(setup: Setup, daemon_factory) -> None
     assert all(x.startswith("{") for x in plain.output().splitlines() if x.strip())
 
 
-@pytest.mark.xfail(strict=True, reason="a manual pause never sends POST <url>/fail though the "
-                   "README says so: report.py health counts rt.paused, not rt.held")
 def test_heartbeat_pings_and_fails_when_paused(setup: Setup, daemon_factory) -> None:
     """GET while healthy, POST /fail with a reason while paused; the URL is not logged."""
     with Receiver() as rx:
@@ -449,9 +439,6 @@ def test_heartbeat_pings_and_fails_when_paused(setup: Setup, daemon_factory) -> 
     assert "5f2e9c1a-secret-uuid" not in d.output()
 
 
-@pytest.mark.xfail(strict=True, reason="the heartbeat path (its token) leaks in "
-                   "heartbeat.not_delivered: requests' error names only the path, and "
-                   "add_secret registered the whole URL (heartbeat.py Heartbeat.ping)")
 def test_failing_heartbeat_blocks_nothing_and_hides_its_url(setup: Setup,
                                                             daemon_factory) -> None:
     """A dead heartbeat target neither slows an upload nor appears in the log."""

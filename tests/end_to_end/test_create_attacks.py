@@ -7,8 +7,6 @@ import random
 import time
 import unicodedata
 
-import pytest
-
 from tests.conftest import Setup, asset_id, wait_for, write_bytes
 from tests.end_to_end.attack_helpers import ops
 from vodwatch.titles import digest, read_mapping
@@ -51,8 +49,6 @@ def test_emoji_and_200_byte_titles_create_one_asset_each_cut_for_vod(setup: Setu
                                               f"{long}.cover.png"])
 
 
-@pytest.mark.xfail(strict=True, reason="group.py:group_key groups by the raw title, not its NFC "
-                   "form: an NFD cover is a separate job, fails for want of a video")
 def test_nfd_and_nfc_spellings_of_one_title_make_one_asset(setup: Setup) -> None:
     """An NFC video name with an NFD (macOS) cover and subtitle of the same title go in one
     create request, and none of them fails."""
@@ -242,8 +238,6 @@ def test_bad_sidecars_fail_their_title_naming_the_key(setup: Setup) -> None:
     assert setup.names(setup.inbox) == []
 
 
-@pytest.mark.xfail(strict=True, reason="asset_meta.py:read_sidecar decodes with 'utf-8', so a JSON "
-                   "sidecar with a BOM (Windows Notepad) is refused as unreadable")
 def test_json_sidecar_with_utf8_bom_and_unicode(setup: Setup) -> None:
     """A JSON sidecar saved by a Windows editor (UTF-8 with a BOM) gives its metadata."""
     create_mode(setup)
