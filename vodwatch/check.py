@@ -81,8 +81,8 @@ def run_check(config_path: Path, env: dict[str, str], online: bool, out: TextIO)
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         report([Result(WARN, "checking as root proves what root may do, not the daemon's user",
                        "run the check as that user too, e.g. sudo -u vodwatch vodwatch check")])
-    for fs in config.folders:
-        report(check_folder_set(fs, config.rescan_seconds))
+    for folder_set in config.folders:
+        report(check_folder_set(folder_set, config.rescan_seconds))
     report(check_inotify(config.folders))
     report(check_state_dir(config.state_dir))
     creds, found = check_credentials(config, env)

@@ -73,12 +73,12 @@ def _write_fix(path: Path) -> str:
             "ReadWritePaths=")
 
 
-def check_folder_set(fs: FolderSet, rescan_seconds: float,
+def check_folder_set(folder_set: FolderSet, rescan_seconds: float,
                      mounts: str = "/proc/self/mounts") -> list[Result]:
     """Folders exist, share a filesystem, are writable; the watch mode and why."""
     results = []
     devices: dict[str, int] = {}
-    folders = {"inbox": fs.inbox, "done": fs.done, "failed": fs.failed}
+    folders = {"inbox": folder_set.inbox, "done": folder_set.done, "failed": folder_set.failed}
     for role, path in folders.items():
         try:
             st = os.stat(path)
@@ -100,10 +100,11 @@ def check_folder_set(fs: FolderSet, rescan_seconds: float,
     for role in apart:
         results.append(Result(
             FAIL, f"{role} {folders[role]} is not on the same filesystem as the inbox "
-            f"{fs.inbox}", "files leave the inbox by an atomic rename, which works only "
+            f"{folder_set.inbox}", "files leave the inbox by an atomic rename, which works only "
             "within one filesystem: put done/ and failed/ beside the inbox on its disk or share"))
     if not apart and "inbox" in devices and len(devices) > 1:
-        results.append(Result(OK, f"inbox, done and failed of {fs.inbox} are on one filesystem"))
+        results.append(Result(OK, f"inbox, done and failed of {folder_set.inbox} are on one "
+                                  "filesystem"))
     for role in devices:
         path = folders[role]
         trouble = probe(path)
@@ -115,15 +116,15 @@ def check_folder_set(fs: FolderSet, rescan_seconds: float,
             results.append(Result(FAIL, f"cannot {step} a file in {role} {path}: "
                                   f"{error.strerror or error}", _write_fix(path)))
     if "inbox" in devices:
-        mode, why = choose_mode(fs.watch, fs.inbox, mounts)
-        fstype = filesystem_type(fs.inbox, mounts)
+        mode, why = choose_mode(folder_set.watch, folder_set.inbox, mounts)
+        fstype = filesystem_type(folder_set.inbox, mounts)
         if mode == "events" and (fstype in NETWORK_FS or fstype.startswith("fuse")):
             results.append(Result(
-                WARN, f"{fs.inbox} is watched with change events ({why}), but it is on a "
+                WARN, f"{folder_set.inbox} is watched with change events ({why}), but it is on a "
                 f"{fstype} share", "files written by other machines are only found by the "
                 f"rescan every {rescan_seconds:g} s: set watch: auto or polling"))
         else:
-            results.append(Result(OK, f"{fs.inbox} will be watched by {mode}: {why}"))
+            results.append(Result(OK, f"{folder_set.inbox} will be watched by {mode}: {why}"))
     return results
 
 
@@ -179,9 +180,10 @@ def inotify_results(watches: int | None, instances: int | None, needed_watches: 
 def check_inotify(folders: Sequence[FolderSet], proc: Path = INOTIFY_DIR,
                   mounts: str = "/proc/self/mounts") -> list[Result]:
     """inotify limits, counted for the folder sets that will use change events."""
-    evented = [fs for fs in folders
-               if fs.inbox.is_dir() and choose_mode(fs.watch, fs.inbox, mounts)[0] == "events"]
-    watches = sum(count_dirs(fs.inbox, fs.recursive) for fs in evented)
+    evented = [folder_set for folder_set in folders
+               if folder_set.inbox.is_dir() and choose_mode(folder_set.watch, folder_set.inbox,
+                                                            mounts)[0] == "events"]
+    watches = sum(count_dirs(folder_set.inbox, folder_set.recursive) for folder_set in evented)
     return inotify_results(read_int(proc / "max_user_watches"),
                            read_int(proc / "max_user_instances"), watches, len(evented))
 

@@ -53,8 +53,8 @@ def check_credentials(config: Config, env: Mapping[str, str]
     found = [Result(OK, f"credentials: AK {_masked(creds.ak)} from {ak_from}, SK from "
                     f"{sk_from}")]
     # The emulator's own project is the example's: only a real endpoint makes it a mistake.
-    if any(fs.project_id == EXAMPLE_PROJECT_ID and not _loopback(fs.endpoint)
-           for fs in config.folders):
+    if any(folder_set.project_id == EXAMPLE_PROJECT_ID and not _loopback(folder_set.endpoint)
+           for folder_set in config.folders):
         found.append(Result(WARN, f"project_id {EXAMPLE_PROJECT_ID} is the example's, not "
                             "your project's", "copy the project ID of your region from My "
                             "Credentials in the console into vod.project_id"))
@@ -123,7 +123,7 @@ def check_online(config: Config, creds: Credentials) -> list[Result]:
     http = HttpSettings(vod.connect_timeout_seconds,
                         min(vod.read_timeout_seconds, ONLINE_READ_TIMEOUT), vod.verify_tls,
                         vod.ca_bundle)
-    pairs = sorted({(fs.endpoint, fs.project_id) for fs in config.folders})
+    pairs = sorted({(folder_set.endpoint, folder_set.project_id) for folder_set in config.folders})
     results = []
     session = make_session(http)
     try:
@@ -153,20 +153,22 @@ def check_online(config: Config, creds: Credentials) -> list[Result]:
 def check_notifications(folders: Sequence[FolderSet]) -> list[Result]:
     """A test message to every notification target, once each; the URLs shown redacted."""
     results = []
-    for fs in folders:
-        if not fs.notify:
+    for folder_set in folders:
+        if not folder_set.notify:
             continue
-        alerts = Alerts(fs.notify, fs.label)
+        alerts = Alerts(folder_set.notify, folder_set.label)
         try:
             sent = alerts.send_test()
         finally:
             alerts.close(timeout=0)
         for shown, error in sent:
             if error is None:
-                results.append(Result(OK, f"notifications of {fs.label}: {shown} took a test "
+                results.append(Result(OK,
+                                      f"notifications of {folder_set.label}: {shown} took a test "
                                       "message"))
             else:
-                results.append(Result(FAIL, f"notifications of {fs.label}: {shown} did not take "
+                results.append(Result(FAIL,
+                                      f"notifications of {folder_set.label}: {shown} did not take "
                                       f"a test message: {error}", "check the URL in notify, and "
                                       "that this machine can reach the service (proxy, firewall)"))
     return results

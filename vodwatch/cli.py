@@ -205,23 +205,25 @@ def _retry(args: argparse.Namespace) -> int:
     config = _load(args, need_credentials=False)
     wanted: list[tuple[Path, Path]] = []  # (failed file, inbox)
     missing = []
-    for fs in config.folders:
+    for folder_set in config.folders:
         if args.all:
             try:
-                names = sorted(p for p in os.listdir(fs.failed) if not p.endswith(ERROR_SUFFIX)
+                names = sorted(p for p in os.listdir(folder_set.failed)
+                               if not p.endswith(ERROR_SUFFIX)
                                and not p.startswith("."))
             except OSError as exc:
-                print(f"vodwatch: cannot read {fs.failed}: {exc.strerror}", file=sys.stderr)
+                print(f"vodwatch: cannot read {folder_set.failed}: {exc.strerror}", file=sys.stderr)
                 continue
-            wanted += [(fs.failed / n, fs.inbox) for n in names]
+            wanted += [(folder_set.failed / n, folder_set.inbox) for n in names]
     for item in args.files:
         path = Path(item)
         found = None
-        for fs in config.folders:
-            candidate = path if path.is_absolute() or path.parent != Path() else fs.failed / path
+        for folder_set in config.folders:
+            bare = not path.is_absolute() and path.parent == Path()
+            candidate = folder_set.failed / path if bare else path
             candidate = candidate.absolute()
-            if candidate.parent == fs.failed.absolute() and candidate.is_file():
-                found = (candidate, fs.inbox)
+            if candidate.parent == folder_set.failed.absolute() and candidate.is_file():
+                found = (candidate, folder_set.inbox)
                 break
         if found is None:
             missing.append(item)
@@ -250,9 +252,9 @@ def _retry(args: argparse.Namespace) -> int:
         print(f"{src.name} -> {inbox / name}")
     if args.all:
         # Error files whose file was moved back by hand before: nothing left to explain.
-        for fs in config.folders:
+        for folder_set in config.folders:
             try:
-                orphans = orphan_error_files(fs.failed)
+                orphans = orphan_error_files(folder_set.failed)
             except OSError:
                 continue  # already said above
             for path in orphans:

@@ -23,14 +23,13 @@ from types import FrameType
 
 import structlog
 
-from . import journal as J
 from .bandwidth import Bandwidth
 from .config import Config, load_config
 from .daemon_report import Reporter
 from .decide import part_retry
 from .errors import ConfigError
 from .explain import still_writing_failure
-from .journal import Journal
+from .journal import FileRow, JobRow, Journal
 from .log import add_secret, configure_logging
 from .metrics import CountingPacer, Metrics
 from .notify import Notifier
@@ -104,16 +103,16 @@ class Daemon:
         self.bandwidth.set(config.upload.bandwidth_limit_mbps)
         pacer = CountingPacer(self.tenant.attach(Pacer.from_limits(config.limits)),
                               self.metrics, self.tenant.throttled)
-        wanted = {fs.name: fs for fs in config.folders}
+        wanted = {folder_set.name: folder_set for folder_set in config.folders}
         for name in [n for n in self.sets if n not in wanted]:
             gone = self.sets.pop(name)
             gone.watch.stop()
             gone.news.stopped(share_ok=gone.watch.available)
             log.warning("config.folder_removed", folder=name,
                         hint="its unfinished jobs wait until it is configured again")
-        for name, fs in wanted.items():
+        for name, folder_set in wanted.items():
             previous = self.sets.get(name)
-            runtime = build(config, fs, self.shared, pacer, previous)
+            runtime = build(config, folder_set, self.shared, pacer, previous)
             self.sets[name] = runtime
             if previous is None and self._ready:
                 log.info("config.folder_added", folder=name)
@@ -128,8 +127,8 @@ class Daemon:
         self.journal.daemon_started(os.getpid())
         self._build(self.config)
         self.recovery.recover()
-        for rt in self.sets.values():
-            rt.watch.start()
+        for runtime in self.sets.values():
+            runtime.watch.start()
         self.reporter.start()
         self._tick(time.monotonic())  # first scan before READY
         self._ready = True
@@ -184,8 +183,8 @@ class Daemon:
     def _sleep(self, now: float) -> None:
         """Wait for a change event, a finished job, or the next thing due."""
         wake = now + 1.0
-        for rt in self.sets.values():
-            nxt = rt.watch.settler.next_check_at(now)
+        for runtime in self.sets.values():
+            nxt = runtime.watch.settler.next_check_at(now)
             if nxt is not None:
                 wake = min(wake, max(nxt, now + 0.05))
         if self.waiting:
@@ -197,9 +196,9 @@ class Daemon:
         self._route_hint(path)
 
     def _route_hint(self, path: Path) -> None:
-        for rt in self.sets.values():
-            if rt.fs.inbox in path.parents:
-                rt.watch.hint(path)
+        for runtime in self.sets.values():
+            if runtime.folder_set.inbox in path.parents:
+                runtime.watch.hint(path)
                 return
 
     def _tick(self, now: float) -> None:
@@ -209,21 +208,21 @@ class Daemon:
             except queue.Empty:
                 break
         self._reap()
-        for rt in self.sets.values():
-            ready = rt.watch.tick(now)
-            for path in rt.watch.settler.writing_too_long(now):
-                self._fail_still_writing(rt, path)
-            if rt.watch.available:
-                self.pauses.check_held(rt, now)
-            if rt.paused:
-                self.pauses.recheck(rt, now)
-            elif ready and not self.stop.is_set() and rt.held is None:
+        for runtime in self.sets.values():
+            ready = runtime.watch.tick(now)
+            for path in runtime.watch.settler.writing_too_long(now):
+                self._fail_still_writing(runtime, path)
+            if runtime.watch.available:
+                self.pauses.check_held(runtime, now)
+            if runtime.paused:
+                self.pauses.recheck(runtime, now)
+            elif ready and not self.stop.is_set() and runtime.held is None:
                 # Claim only what the workers can start now: on a shared inbox the
                 # rest stays free for the other daemons.
                 room = self.config.upload.workers - len(self.running)
                 if room > 0:
-                    for job_id in rt.watch.dispatch(ready, limit=room):
-                        self._submit(rt, job_id)
+                    for job_id in runtime.watch.dispatch(ready, limit=room):
+                        self._submit(runtime, job_id)
         for job_id, at in list(self.waiting.items()):
             owner = self.sets.get(self.job_folder.get(job_id, ""))
             if owner is not None and at <= now and not owner.paused and (
@@ -232,19 +231,19 @@ class Daemon:
                 self._submit(owner, job_id)
         self.reporter.turn(now)
 
-    def _submit(self, rt: FolderSetRuntime, job_id: int) -> None:
-        self.job_folder[job_id] = rt.fs.name
-        fut = self.pool.submit(self._run_one, rt, job_id)
+    def _submit(self, runtime: FolderSetRuntime, job_id: int) -> None:
+        self.job_folder[job_id] = runtime.folder_set.name
+        fut = self.pool.submit(self._run_one, runtime, job_id)
         fut.add_done_callback(lambda _: self.hints.put(WAKE))  # reap at once
         self.running[job_id] = fut
 
-    def _run_one(self, rt: FolderSetRuntime, job_id: int) -> Outcome:
+    def _run_one(self, runtime: FolderSetRuntime, job_id: int) -> Outcome:
         job = self.journal.job(job_id)
         if job.retry_at is not None:
             self.journal.set_job(job_id, retry_at=None, wait_reason=None)
         with structlog.contextvars.bound_contextvars(job_id=job_id, asset_id=job.asset_id):
             try:
-                return run_job(rt.svc, job_id)
+                return run_job(runtime.services, job_id)
             except sqlite3.Error as exc:
                 # The state folder failed (full disk...): the loop says so; the job waits.
                 log.error("job.state_unavailable", job_id=job_id, error=str(exc))
@@ -254,7 +253,7 @@ class Daemon:
                 log.exception("job.crashed", job_id=job_id)
                 attempts = self.journal.job(job_id).attempts + 1
                 self.journal.set_job(job_id, attempts=attempts, retry_at=time.time()
-                                     + rt.svc.policy.delay(attempts),
+                                     + runtime.services.policy.delay(attempts),
                                      wait_reason="internal error (see the log)")
                 return Outcome.WAITING
 
@@ -271,37 +270,37 @@ class Daemon:
 
     def _reaped(self, job_id: int, outcome: Outcome) -> None:
         """Act on how a job's turn ended: wait, pause, unavailable or finished."""
-        rt = self.sets.get(self.job_folder.get(job_id, ""))
+        runtime = self.sets.get(self.job_folder.get(job_id, ""))
         job = self.journal.job(job_id)
         if outcome is Outcome.INTERRUPTED:
-            if not self.stop.is_set() and rt is not None:
+            if not self.stop.is_set() and runtime is not None:
                 self.waiting[job_id] = time.monotonic()  # held: it goes on at the resume
             return
         if outcome is Outcome.UNAVAILABLE:
             self.waiting[job_id] = time.monotonic() + 2.0
-            if rt is not None:
-                rt.watch.set_unavailable(job.wait_reason or "the share failed")
+            if runtime is not None:
+                runtime.watch.set_unavailable(job.wait_reason or "the share failed")
             return
         if outcome in (Outcome.WAITING, Outcome.PAUSED):
             delay = max(0.0, (job.retry_at or time.time()) - time.time())
             self.waiting[job_id] = time.monotonic() + delay
-            if outcome is Outcome.PAUSED and rt is not None:
-                pause = self.journal.pauses().get(rt.fs.name, {})
-                self.pauses.pause(rt, str(pause.get("reason", "credentials")),
+            if outcome is Outcome.PAUSED and runtime is not None:
+                pause = self.journal.pauses().get(runtime.folder_set.name, {})
+                self.pauses.pause(runtime, str(pause.get("reason", "credentials")),
                             str(pause.get("detail", job.wait_reason or "")))
-            elif self.once and rt is not None and (
-                    job.attempts >= rt.svc.policy.unreachable_after):
+            elif self.once and runtime is not None and (
+                    job.attempts >= runtime.services.policy.unreachable_after):
                 self.stats.unreachable = True
                 self.stats.detail = job.wait_reason or ""
             return
-        if rt is not None:
-            rt.watch.job_ended([Path(f.inbox_path) for f in self.journal.files(job_id)],
+        if runtime is not None:
+            runtime.watch.job_ended([Path(f.inbox_path) for f in self.journal.files(job_id)],
                                job_lock(job.asset_id, job.title))
 
     def _count_retry(self, reason: str) -> None:
         self.metrics.retries.labels(reason).inc()
 
-    def _on_outcome(self, job: J.JobRow, files: list[J.FileRow]) -> None:
+    def _on_outcome(self, job: JobRow, files: list[FileRow]) -> None:
         owner = self.sets.get(job.folder)
         if owner is not None:
             owner.news.finished(job, files)
@@ -318,11 +317,11 @@ class Daemon:
             else:
                 self.stats.failed += 1
 
-    def _fail_still_writing(self, rt: FolderSetRuntime, path: Path) -> None:
+    def _fail_still_writing(self, runtime: FolderSetRuntime, path: Path) -> None:
         failure = still_writing_failure(path.name, self.config.max_writing_hours)
-        job_id = rt.watch.fail_before_claim(path, failure)
+        job_id = runtime.watch.fail_before_claim(path, failure)
         if job_id is not None:
-            self._submit(rt, job_id)
+            self._submit(runtime, job_id)
 
     # ---- pauses (credentials, permissions) ---------------------------------------------
 
@@ -349,8 +348,8 @@ class Daemon:
             secrets = [new.credentials.sk] if new.credentials else []
             configure_logging(new.log.format, new.log.level, secrets=secrets)
         self._build(new)
-        for rt in self.sets.values():
-            self.pauses.unpause(rt)  # new credentials are tried at once
+        for runtime in self.sets.values():
+            self.pauses.unpause(runtime)  # new credentials are tried at once
         log.info("config.reloaded", source=str(new.source))
         self.notifier.ready(self.reporter.status_line())
 
@@ -359,8 +358,8 @@ class Daemon:
         self.notifier.stopping()
         log.info("daemon.stopping", in_flight=len(self.running),
                  grace_s=self.config.shutdown_grace_seconds)
-        for rt in self.sets.values():
-            rt.watch.stop()
+        for runtime in self.sets.values():
+            runtime.watch.stop()
         grace = 0.0 if self.hurry.is_set() else self.config.shutdown_grace_seconds
         deadline = time.monotonic() + grace
         for fut in list(self.running.values()):
@@ -372,10 +371,10 @@ class Daemon:
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.reporter.stop()
         self.journal.daemon_heartbeat("stopped", self.reporter.snapshot())
-        for rt in self.sets.values():
+        for runtime in self.sets.values():
             with contextlib.suppress(Exception):  # the journal may be what failed
-                rt.news.refresh(self.reporter.view(rt), share_ok=rt.watch.available)
-            rt.news.stopped(share_ok=rt.watch.available)
+                runtime.news.refresh(self.reporter.view(runtime), share_ok=runtime.watch.available)
+            runtime.news.stopped(share_ok=runtime.watch.available)
         log.info("daemon.stopped")
 
     def handle_signal(self, signum: int, frame: FrameType | None) -> None:

@@ -64,8 +64,8 @@ class Reporter:
         return report.snapshot(self.host.sets, len(self.host.waiting), self.host.state_fault,
                                self.host.bandwidth.view())
 
-    def view(self, rt: FolderSetRuntime) -> dict[str, Any]:
-        return report.page_view(rt, self.host.journal, set(self.host.running))
+    def view(self, runtime: FolderSetRuntime) -> dict[str, Any]:
+        return report.page_view(runtime, self.host.journal, set(self.host.running))
 
     def status_line(self) -> str:
         return report.status_line(self.host.sets, len(self.host.running), len(self.host.waiting),
@@ -78,8 +78,8 @@ class Reporter:
         report.update_gauges(host.metrics, host.sets, waiting, now - self._last_beat >= 2.0)
         if now - self._last_beat >= HEARTBEAT_SECONDS:
             self._last_beat = now
-            for rt in self.host.sets.values():
-                rt.news.refresh(self.view(rt), share_ok=rt.watch.available)
+            for runtime in self.host.sets.values():
+                runtime.news.refresh(self.view(runtime), share_ok=runtime.watch.available)
             healthy, _ = self.health()
             self.host.journal.daemon_heartbeat("running" if healthy else "degraded",
                                           self.snapshot())
@@ -91,11 +91,11 @@ class Reporter:
             self.host.notifier.watchdog()
         if now - self._last_lease >= max(1.0, self.host.config.claims.lease_seconds / 4):
             self._last_lease = now
-            for rt in self.host.sets.values():
-                if rt.watch.available:
-                    self.host.recovery.keep_lease(rt)
-        self.host.tenant.turn(now, [rt.claims for rt in self.host.sets.values()
-                                    if rt.watch.available])
+            for runtime in self.host.sets.values():
+                if runtime.watch.available:
+                    self.host.recovery.keep_lease(runtime)
+        self.host.tenant.turn(now, [runtime.claims for runtime in self.host.sets.values()
+                                    if runtime.watch.available])
         if now - self._last_prune >= 24 * 3600:
             self._last_prune = now
             # Keep months of history for status, not years of rows.

@@ -44,7 +44,7 @@ log = structlog.get_logger("vodwatch.folder")
 class FolderWatch:
     """Scanning, settling and dispatching for one inbox."""
 
-    fs: FolderSet
+    folder_set: FolderSet
     journal: Journal
     claims: Claims
     settle_seconds: float
@@ -70,12 +70,12 @@ class FolderWatch:
 
     def __post_init__(self) -> None:
         self.settler: Settler[Path] = Settler(self.settle_seconds, self.max_writing_seconds)
-        self.identity = ShareIdentity(self.fs.inbox)
+        self.identity = ShareIdentity(self.folder_set.inbox)
 
-    def reconfigure(self, fs: FolderSet, settle_seconds: float, max_writing_seconds: float,
+    def reconfigure(self, folder_set: FolderSet, settle_seconds: float, max_writing_seconds: float,
                     scan_interval: float, rescan_seconds: float, language_map: Any) -> None:
         """Apply reloaded settings to new work at once (files already settling included)."""
-        self.fs = fs
+        self.folder_set = folder_set
         self.settler.settle_seconds = settle_seconds
         self.settler.max_writing_seconds = max_writing_seconds
         self.scan_interval, self.rescan_seconds = scan_interval, rescan_seconds
@@ -84,7 +84,7 @@ class FolderWatch:
 
     @property
     def name(self) -> str:
-        return str(self.fs.inbox)
+        return str(self.folder_set.inbox)
 
     @property
     def available(self) -> bool:
@@ -92,9 +92,9 @@ class FolderWatch:
 
     def start(self) -> None:
         """Choose events or polling, and start the watcher (falling back to polling)."""
-        self.mode, self.mode_why = choose_mode(self.fs.watch, self.fs.inbox)
+        self.mode, self.mode_why = choose_mode(self.folder_set.watch, self.folder_set.inbox)
         if self.mode == "events" and self.available:
-            watcher = EventWatcher(self.fs.inbox, self.fs.recursive, self.hints)
+            watcher = EventWatcher(self.folder_set.inbox, self.folder_set.recursive, self.hints)
             try:
                 watcher.start()
                 self._watcher = watcher
@@ -111,7 +111,7 @@ class FolderWatch:
 
     def hint(self, path: Path) -> None:
         """A change event for a path in this inbox: look at it soon."""
-        if is_pause_file(path.name) and path.parent == self.fs.inbox:
+        if is_pause_file(path.name) and path.parent == self.folder_set.inbox:
             if path.is_file():
                 self.pause_files.add(path)
             else:
@@ -127,7 +127,7 @@ class FolderWatch:
         Returns True when available. Never creates the inbox; creates done/ and
         failed/ beside an inbox that exists.
         """
-        key = f"share:{self.fs.name}"
+        key = f"share:{self.folder_set.name}"
         problem, ident = self.identity.check(self.journal.get_meta(key))
         try:
             if problem is None:
@@ -137,7 +137,7 @@ class FolderWatch:
                     log.info("share.identity_created", folder=self.name)
                 if self.journal.get_meta(key) != ident:
                     self.journal.set_meta(key, ident)
-                for folder in (self.fs.done, self.fs.failed):
+                for folder in (self.folder_set.done, self.folder_set.failed):
                     folder.mkdir(exist_ok=True)
                     probe_write(folder)
         except OSError as exc:
@@ -155,7 +155,7 @@ class FolderWatch:
             log.error("folder.unavailable", folder=self.name, reason=why,
                       hint="files stay where they are; nothing is lost, cancelled or sent "
                       "twice, and vodwatch carries on by itself when this is fixed")
-            self.journal.event(self.fs.name, "unavailable", detail=why)
+            self.journal.event(self.folder_set.name, "unavailable", detail=why)
         self.unavailable = why
         for path in list(self.entries):
             self.settler.forget(path)
@@ -164,7 +164,7 @@ class FolderWatch:
     def set_available(self) -> None:
         if self.unavailable is not None:
             log.warning("folder.available_again", folder=self.name, was=self.unavailable)
-            self.journal.event(self.fs.name, "available", detail="")
+            self.journal.event(self.folder_set.name, "available", detail="")
             if self.mode == "events" and self._watcher is None:
                 self.start()
         self.unavailable = None
@@ -203,13 +203,13 @@ class FolderWatch:
     def _wanted(self, entry: Entry) -> bool:
         if is_ignored(entry.name) or entry.path in self.busy or entry.path in self.elsewhere:
             return False
-        if is_pause_file(entry.name) and entry.path.parent == self.fs.inbox:
+        if is_pause_file(entry.name) and entry.path.parent == self.folder_set.inbox:
             return False  # it pauses the folder set (pause.py); it is never uploaded
         return not entry.is_dir
 
     def _full_scan(self, now: float) -> None:
         try:
-            found = list(scan(self.fs.inbox, self.fs.recursive))
+            found = list(scan(self.folder_set.inbox, self.folder_set.recursive))
             share_there = self.identity.path.exists()
         except OSError as exc:
             self.set_unavailable(share_fault(exc, self.name))
@@ -222,14 +222,14 @@ class FolderWatch:
         seen: dict[Path, Entry] = {}
         skipped: dict[str, str] = {}
         for entry in found:
-            if entry.is_dir and not self.fs.recursive and not entry.name.startswith("."):
+            if entry.is_dir and not self.folder_set.recursive and not entry.name.startswith("."):
                 skipped[entry.name] = ("a folder: vodwatch does not look inside folders here; "
                                        "move the files themselves into the inbox")
             elif self._wanted(entry):
                 seen[entry.path] = entry
         self.skipped = skipped
         self.pause_files = {e.path for e in found if is_pause_file(e.name) and e.is_file
-                            and e.path.parent == self.fs.inbox}
+                            and e.path.parent == self.folder_set.inbox}
         for path in list(self.elsewhere):
             if path not in {e.path for e in found} or not self.claims.is_claimed(path):
                 self.elsewhere.discard(path)  # done elsewhere, or free again
@@ -289,7 +289,8 @@ class FolderWatch:
                 if not self.claims.lock_asset(key):
                     continue  # another daemon is updating this asset
                 if title:  # the asset this title became, if any (every daemon sees it)
-                    asset_id = str((read_mapping(self.fs.inbox, title) or {}).get("asset_id")
+                    asset_id = str((read_mapping(self.folder_set.inbox, title)
+                                    or {}).get("asset_id")
                                    or "")
             except OSError as exc:
                 self.set_unavailable(share_fault(exc, str(self.claims.asset_locks)))
@@ -304,7 +305,7 @@ class FolderWatch:
 
     def _titles_settling(self, ready: set[Path]) -> set[str]:
         """Create-mode titles with a file in the inbox that has not settled yet."""
-        if not self.fs.create_assets:
+        if not self.folder_set.create_assets:
             return set()
         titles = set()
         for path in self.entries:
@@ -313,21 +314,20 @@ class FolderWatch:
         return titles
 
     def _fail_undecodable(self, path: Path) -> None:
-        """A name whose bytes are not text cannot be journaled or sent to VOD: it goes to
-        failed/ at once, with an error file, and never stops the service."""
+        """A name of bytes that are not text goes to failed/ at once (finish.py)."""
         self.settler.forget(path)
         self.entries.pop(path, None)
         shown = printable(path.name)
         try:
-            failure, target = fail_undecodable(path, self.fs.failed)
+            failure, target = fail_undecodable(path, self.folder_set.failed)
         except OSError as exc:
             self.skipped[shown] = ("its name is not readable text, and it could not be "
                                    f"moved to failed/ ({exc})")
-            log.error("file.unmovable", folder=self.fs.name, file=shown, error=str(exc))
+            log.error("file.unmovable", folder=self.folder_set.name, file=shown, error=str(exc))
             return
-        self.journal.event(self.fs.name, "failed", file=shown,
+        self.journal.event(self.folder_set.name, "failed", file=shown,
                            detail=failed_detail(failure.sentence, target.name))
-        log.warning("file.failed", folder=self.fs.name, file=shown, reason=failure.sentence)
+        log.warning("file.failed", folder=self.folder_set.name, file=shown, reason=failure.sentence)
 
     def fail_before_claim(self, path: Path, failure: Failure) -> int | None:
         """Claim a file that is already known to fail, with the failure journaled first."""
@@ -337,7 +337,7 @@ class FolderWatch:
 
     def _parse(self, name: str) -> ParsedName | None:
         try:
-            return parse_name(name, self.language_map, create=self.fs.create_assets)
+            return parse_name(name, self.language_map, create=self.folder_set.create_assets)
         except BadName:
             return None
 
@@ -353,7 +353,7 @@ class FolderWatch:
                        str(self.claims.marker_for(path)),
                        json.dumps(dataclasses.asdict(parsed)) if parsed else None)
                for path, parsed in files]
-        job_id, file_ids = self.journal.create_job(self.fs.name, asset_id, has_video, new)
+        job_id, file_ids = self.journal.create_job(self.folder_set.name, asset_id, has_video, new)
         if title:
             self.journal.set_job(job_id, title=title)
         if failure is not None:
@@ -382,13 +382,13 @@ class FolderWatch:
         self.claims.write_ticket(job_id, self.ticket(job_id))
         if key := job_lock(asset_id, title):
             self.active_assets.add(key)
-        log.info("job.claimed", folder=self.fs.name, job_id=job_id, asset_id=asset_id,
+        log.info("job.claimed", folder=self.folder_set.name, job_id=job_id, asset_id=asset_id,
                  title=title or None, files=[path.name for path in kept])
         return job_id
 
     def ticket(self, job_id: int) -> dict[str, Any]:
         """The job's ticket for the share: its journal rows (no URL) and our inbox path."""
-        return {**self.journal.export_job(job_id), "inbox": str(self.fs.inbox)}
+        return {**self.journal.export_job(job_id), "inbox": str(self.folder_set.inbox)}
 
     def job_ended(self, paths: list[Path], asset_id: str) -> None:
         """A job of ours ended: its files that are still here may be looked at again.

@@ -20,13 +20,13 @@ from typing import Any
 
 import structlog
 
-from . import journal as J
 from .alerts import Alerts
 from .claim import STATE_DIR_NAME
 from .config import FolderSet
 from .errors import BadName
 from .finish import error_file_for, read_failed_detail
 from .group import send_order
+from .journal import FileRow, JobRow
 from .names import DEFAULT_LANGUAGE_MAP, ParsedName, parse_name
 from .receipts import Delivery, DeliveryRecords, became
 from .sharepage import SharePage
@@ -46,23 +46,25 @@ def _hex(md5_b64: str | None) -> str:
 class News:
     """The status page, the delivery records and the notifications of one folder set."""
 
-    def __init__(self, fs: FolderSet, daemon_id: str, state_dir: Path,
+    def __init__(self, folder_set: FolderSet, daemon_id: str, state_dir: Path,
                  language_map: Mapping[str, str]) -> None:
-        self.fs = fs
+        self.folder_set = folder_set
         self.language_map = language_map
-        self.page = (SharePage(fs.status_file, fs.inbox / STATE_DIR_NAME / "status", daemon_id,
-                               folder_label=fs.label) if fs.status_file else None)
-        digest = hashlib.sha256(fs.name.encode("utf-8", "surrogateescape")).hexdigest()[:12]
-        self.records = DeliveryRecords(fs.done, _label(daemon_id),
+        self.page = (SharePage(folder_set.status_file,
+                               folder_set.inbox / STATE_DIR_NAME / "status", daemon_id,
+                               folder_label=folder_set.label) if folder_set.status_file else None)
+        digest = hashlib.sha256(folder_set.name.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+        self.records = DeliveryRecords(folder_set.done, _label(daemon_id),
                                        state_dir / f"deliveries-pending-{digest}.jsonl")
-        self.alerts = Alerts(fs.notify, fs.label, deliveries=fs.notify_deliveries)
+        self.alerts = Alerts(folder_set.notify, folder_set.label,
+                             deliveries=folder_set.notify_deliveries)
         self._view: dict[str, Any] | None = None
         self._said: str | None = None  # the last state the notifications told
         self._stamp = 0.0  # when the news last changed
 
     # ---- moments ---------------------------------------------------------------------
 
-    def finished(self, job: J.JobRow, files: Iterable[J.FileRow]) -> None:
+    def finished(self, job: JobRow, files: Iterable[FileRow]) -> None:
         """A job ended: a record per delivered file; a notification per failed one."""
         for f in files:
             if f.state == "done":
@@ -72,7 +74,7 @@ class News:
                 reason = json.loads(f.error or job.outcome_reason or "{}")
                 self.alerts.failed(f.name, str(reason.get("sentence", "it could not be sent")))
 
-    def _delivery(self, job: J.JobRow, f: J.FileRow) -> Delivery:
+    def _delivery(self, job: JobRow, f: FileRow) -> Delivery:
         try:
             parsed = parse_name(f.name, self.language_map, create=True)  # any accepted name
             what = became(str(parsed.kind), parsed.subtitle_id, parsed.language)
@@ -82,7 +84,7 @@ class News:
                         file=Path(f.final_path or f.name).name, original=f.name,
                         asset_id=job.asset_id, became=what, size=f.size or 0,
                         md5_hex=_hex(f.md5), request_id=f.request_id or "",
-                        folder=self.fs.label)
+                        folder=self.folder_set.label)
 
     def state(self, state: str, why: str | None) -> None:
         """Tell the notification targets when the folder set's state changes."""
@@ -126,7 +128,7 @@ class News:
         else:
             view["updated_at"] = self._stamp
         if not self.page.update(view) and self.page.last_error:
-            log.warning("status_page.not_written", folder=self.fs.label,
+            log.warning("status_page.not_written", folder=self.folder_set.label,
                         error=self.page.last_error)
 
     def stopped(self, share_ok: bool) -> None:

@@ -171,11 +171,12 @@ def match(folders: Sequence[FolderSet], wanted: str | None) -> list[FolderSet]:
     """The folder sets ``wanted`` names (label, name or inbox path); all when None."""
     if not wanted:
         return list(folders)
-    found = [fs for fs in folders if wanted in (fs.label, fs.name)]
+    found = [folder_set for folder_set in folders if wanted in (folder_set.label, folder_set.name)]
     if not found:
         with contextlib.suppress(OSError, ValueError):
             target = Path(wanted).expanduser().absolute()
-            found = [fs for fs in folders if Path(fs.inbox).absolute() == target]
+            found = [folder_set for folder_set in folders
+                     if Path(folder_set.inbox).absolute() == target]
     return found
 
 
@@ -199,24 +200,24 @@ def run_pause(folders: Sequence[FolderSet], wanted: str | None, *, resume_it: bo
     out = sys.stdout if out is None else out
     chosen = match(folders, wanted)
     if not chosen:
-        known = ", ".join(fs.label for fs in folders) or "none configured"
+        known = ", ".join(folder_set.label for folder_set in folders) or "none configured"
         print(f"vodwatch: no folder set is called {printable(wanted or '')} (known: "
               f"{printable(known)}; or give the inbox path)", file=sys.stderr)
         return 2
     code = 0
-    for fs in chosen:
+    for folder_set in chosen:
         try:
             if resume_it:
-                removed = resume(fs.inbox)
+                removed = resume(folder_set.inbox)
                 said = f"resumed ({', '.join(removed)} removed)" if removed else "was not paused"
             else:
-                held = write_marker(fs.inbox, who or who_am_i(), why)
+                held = write_marker(folder_set.inbox, who or who_am_i(), why)
                 said = f"{held.reason}; it takes no new work (within 2 s, on every daemon)"
         except OSError as exc:
-            print(f"vodwatch: cannot change the pause of {printable(fs.label)} in "
-                  f"{fs.inbox}: {exc.strerror or exc} (is the share mounted and writable "
+            print(f"vodwatch: cannot change the pause of {printable(folder_set.label)} in "
+                  f"{folder_set.inbox}: {exc.strerror or exc} (is the share mounted and writable "
                   "by this user?)", file=sys.stderr)
             code = 1
             continue
-        print(f"{printable(fs.label)}: {said}", file=out)
+        print(f"{printable(folder_set.label)}: {said}", file=out)
     return code

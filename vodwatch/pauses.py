@@ -44,62 +44,64 @@ class Pauses:
         self.host = host
         self.looks: dict[str, float] = {}  # folder set -> when PAUSE files were looked for
 
-    def pause(self, rt: FolderSetRuntime, reason: str, detail: str) -> None:
-        if rt.paused is None:
-            log.error("folder.paused", folder=rt.fs.name, reason=reason, detail=detail,
+    def pause(self, runtime: FolderSetRuntime, reason: str, detail: str) -> None:
+        if runtime.paused is None:
+            log.error("folder.paused", folder=runtime.folder_set.name, reason=reason, detail=detail,
                       hint="uploads resume by themselves once VOD accepts the credentials "
                       "again (fix them and send SIGHUP to reload)")
-        rt.paused = reason or "credentials"
-        rt.recheck_at = time.monotonic() + self.host.config.retry.credentials_recheck_seconds
-        self.host.metrics.paused.labels(rt.fs.name, rt.paused).set(1)
+        runtime.paused = reason or "credentials"
+        runtime.recheck_at = time.monotonic() + self.host.config.retry.credentials_recheck_seconds
+        self.host.metrics.paused.labels(runtime.folder_set.name, runtime.paused).set(1)
         if self.host.once:
             self.host.stats.credentials = True
             self.host.stats.detail = detail
 
-    def recheck(self, rt: FolderSetRuntime, now: float) -> None:
-        if now < rt.recheck_at:
+    def recheck(self, runtime: FolderSetRuntime, now: float) -> None:
+        if now < runtime.recheck_at:
             return
-        rt.recheck_at = now + self.host.config.retry.credentials_recheck_seconds
+        runtime.recheck_at = now + self.host.config.retry.credentials_recheck_seconds
         try:
-            rt.svc.vod.asset_info(["0" * 32])
+            runtime.services.vod.asset_info(["0" * 32])
         except (RemoteError, TransportError) as exc:
             if classify(exc).action is Action.PAUSE:
-                log.warning("folder.still_paused", folder=rt.fs.name, error=str(exc))
+                log.warning("folder.still_paused", folder=runtime.folder_set.name, error=str(exc))
                 return
-        self.unpause(rt)
+        self.unpause(runtime)
 
-    def unpause(self, rt: FolderSetRuntime) -> None:
-        if rt.paused is None:
+    def unpause(self, runtime: FolderSetRuntime) -> None:
+        if runtime.paused is None:
             return
-        log.warning("folder.resumed", folder=rt.fs.name, was=rt.paused)
-        self.host.metrics.paused.labels(rt.fs.name, rt.paused).set(0)
-        rt.paused = None
-        self.host.journal.clear_pause(rt.fs.name)
+        log.warning("folder.resumed", folder=runtime.folder_set.name, was=runtime.paused)
+        self.host.metrics.paused.labels(runtime.folder_set.name, runtime.paused).set(0)
+        runtime.paused = None
+        self.host.journal.clear_pause(runtime.folder_set.name)
         now = time.monotonic()
         for job_id, folder in self.host.job_folder.items():
-            if folder == rt.fs.name and job_id in self.host.waiting:
+            if folder == runtime.folder_set.name and job_id in self.host.waiting:
                 self.host.waiting[job_id] = now
 
-    def check_held(self, rt: FolderSetRuntime, now: float) -> None:
+    def check_held(self, runtime: FolderSetRuntime, now: float) -> None:
         """Someone's pause (pause.py): one stat of the marker; a PAUSE file is looked for
         at least every second, when the scan of a polled inbox comes later."""
-        if rt.watch.mode == "polling" and now - self.looks.get(rt.fs.name, 0.0) >= 1.0:
-            self.looks[rt.fs.name] = now
+        if runtime.watch.mode == "polling" and now - self.looks.get(runtime.folder_set.name,
+                                                                    0.0) >= 1.0:
+            self.looks[runtime.folder_set.name] = now
             with contextlib.suppress(OSError):
-                rt.watch.pause_files = set(pause.pause_files(rt.fs.inbox))
-        held = pause.current(rt.marker.read(rt.fs.inbox), rt.watch.pause_files)
-        if held == rt.held:
+                runtime.watch.pause_files = set(pause.pause_files(runtime.folder_set.inbox))
+        held = pause.current(runtime.marker.read(runtime.folder_set.inbox),
+                             runtime.watch.pause_files)
+        if held == runtime.held:
             return
-        was, rt.held = rt.held, held
-        self.host.metrics.paused.labels(rt.fs.name, "held").set(1 if held else 0)
+        was, runtime.held = runtime.held, held
+        self.host.metrics.paused.labels(runtime.folder_set.name, "held").set(1 if held else 0)
         if held is not None:
-            rt.hold.set()  # in-flight uploads finish their part, checkpoint and wait
-            log.warning("folder.held", folder=rt.fs.name, by=held.who, why=held.why,
+            runtime.hold.set()  # in-flight uploads finish their part, checkpoint and wait
+            log.warning("folder.held", folder=runtime.folder_set.name, by=held.who, why=held.why,
                         hint="no new work until it is resumed (vodwatch resume, the web "
                         "page, or removing the PAUSE file)")
             return
-        rt.hold.clear()
-        log.warning("folder.resumed", folder=rt.fs.name, was=was.reason if was else "")
+        runtime.hold.clear()
+        log.warning("folder.resumed", folder=runtime.folder_set.name, was=was.reason if was else "")
         for job_id, folder in self.host.job_folder.items():
-            if folder == rt.fs.name and job_id in self.host.waiting:
+            if folder == runtime.folder_set.name and job_id in self.host.waiting:
                 self.host.waiting[job_id] = now

@@ -19,13 +19,12 @@ from typing import Any, Protocol
 
 import structlog
 
-from . import journal as J
 from . import upgrade
 from .config import Config
 from .journal import Journal
 from .runtime import FolderSetRuntime
 from .share_faults import share_fault
-from .states import FINAL_STATES
+from .states import FINAL_STATES, JobState
 from .titles import job_lock
 
 log = structlog.get_logger("vodwatch.recovery")
@@ -56,9 +55,9 @@ class Recovery:
         unavailable folder set wait, and the share's hidden folder is touched only
         when the share is there.
         """
-        for rt in self.book.sets.values():
-            if rt.watch.open_share():
-                self.recover_share(rt)
+        for runtime in self.book.sets.values():
+            if runtime.watch.open_share():
+                self.recover_share(runtime)
         for job in self.book.journal.unfinished_jobs():
             owner = self.book.sets.get(job.folder)
             if owner is None:
@@ -70,34 +69,36 @@ class Recovery:
                 with contextlib.suppress(OSError):
                     owner.claims.lock_asset(key)
                 owner.watch.active_assets.add(key)
-            self.book.job_folder[job.id] = owner.fs.name
+            self.book.job_folder[job.id] = owner.folder_set.name
             # A restart is a natural moment to retry: recovered jobs run at once.
             self.book.waiting[job.id] = time.monotonic()
             log.info("recover.job", job_id=job.id, asset_id=job.asset_id, state=job.state)
-        if all(rt.watch.available for rt in self.book.sets.values()):
+        if all(runtime.watch.available for runtime in self.book.sets.values()):
             self.book.journal.set_meta("legacy_claims", None)
         for folder, pause in self.book.journal.pauses().items():
             paused = self.book.sets.get(folder)
             if paused is not None:
                 paused.paused = pause["reason"]
 
-    def recover_share(self, rt: FolderSetRuntime) -> None:
+    def recover_share(self, runtime: FolderSetRuntime) -> None:
         """Our part of the share after a restart: 0.1 leftovers, take-overs, stale markers."""
         try:
-            upgrade.migrate_own_jobs(rt.claims, self.book.journal, rt.fs.name)
-            upgrade.sweep(rt.claims, self.book.config.claims.instance_id)
-            rt.claims.release_all_locks()
-            for work, dead in rt.claims.unfinished_takeovers():
-                rt.claims.finish_take_over(work, dead, functools.partial(self._adopt, rt))
+            upgrade.migrate_own_jobs(runtime.claims, self.book.journal, runtime.folder_set.name)
+            upgrade.sweep(runtime.claims, self.book.config.claims.instance_id)
+            runtime.claims.release_all_locks()
+            for work, dead in runtime.claims.unfinished_takeovers():
+                runtime.claims.finish_take_over(work, dead, functools.partial(self._adopt, runtime))
             needed = {f.marker for job in self.book.journal.unfinished_jobs()
-                      if job.folder == rt.fs.name for f in self.book.journal.files(job.id)}
-            for marker in rt.claims.my_markers():
+                      if job.folder == runtime.folder_set.name
+                      for f in self.book.journal.files(job.id)}
+            for marker in runtime.claims.my_markers():
                 if str(marker) not in needed:
-                    rt.claims.release(marker)
+                    runtime.claims.release(marker)
         except OSError as exc:
-            rt.watch.set_unavailable(share_fault(exc, exc.filename or str(rt.fs.inbox)))
+            runtime.watch.set_unavailable(share_fault(exc, exc.filename
+                                                      or str(runtime.folder_set.inbox)))
 
-    def _adopt(self, rt: FolderSetRuntime, ticket: dict[str, Any]) -> list[tuple[Path, int]]:
+    def _adopt(self, runtime: FolderSetRuntime, ticket: dict[str, Any]) -> list[tuple[Path, int]]:
         """Journal a dead daemon's job as ours; it then resumes like one of our own.
 
         Tickets hold no signed URL: a job that still needs one asks VOD again (a
@@ -108,60 +109,64 @@ class Recovery:
             return []
         for f in ticket["files"]:
             if f.get("final_path"):  # the peer may mount the share elsewhere
-                folder = rt.fs.failed if job.get("outcome") == "failed" else rt.fs.done
+                where = runtime.folder_set
+                folder = where.failed if job.get("outcome") == "failed" else where.done
                 f["final_path"] = str(folder / Path(f["final_path"]).name)
-        if job["state"] == J.CLAIMING:
-            job["state"] = J.CLAIMED
-        if job["state"] in (J.REQUESTED, J.UPLOADING) and any(
+        if job["state"] == JobState.CLAIMING:
+            job["state"] = JobState.CLAIMED
+        if job["state"] in (JobState.REQUESTED, JobState.UPLOADING) and any(
                 f["state"] not in ("uploaded", "refused") and not f.get("upload_id")
                 for f in ticket["files"]):
-            job["state"] = J.REQUESTING
-        job_id, files = self.book.journal.import_job(rt.fs.name, ticket, rt.fs.inbox)
+            job["state"] = JobState.REQUESTING
+        job_id, files = self.book.journal.import_job(runtime.folder_set.name, ticket,
+                                                     runtime.folder_set.inbox)
         if key := job_lock(job["asset_id"], job.get("title")):
-            rt.watch.active_assets.add(key)
-        rt.watch.busy.update(Path(f.inbox_path) for f in files)
-        rt.claims.write_ticket(job_id, rt.watch.ticket(job_id))
-        self.book.job_folder[job_id] = rt.fs.name
+            runtime.watch.active_assets.add(key)
+        runtime.watch.busy.update(Path(f.inbox_path) for f in files)
+        runtime.claims.write_ticket(job_id, runtime.watch.ticket(job_id))
+        self.book.job_folder[job_id] = runtime.folder_set.name
         self.book.waiting[job_id] = time.monotonic()
         log.warning("recover.adopted", job_id=job_id, asset_id=job["asset_id"],
                     state=job["state"], files=[f.name for f in files])
         return [(Path(f.marker), job_id) for f in files]
 
-    def keep_lease(self, rt: FolderSetRuntime) -> None:
+    def keep_lease(self, runtime: FolderSetRuntime) -> None:
         """Renew our lease, notice if we were taken over, and take over dead peers."""
-        if rt.claims.lost_tickets():
-            self._disown(rt)
-        if not rt.watch.renew():
+        if runtime.claims.lost_tickets():
+            self._disown(runtime)
+        if not runtime.watch.renew():
             return
         for job_id, fut in self.book.running.items():
-            if self.book.job_folder.get(job_id) == rt.fs.name and not fut.done():
+            if self.book.job_folder.get(job_id) == runtime.folder_set.name and not fut.done():
                 # Keep the ticket current (a multipart upload's ID and parts), so a peer
                 # that takes over carries the upload on instead of starting again.
                 with contextlib.suppress(Exception):
-                    rt.claims.write_ticket(job_id, rt.watch.ticket(job_id))
+                    runtime.claims.write_ticket(job_id, runtime.watch.ticket(job_id))
         try:
-            for dead in rt.claims.dead_owners():
-                rt.claims.take_over(dead, functools.partial(self._adopt, rt))
+            for dead in runtime.claims.dead_owners():
+                runtime.claims.take_over(dead, functools.partial(self._adopt, runtime))
             if self._legacy_left:
                 instance = self.book.config.claims.instance_id
-                self._legacy_left = not upgrade.sweep(rt.claims, instance)
+                self._legacy_left = not upgrade.sweep(runtime.claims, instance)
         except OSError as exc:
-            rt.watch.set_unavailable(share_fault(exc, exc.filename or str(rt.fs.inbox)))
+            runtime.watch.set_unavailable(share_fault(exc, exc.filename
+                                                      or str(runtime.folder_set.inbox)))
 
-    def _disown(self, rt: FolderSetRuntime) -> None:
+    def _disown(self, runtime: FolderSetRuntime) -> None:
         """A peer presumed us dead and carried our jobs on: they are its own now."""
-        log.error("claim.taken_over_by_peer", folder=rt.fs.name,
+        log.error("claim.taken_over_by_peer", folder=runtime.folder_set.name,
                   hint="this daemon could not renew its lease in time (share cut off or "
                   "slow); a peer carries its jobs on")
         for job in self.book.journal.unfinished_jobs():
-            if job.folder != rt.fs.name:
+            if job.folder != runtime.folder_set.name:
                 continue
             fut = self.book.running.get(job.id)
             if fut is not None and not fut.done():
                 continue  # it stops at its next step: our lease is not fresh
-            self.book.journal.set_job(job.id, state=J.ABANDONED, wait_reason="taken over by a peer")
+            self.book.journal.set_job(job.id, state=JobState.ABANDONED,
+                                      wait_reason="taken over by a peer")
             self.book.waiting.pop(job.id, None)
-            rt.watch.job_ended([Path(f.inbox_path) for f in self.book.journal.files(job.id)],
+            runtime.watch.job_ended([Path(f.inbox_path) for f in self.book.journal.files(job.id)],
                                job_lock(job.asset_id, job.title))
         with contextlib.suppress(OSError):
-            rt.claims.mine.mkdir(parents=False)
+            runtime.claims.mine.mkdir(parents=False)

@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from . import journal as J
-from .journal import Journal
+from .journal import FileRow, JobRow, Journal
 from .metrics import Metrics
 from .news import view as news_view
 from .status_collect import upload_progress
@@ -32,7 +31,7 @@ def in_flight(sets: Mapping[str, FolderSetRuntime]) -> list[dict[str, Any]]:
     """Every file being sent now: folder set, file, asset, bytes sent of total, elapsed."""
     return [{"folder": name, "file": p.name, "asset_id": p.asset_id, "total": p.total,
              "sent": p.sent, "elapsed_s": round(time.monotonic() - p.started, 1)}
-            for name, rt in sets.items() for p in list(rt.svc.progress.values())]
+            for name, runtime in sets.items() for p in list(runtime.services.progress.values())]
 
 
 def snapshot(sets: Mapping[str, FolderSetRuntime], waiting: int,
@@ -42,13 +41,13 @@ def snapshot(sets: Mapping[str, FolderSetRuntime], waiting: int,
     return {
         "pid": os.getpid(),
         "folders": {
-            name: {"mode": rt.watch.mode, "why": rt.watch.mode_why,
-                   "available": rt.watch.available, "unavailable": rt.watch.unavailable,
-                   "paused": rt.paused, "not_handled": dict(rt.watch.skipped),
-                   "held": rt.held.as_dict() if rt.held else None,
-                   "notify_failures": rt.news.failures,
-                   "queue": queue_snapshot(rt)}
-            for name, rt in sets.items()
+            name: {"mode": runtime.watch.mode, "why": runtime.watch.mode_why,
+                   "available": runtime.watch.available, "unavailable": runtime.watch.unavailable,
+                   "paused": runtime.paused, "not_handled": dict(runtime.watch.skipped),
+                   "held": runtime.held.as_dict() if runtime.held else None,
+                   "notify_failures": runtime.news.failures,
+                   "queue": queue_snapshot(runtime)}
+            for name, runtime in sets.items()
         },
         "in_flight": in_flight(sets),
         "waiting": waiting,
@@ -60,9 +59,10 @@ def snapshot(sets: Mapping[str, FolderSetRuntime], waiting: int,
 def status_line(sets: Mapping[str, FolderSetRuntime], running: int, waiting: int,
                 state_fault: str | None = None) -> str:
     """One line for sd_notify's STATUS (what ``systemctl status`` shows)."""
-    queued = sum(len(rt.watch.settler) for rt in sets.values())
-    paused = [n for n, rt in sets.items() if rt.paused or rt.held]
-    away = [f"{n} ({rt.watch.unavailable})" for n, rt in sets.items() if rt.watch.unavailable]
+    queued = sum(len(runtime.watch.settler) for runtime in sets.values())
+    paused = [n for n, runtime in sets.items() if runtime.paused or runtime.held]
+    away = [f"{n} ({runtime.watch.unavailable})" for n, runtime in sets.items()
+            if runtime.watch.unavailable]
     text = f"{queued} queued, {running} in flight, {waiting} waiting"
     text += f", PAUSED: {', '.join(paused)}" if paused else ""
     text += f", UNAVAILABLE: {'; '.join(away)}" if away else ""
@@ -73,9 +73,10 @@ def health(sets: Mapping[str, FolderSetRuntime], running: int, stopping: bool,
            state_fault: str | None = None) -> tuple[bool, dict[str, Any]]:
     """Healthy unless a folder set is paused or unavailable, the state folder failed,
     or the daemon is stopping."""
-    paused = {n: rt.paused or (f"paused by {rt.held.who}" if rt.held else "")
-              for n, rt in sets.items() if rt.paused or rt.held}
-    unavailable = {n: rt.watch.unavailable for n, rt in sets.items() if rt.watch.unavailable}
+    paused = {n: runtime.paused or (f"paused by {runtime.held.who}" if runtime.held else "")
+              for n, runtime in sets.items() if runtime.paused or runtime.held}
+    unavailable = {n: runtime.watch.unavailable for n, runtime in sets.items()
+                   if runtime.watch.unavailable}
     ok = not paused and not unavailable and not stopping and not state_fault
     return ok, {"paused": paused, "unavailable": unavailable, "in_flight": running,
                 "state": state_fault or "ok"}
@@ -86,15 +87,15 @@ def update_gauges(metrics: Metrics, sets: Mapping[str, FolderSetRuntime],
     """Queue depth (paused jobs of ``waiting`` included), share availability, bytes in
     flight, and (``count_failed``) the files waiting in each failed/ folder."""
     metrics.inflight_bytes.set(sum(item["sent"] for item in in_flight(sets)))
-    for name, rt in sets.items():
+    for name, runtime in sets.items():
         metrics.folder(name)
-        held = (waiting or {}).get(name, 0) if rt.paused else 0
-        metrics.queue.labels(name).set(len(rt.watch.settler) + held)
-        metrics.share_available.labels(name).set(1 if rt.watch.available else 0)
-        metrics.unavailable.labels(name).set(0 if rt.watch.available else 1)
-        metrics.notify_failures.labels(name).set(rt.news.failures)
+        held = (waiting or {}).get(name, 0) if runtime.paused else 0
+        metrics.queue.labels(name).set(len(runtime.watch.settler) + held)
+        metrics.share_available.labels(name).set(1 if runtime.watch.available else 0)
+        metrics.unavailable.labels(name).set(0 if runtime.watch.available else 1)
+        metrics.notify_failures.labels(name).set(runtime.news.failures)
         if count_failed:
-            metrics.failed_waiting.labels(name).set(failed_files(rt.fs.failed))
+            metrics.failed_waiting.labels(name).set(failed_files(runtime.folder_set.failed))
 
 
 def failed_files(folder: Path) -> int:
@@ -117,7 +118,7 @@ def log_progress(items: Iterable[Mapping[str, Any]]) -> None:
                  eta_s=round(p["eta_s"]) if p["eta_s"] is not None else None)
 
 
-def file_state(job: J.JobRow, f: J.FileRow, progress: Progress | None, running: bool,
+def file_state(job: JobRow, f: FileRow, progress: Progress | None, running: bool,
                paused: bool) -> dict[str, Any]:
     """One file of an unfinished job as the status page shows it."""
     entry: dict[str, Any] = {"name": f.name, "size": f.size or 0}
@@ -138,35 +139,35 @@ def file_state(job: J.JobRow, f: J.FileRow, progress: Progress | None, running: 
     return entry
 
 
-def page_view(rt: FolderSetRuntime, journal: Journal, running: set[int]) -> dict[str, Any]:
+def page_view(runtime: FolderSetRuntime, journal: Journal, running: set[int]) -> dict[str, Any]:
     """What the status page in the share says about this folder set now."""
     state, why = "working", None
-    if rt.watch.unavailable:
-        state, why = "unavailable", rt.watch.unavailable
-    elif rt.held is not None:
-        state, why = "paused", held_words(rt.held)
-    elif rt.paused:
-        pause = journal.pauses().get(rt.fs.name, {})
-        state, why = "paused", str(pause.get("detail") or rt.paused)
+    if runtime.watch.unavailable:
+        state, why = "unavailable", runtime.watch.unavailable
+    elif runtime.held is not None:
+        state, why = "paused", held_words(runtime.held)
+    elif runtime.paused:
+        pause = journal.pauses().get(runtime.folder_set.name, {})
+        state, why = "paused", str(pause.get("detail") or runtime.paused)
     jobs = []
     for job in journal.unfinished_jobs():
-        if job.folder != rt.fs.name:
+        if job.folder != runtime.folder_set.name:
             continue
         for f in journal.files(job.id):
             if f.state in ("done", "failed"):
                 continue
-            jobs.append(file_state(job, f, rt.svc.progress.get(f.id), job.id in running,
-                                   bool(rt.paused or rt.held)))
+            jobs.append(file_state(job, f, runtime.services.progress.get(f.id), job.id in running,
+                                   bool(runtime.paused or runtime.held)))
     recent = [{"at": e["at"], "file": e["file"] or "", "outcome": e["event"],
                # a done event's detail is the name in done/: worth saying if it differs
                "detail": "" if e["detail"] == e["file"] else (
                    f"kept in done/ as {e['detail']}" if e["event"] == "done"
                    else e["detail"] or ""),
                "asset_id": e["asset_id"] or ""}
-              for e in journal.recent_events(["done", "failed"], 20, rt.fs.name)]
-    return news_view(state=state, why=why, pending=rt.watch.settler.pending(), jobs=jobs,
-                     not_handled=rt.watch.skipped, recent=recent,
-                     language_map=rt.svc.language_map)
+              for e in journal.recent_events(["done", "failed"], 20, runtime.folder_set.name)]
+    return news_view(state=state, why=why, pending=runtime.watch.settler.pending(), jobs=jobs,
+                     not_handled=runtime.watch.skipped, recent=recent,
+                     language_map=runtime.services.language_map)
 
 
 def held_words(held: ManualPause) -> str:
@@ -175,11 +176,11 @@ def held_words(held: ManualPause) -> str:
     return f"{held.reason} since {since}" + (f": {held.why}" if held.why else "")
 
 
-def queue_snapshot(rt: FolderSetRuntime, limit: int = 50) -> list[dict[str, Any]]:
+def queue_snapshot(runtime: FolderSetRuntime, limit: int = 50) -> list[dict[str, Any]]:
     """Files waiting in the inbox, for ``status``."""
-    now = rt.watch.clock()
+    now = runtime.watch.clock()
     out = []
-    for path, info in list(rt.watch.settler.pending().items())[:limit]:
+    for path, info in list(runtime.watch.settler.pending().items())[:limit]:
         out.append({"file": path.name, "size": info.size, "settled": info.settled,
                     "stable_for_s": round(now - info.stable_since, 1),
                     "waiting_for_s": round(now - info.first_seen, 1)})

@@ -34,7 +34,7 @@ class RunStats:
         """``once`` is done: nothing runs, and nothing waits that it would wait for."""
         if running:
             return False
-        away = [rt.watch.unavailable for rt in sets.values() if rt.watch.unavailable]
+        away = [runtime.watch.unavailable for runtime in sets.values() if runtime.watch.unavailable]
         if away:
             # `once` does not wait for a share to come back: exit 3 says why.
             self.unreachable = True
@@ -43,7 +43,8 @@ class RunStats:
         if self.credentials or self.unreachable:
             return True
         # A folder set someone paused takes no work: `once` does not wait for its files.
-        held = {name for name, rt in sets.items() if rt.held}
+        held = {name for name, runtime in sets.items() if runtime.held}
         if any(job_folder.get(job_id) not in held for job_id in waiting):
             return False
-        return all(len(rt.watch.settler) == 0 for name, rt in sets.items() if name not in held)
+        return all(len(runtime.watch.settler) == 0 for name, runtime in sets.items()
+                   if name not in held)

@@ -16,7 +16,6 @@ from typing import Any
 
 import structlog
 
-from . import journal as J
 from .decide import Next, Situation, TakenOver, decide
 from .errors import (
     RemoteError,
@@ -44,47 +43,47 @@ from .upload import (
 log = structlog.get_logger("vodwatch.runner")
 
 
-def run_job(svc: Services, job_id: int) -> Outcome:
+def run_job(services: Services, job_id: int) -> Outcome:
     """Carry a job forward from its journaled state until it ends, waits or pauses.
 
     The steps raise; ``decide`` (a pure table) says what happens next; this applies it.
     """
-    job = svc.journal.job(job_id)
-    bound = log.bind(job_id=job_id, asset_id=job.asset_id, folder=svc.folder)
+    job = services.journal.job(job_id)
+    bound = log.bind(job_id=job_id, asset_id=job.asset_id, folder=services.folder)
     started = time.monotonic()
     while True:
-        job = svc.journal.job(job_id)
+        job = services.journal.job(job_id)
         if job.state in FINAL_STATES:
             return Outcome(job.state)
         try:
-            _STEPS[job.state](svc, job)
+            _STEPS[job.state](services, job)
             continue
         except _Restart:
             continue  # the step moved the state back; run the loop again
         except (VodwatchError, OSError) as exc:
-            outcome = _after(svc, job, exc, bound)
+            outcome = _after(services, job, exc, bound)
         finally:
-            _keep_ticket(svc, job, started)
+            _keep_ticket(services, job, started)
         if outcome is not None:
             return outcome
 
 
-def _after(svc: Services, job: JobRow, exc: BaseException, bound: Any) -> Outcome | None:
+def _after(services: Services, job: JobRow, exc: BaseException, bound: Any) -> Outcome | None:
     """Apply the verdict on what went wrong; None when the job carries on at once."""
-    if not isinstance(exc, (Interrupted, TakenOver)) and job.state != J.CLAIMING and (
-            not _ours(svc, job)):
+    if not isinstance(exc, (Interrupted, TakenOver)) and job.state != JobState.CLAIMING and (
+            not _ours(services, job)):
         exc = TakenOver()  # act on nothing: it is a peer's job now
     situation = Situation(exc, JobState(job.state), job.attempts, job.asset_id,
-                          share_present=svc.claims.root.is_dir())
-    verdict = decide(situation, svc.policy)
+                          share_present=services.claims.root.is_dir())
+    verdict = decide(situation, services.policy)
     if verdict.next is Next.CHECK_STATE:
         try:
-            state = svc.vod.asset_status(job.asset_id)
+            state = services.vod.asset_status(job.asset_id)
         except (RemoteError, TransportError) as query_error:
             situation = replace(situation, error=query_error)
         else:
             situation = replace(situation, asset_state=state)
-        verdict = decide(situation, svc.policy)
+        verdict = decide(situation, services.policy)
     event, level = _EVENTS[verdict.next]
     getattr(bound, level)(event, state=job.state, reason=verdict.reason, error=str(exc),
                           **({"retry_in": round(verdict.delay, 1), "attempt": job.attempts + 1}
@@ -93,37 +92,40 @@ def _after(svc: Services, job: JobRow, exc: BaseException, bound: Any) -> Outcom
         case Next.STOP:
             return Outcome.INTERRUPTED
         case Next.LEAVE:
-            svc.journal.set_job(job.id, state=J.ABANDONED, wait_reason="taken over by a peer")
+            services.journal.set_job(job.id, state=JobState.ABANDONED,
+                                     wait_reason="taken over by a peer")
             return Outcome.ABANDONED
         case Next.DROP:
-            _give_up(svc, job, J.ABANDONED, verdict.why)
+            _give_up(services, job, JobState.ABANDONED, verdict.why)
             return Outcome.ABANDONED
         case Next.REDO:
-            _give_up(svc, job, J.REQUEUED, verdict.why)
+            _give_up(services, job, JobState.REQUEUED, verdict.why)
             return Outcome.REQUEUED
         case Next.FAIL:
             assert verdict.failure is not None
-            _to_failed(svc, job, verdict.failure)
+            _to_failed(services, job, verdict.failure)
             return None
         case Next.ASK_AGAIN:
-            for f in svc.journal.files(job.id):
+            for f in services.journal.files(job.id):
                 if f.state != "uploaded":
-                    svc.journal.set_file(f.id, upload_id=None, part_size=None)
-            svc.journal.set_job(job.id, state=J.REQUESTING, attempts=job.attempts + 1)
+                    services.journal.set_file(f.id, upload_id=None, part_size=None)
+            services.journal.set_job(job.id, state=JobState.REQUESTING, attempts=job.attempts + 1)
             return None
         case Next.PAUSE:
-            svc.journal.set_pause(svc.folder, verdict.reason, verdict.why)
-            svc.journal.set_job(job.id, retry_at=svc.clock() + svc.credentials_recheck,
+            services.journal.set_pause(services.folder, verdict.reason, verdict.why)
+            services.journal.set_job(job.id,
+                                     retry_at=services.clock() + services.credentials_recheck,
                                 wait_reason=f"paused: {verdict.reason}")
             return Outcome.PAUSED
         case Next.UNAVAILABLE:
-            svc.journal.set_job(job.id, retry_at=svc.clock() + 2.0, wait_reason=verdict.why)
+            services.journal.set_job(job.id, retry_at=services.clock() + 2.0,
+                                     wait_reason=verdict.why)
             return Outcome.UNAVAILABLE
         case _:
-            if svc.on_retry is not None:
-                svc.on_retry(verdict.reason)
-            svc.journal.set_job(job.id, attempts=job.attempts + 1,
-                                retry_at=svc.clock() + verdict.delay, wait_reason=verdict.why)
+            if services.on_retry is not None:
+                services.on_retry(verdict.reason)
+            services.journal.set_job(job.id, attempts=job.attempts + 1,
+                                retry_at=services.clock() + verdict.delay, wait_reason=verdict.why)
             return Outcome.WAITING
 
 
@@ -142,33 +144,33 @@ _EVENTS: dict[Next, tuple[str, str]] = {
 }
 
 
-def _keep_ticket(svc: Services, job: JobRow, started: float) -> None:
+def _keep_ticket(services: Services, job: JobRow, started: float) -> None:
     """The job's ticket on the share follows its state; a finished job's goes away."""
-    state = svc.journal.job(job.id).state
+    state = services.journal.job(job.id).state
     if state in FINAL_STATES:
-        svc.claims.drop_ticket(job.id)
-        _summary(svc, job.id, started)
-    elif state != job.state and svc.ticket is not None:
-        svc.claims.write_ticket(job.id, svc.ticket(job.id))
+        services.claims.drop_ticket(job.id)
+        _summary(services, job.id, started)
+    elif state != job.state and services.ticket is not None:
+        services.claims.write_ticket(job.id, services.ticket(job.id))
 
 
 _STEPS: dict[str, Callable[[Services, JobRow], None]] = {
-    J.CLAIMING: _claiming,
-    J.CLAIMED: _claimed,
-    J.READY: ready_or_create,  # an update, or a new asset (create mode)
-    J.CREATING: _creating,
-    J.REQUESTING: _requesting,
-    J.REQUESTED: _requested,
-    J.UPLOADING: _uploading,
-    J.CONFIRMING: _confirming,
-    J.CONFIRMED: _confirmed,
-    J.FINISHING: _finishing,
+    JobState.CLAIMING: _claiming,
+    JobState.CLAIMED: _claimed,
+    JobState.READY: ready_or_create,  # an update, or a new asset (create mode)
+    JobState.CREATING: _creating,
+    JobState.REQUESTING: _requesting,
+    JobState.REQUESTED: _requested,
+    JobState.UPLOADING: _uploading,
+    JobState.CONFIRMING: _confirming,
+    JobState.CONFIRMED: _confirmed,
+    JobState.FINISHING: _finishing,
 }
 
 
-def _summary(svc: Services, job_id: int, started: float) -> None:
-    job = svc.journal.job(job_id)
-    files = svc.journal.files(job_id)
+def _summary(services: Services, job_id: int, started: float) -> None:
+    job = services.journal.job(job_id)
+    files = services.journal.files(job_id)
     size = sum(f.size or 0 for f in files)
     took = max(time.monotonic() - started, 1e-6)
     log.info("job.finished", job_id=job_id, asset_id=job.asset_id, outcome=job.state,

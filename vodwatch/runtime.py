@@ -54,9 +54,9 @@ class Shared:
 class FolderSetRuntime:
     """A folder set's watcher, claims, services and news, and whether it is paused."""
 
-    fs: FolderSet
+    folder_set: FolderSet
     watch: FolderWatch
-    svc: Services
+    services: Services
     claims: Claims
     news: News
     paused: str | None = None  # the daemon's own pause (credentials, permission)
@@ -66,9 +66,9 @@ class FolderSetRuntime:
     marker: MarkerWatch = field(default_factory=MarkerWatch)
 
 
-def build(config: Config, fs: FolderSet, shared: Shared, pacer: Pacer | Any,
+def build(config: Config, folder_set: FolderSet, shared: Shared, pacer: Pacer | Any,
           previous: FolderSetRuntime | None = None) -> FolderSetRuntime:
-    """Everything ``fs`` needs, from ``config``; at a reload, ``previous`` lives on."""
+    """Everything ``folder_set`` needs, from ``config``; at a reload, ``previous`` lives on."""
     assert config.credentials is not None
     hold = previous.hold if previous is not None else threading.Event()
     stop = AnyEvent(shared.stop, hold)  # held: in-flight uploads stop after their part
@@ -77,7 +77,8 @@ def build(config: Config, fs: FolderSet, shared: Shared, pacer: Pacer | Any,
                         config.vod.verify_tls, config.vod.ca_bundle,
                         pool_size=config.upload.workers * config.upload.parallel_parts + 4)
     session = make_session(http)
-    vod = VodClient(fs.endpoint, fs.project_id, config.credentials.ak, config.credentials.sk,
+    vod = VodClient(folder_set.endpoint, folder_set.project_id, config.credentials.ak,
+                    config.credentials.sk,
                     session=session, timeout=http.timeout, pacer=pacer, stop=shared.abort)
     uploader = Uploader(vod, ObsClient(session, http.timeout), shared.journal,
                         part_size=(config.upload.part_size_mb or 20) * MiB,
@@ -88,42 +89,45 @@ def build(config: Config, fs: FolderSet, shared: Shared, pacer: Pacer | Any,
                         retry_part=shared.part_retry(policy),
                         sleep=functools.partial(_wait, shared.abort))
     if previous is None:
-        claims = Claims(fs.inbox, shared.daemon_id, config.claims.lease_seconds)
-        watch = FolderWatch(fs, shared.journal, claims, config.settle_seconds,
+        claims = Claims(folder_set.inbox, shared.daemon_id, config.claims.lease_seconds)
+        watch = FolderWatch(folder_set, shared.journal, claims, config.settle_seconds,
                             config.max_writing_hours * 3600, config.scan_interval_seconds,
                             config.rescan_seconds, config.language_map, shared.hints)
     else:
         claims, watch = previous.claims, previous.watch
         claims.lease_seconds = config.claims.lease_seconds
-        watch.reconfigure(fs, config.settle_seconds, config.max_writing_hours * 3600,
+        watch.reconfigure(folder_set, config.settle_seconds, config.max_writing_hours * 3600,
                           config.scan_interval_seconds, config.rescan_seconds,
                           config.language_map)
-    svc = Services(fs.name, fs.done, fs.failed, shared.journal, vod, uploader, claims, policy,
+    services = Services(folder_set.name, folder_set.done, folder_set.failed, shared.journal, vod,
+                        uploader, claims, policy,
                    config.language_map, config.upload.multipart_threshold_mb * MiB,
                    config.retry.credentials_recheck_seconds, stop=stop,
                    on_outcome=shared.on_outcome, on_retry=shared.on_retry)
-    svc.ticket = watch.ticket
-    svc.create_assets, svc.asset_defaults = fs.create_assets, dict(fs.asset_defaults)
+    services.ticket = watch.ticket
+    services.create_assets = folder_set.create_assets
+    services.asset_defaults = dict(folder_set.asset_defaults)
     uploader.on_started = functools.partial(_write_ticket, claims, watch)
-    watch.prehash = svc.prehash = shared.prehash
-    news = _news(config, fs, shared, previous)
-    runtime = FolderSetRuntime(fs, watch, svc, claims, news, hold=hold)
+    watch.prehash = services.prehash = shared.prehash
+    news = _news(config, folder_set, shared, previous)
+    runtime = FolderSetRuntime(folder_set, watch, services, claims, news, hold=hold)
     if previous is not None:
         runtime.paused, runtime.recheck_at = previous.paused, previous.recheck_at
         runtime.held, runtime.marker = previous.held, previous.marker
     return runtime
 
 
-def _news(config: Config, fs: FolderSet, shared: Shared,
+def _news(config: Config, folder_set: FolderSet, shared: Shared,
           previous: FolderSetRuntime | None) -> News:
     """The folder set's news: kept at a reload unless what it tells or where changed."""
     if previous is not None:
-        old = previous.fs
+        old = previous.folder_set
         if (old.notify, old.notify_deliveries, old.status_file, old.label, old.done) == (
-                fs.notify, fs.notify_deliveries, fs.status_file, fs.label, fs.done):
+                folder_set.notify, folder_set.notify_deliveries, folder_set.status_file,
+                folder_set.label, folder_set.done):
             return previous.news
         previous.news.stopped(share_ok=False)  # its notification threads end here
-    return News(fs, shared.daemon_id, config.state_dir, config.language_map)
+    return News(folder_set, shared.daemon_id, config.state_dir, config.language_map)
 
 
 def _wait(event: threading.Event, seconds: float) -> None:

@@ -73,36 +73,36 @@ class Services:
     asset_defaults: dict[str, Any] = field(default_factory=dict)  # new assets' metadata
 
 
-def cancel_upload(svc: Services, asset_id: str) -> None:
+def cancel_upload(services: Services, asset_id: str) -> None:
     """Confirm CANCELLED so the asset can be updated again; fine if it is not open."""
     try:
-        svc.vod.confirm(asset_id, "CANCELLED")
+        services.vod.confirm(asset_id, "CANCELLED")
     except RemoteError as exc:
         if exc.code != "VOD.10126":
             raise
 
 
-def asset_state_error(svc: Services, job: JobRow, exc: RemoteError) -> AssetStateError:
-    status = svc.vod.asset_status(job.asset_id)
+def asset_state_error(services: Services, job: JobRow, exc: RemoteError) -> AssetStateError:
+    status = services.vod.asset_status(job.asset_id)
     return AssetStateError(job.asset_id, status, *state_words(job.asset_id, status),
                            fault=exc.fault)
 
 
-def parsed_name(svc: Services, f: FileRow) -> ParsedName:
+def parsed_name(services: Services, f: FileRow) -> ParsedName:
     """The file's name as understood when it was claimed (kept in the journal), so a
     name is parsed once per job; older journals without it parse the name again."""
     if f.slot:
         fields = json.loads(f.slot)
         return ParsedName(**{**fields, "kind": Kind(fields["kind"])})
-    return parse_name(f.name, svc.language_map, create=svc.create_assets)
+    return parse_name(f.name, services.language_map, create=services.create_assets)
 
 
-def unlock(svc: Services, job: JobRow) -> None:
+def unlock(services: Services, job: JobRow) -> None:
     """Release the share-wide lock the job holds: its title's (create mode) or its asset's."""
-    svc.claims.unlock_asset(job_lock(job.asset_id, job.title))
+    services.claims.unlock_asset(job_lock(job.asset_id, job.title))
 
 
-def still_same(svc: Services, f: FileRow) -> None:
+def still_same(services: Services, f: FileRow) -> None:
     """The file is still what was hashed and sent; FileChanged (or FileVanished) if not.
 
     Size or mtime moved: changed. Only ctime or the inode moved (a Finder tag, an SMB
@@ -113,17 +113,17 @@ def still_same(svc: Services, f: FileRow) -> None:
     try:
         check_unchanged(path, f)
     except MetadataChanged:
-        snap = rehash_matches(path, f.md5 or "", svc.stop, parts=svc.journal.parts(f.id),
+        snap = rehash_matches(path, f.md5 or "", services.stop, parts=services.journal.parts(f.id),
                               part_size=f.part_size or 0)
         if snap is None:
             raise FileChanged(f"{f.name} changed while vodwatch was sending it",
                               "it will be sent again once it stays unchanged") from None
-        svc.journal.set_file(f.id, size=snap.size, mtime_ns=snap.mtime_ns,
+        services.journal.set_file(f.id, size=snap.size, mtime_ns=snap.mtime_ns,
                              ctime_ns=snap.ctime_ns, ino=snap.ino)
         log.info("file.attributes_changed", file=f.name, verdict="content is the same")
 
 
-def refuse(svc: Services, job: JobRow, f: FileRow, failure: Failure) -> None:
+def refuse(services: Services, job: JobRow, f: FileRow, failure: Failure) -> None:
     """This file fails on its own; the other files of the job carry on."""
-    svc.journal.set_file(f.id, state="refused", error=json.dumps(failure.__dict__))
+    services.journal.set_file(f.id, state="refused", error=json.dumps(failure.__dict__))
     log.warning("file.refused", file=f.name, asset_id=job.asset_id, reason=failure.sentence)

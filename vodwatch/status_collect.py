@@ -13,12 +13,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from . import journal as J
 from .config import Config, FolderSet
 from .finish import read_failed_detail
-from .journal import Journal
+from .journal import JobRow, Journal
 from .log import redact
 from .pause import ManualPause, read_state
+from .states import JobState
 from .status_text import ago, fraction
 from .words import printable
 
@@ -27,8 +27,9 @@ HEARTBEAT_TIMEOUT_SECONDS = 10.0
 RECENT = 10  # how many done and failed files are listed per folder set
 
 # Every state a job can be in before it ends (the journal's words).
-ACTIVE_STATES = (J.CLAIMING, J.CLAIMED, J.READY, J.REQUESTING, J.REQUESTED, J.UPLOADING,
-                 J.CONFIRMING, J.CONFIRMED, J.FINISHING)
+ACTIVE_STATES = (JobState.CLAIMING, JobState.CLAIMED, JobState.READY, JobState.REQUESTING,
+                 JobState.REQUESTED, JobState.UPLOADING,
+                 JobState.CONFIRMING, JobState.CONFIRMED, JobState.FINISHING)
 
 _URL_WITH_QUERY = re.compile(r"(?i)\b(?:https?|s3)://[^\s\"'<>]*\?[^\s\"'<>]*")
 
@@ -52,9 +53,9 @@ def collect(journal: Journal, config: Config, now: float) -> dict[str, Any]:
     pauses = journal.pauses()
     unfinished = journal.jobs_in(ACTIVE_STATES, limit=1000)
 
-    names = [fs.name for fs in config.folders]
+    names = [folder_set.name for folder_set in config.folders]
     names += [n for n in (*snap_folders, *pauses) if n not in names]
-    paths = {fs.name: fs for fs in config.folders}
+    paths = {folder_set.name: folder_set for folder_set in config.folders}
 
     folder_of_asset = {job.asset_id: job.folder for job in unfinished}
     in_flight: dict[str | None, list[dict[str, Any]]] = {}
@@ -69,10 +70,10 @@ def collect(journal: Journal, config: Config, now: float) -> dict[str, Any]:
     folders = []
     for name in names:
         snap: Mapping[str, Any] = snap_folders.get(name) or {}
-        fs = paths.get(name)
+        folder_set = paths.get(name)
         pause = pauses.get(name)
         paused: dict[str, Any] | None = None
-        held = _held(snap, fs, live)
+        held = _held(snap, folder_set, live)
         if held is not None:
             paused = {"reason": clean(held.reason), "detail": clean(held.why),
                       "since": held.since, "by": clean(held.who), "manual": True}
@@ -83,9 +84,9 @@ def collect(journal: Journal, config: Config, now: float) -> dict[str, Any]:
             paused = {"reason": clean(snap["paused"]), "detail": "", "since": None}
         folders.append({
             "name": clean(name),
-            "label": clean(fs.label) if fs else clean(name),
-            "paths": ({"inbox": clean(fs.inbox), "done": clean(fs.done),
-                       "failed": clean(fs.failed)} if fs else None),
+            "label": clean(folder_set.label) if folder_set else clean(name),
+            "paths": ({"inbox": clean(folder_set.inbox), "done": clean(folder_set.done),
+                       "failed": clean(folder_set.failed)} if folder_set else None),
             "mode": _opt(snap.get("mode")) if snap else None,
             "why": _opt(snap.get("why")) if snap else None,
             "available": bool(snap.get("available", True)) if snap else None,
@@ -126,11 +127,11 @@ def _bandwidth(found: Any) -> dict[str, Any] | None:
             "next_limit_mbps": found.get("next_limit_mbps")}
 
 
-def _held(snap: Mapping[str, Any], fs: FolderSet | None, live: bool) -> ManualPause | None:
+def _held(snap: Mapping[str, Any], folder_set: FolderSet | None, live: bool) -> ManualPause | None:
     """Someone's pause: as the running daemon sees it, else as the share says."""
     if live and snap:
         return ManualPause.from_dict(snap.get("held"))
-    return read_state(fs.inbox) if fs is not None else None
+    return read_state(folder_set.inbox) if folder_set is not None else None
 
 
 def daemon_summary(info: Mapping[str, Any] | None, now: float) -> dict[str, Any]:
@@ -173,7 +174,7 @@ def upload_progress(item: Mapping[str, Any]) -> dict[str, Any]:
             "eta_s": round(eta, 1) if eta is not None else None}
 
 
-def _waiting(journal: Journal, job: J.JobRow, now: float) -> dict[str, Any]:
+def _waiting(journal: Journal, job: JobRow, now: float) -> dict[str, Any]:
     retry_at = float(job.retry_at or now)
     return {"job_id": job.id, "asset_id": clean(job.asset_id), "state": job.state,
             "attempts": job.attempts, "reason": clean(job.wait_reason or ""),

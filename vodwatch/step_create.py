@@ -24,7 +24,6 @@ from typing import Any
 
 import structlog
 
-from . import journal as J
 from .asset_meta import TOKEN_PREFIX, MetaProblem, create_request, read_sidecar
 from .decide import FailFile
 from .explain import UPDATABLE, UPLOADING, incomplete_answer_failure
@@ -33,6 +32,7 @@ from .group import ReadyFile
 from .journal import FileRow, JobRow
 from .names import Kind
 from .services import Services, cancel_upload, parsed_name, refuse
+from .states import JobState
 from .step_send import _ready, _urls_for
 from .titles import read_mapping, write_mapping
 
@@ -48,7 +48,7 @@ def new_token() -> str:
 
 # ---- claimed: the metadata read, a title's earlier asset checked ---------------------
 
-def prepare_title(svc: Services, job: JobRow, files: list[FileRow]) -> None:
+def prepare_title(services: Services, job: JobRow, files: list[FileRow]) -> None:
     """Read the sidecar of a new title (a bad one fails the group); refuse files that
     cannot go with this job (metadata for an existing asset, a second video for a title
     whose asset has its video)."""
@@ -56,13 +56,13 @@ def prepare_title(svc: Services, job: JobRow, files: list[FileRow]) -> None:
     metadata = [f for f in live if f.kind == Kind.METADATA]
     if job.asset_id:  # the title became an asset earlier: this is an update of it
         for f in metadata:
-            refuse(svc, job, f, Failure(
+            refuse(services, job, f, Failure(
                 f"{f.name} gives metadata for {job.title}, which is already asset "
                 f"{job.asset_id}; metadata is only read together with a new title's video.",
                 "change the asset's details in the VOD console", asset_id=job.asset_id))
         video = next((f for f in live if f.kind == Kind.VIDEO), None)
         if video is not None:
-            status = svc.vod.asset_status(job.asset_id)
+            status = services.vod.asset_status(job.asset_id)
             if status not in UPDATABLE | UPLOADING:
                 failure = Failure(
                     f"{video.name} has the title {job.title}, which already became asset "
@@ -73,9 +73,9 @@ def prepare_title(svc: Services, job: JobRow, files: list[FileRow]) -> None:
                     asset_id=job.asset_id, state=status)
                 if len([f for f in live if f.kind != Kind.METADATA]) == 1:
                     raise FailFile(failure)
-                refuse(svc, job, video, failure)
+                refuse(services, job, video, failure)
         return
-    meta = dict(svc.asset_defaults)
+    meta = dict(services.asset_defaults)
     for f in metadata:
         try:
             meta.update(read_sidecar(Path(f.inbox_path)))
@@ -84,7 +84,7 @@ def prepare_title(svc: Services, job: JobRow, files: list[FileRow]) -> None:
                 f"{f.name} cannot be used: {exc.key} {exc.problem}.",
                 f"{exc.fix} in {f.name}, then put it back in the inbox with the other files "
                 f"of {job.title}")) from None
-        svc.journal.set_file(f.id, state="uploaded")  # read, never sent
+        services.journal.set_file(f.id, state="uploaded")  # read, never sent
     if not any(f.kind == Kind.VIDEO for f in live):
         names = ", ".join(f.name for f in live)
         raise FailFile(Failure(
@@ -92,51 +92,51 @@ def prepare_title(svc: Services, job: JobRow, files: list[FileRow]) -> None:
             "title came with them.",
             f"put them back in the inbox together with the video ({job.title}.mp4) so that "
             "one new asset is created with all of them"))
-    svc.journal.set_job(job.id, create_meta=json.dumps(
+    services.journal.set_job(job.id, create_meta=json.dumps(
         {k: list(v) if isinstance(v, tuple) else v for k, v in meta.items()}))
 
 
 # ---- ready → creating → requested ------------------------------------------------------
 
-def ready_or_create(svc: Services, job: JobRow) -> None:
+def ready_or_create(services: Services, job: JobRow) -> None:
     """An update asks UpdateAsset; a new title records its intent, then creates."""
     if job.asset_id or not job.title:
-        _ready(svc, job)
+        _ready(services, job)
         return
-    inbox = svc.claims.inbox
+    inbox = services.claims.inbox
     known = read_mapping(inbox, job.title) or {}
     if known.get("asset_id"):  # made by an earlier job of this title: update it
-        _adopt(svc, job, str(known["asset_id"]))
+        _adopt(services, job, str(known["asset_id"]))
         return
     token = str(known.get("token") or job.create_token or new_token())
-    first = known.get("requested_at") or job.create_requested_at or svc.clock()
+    first = known.get("requested_at") or job.create_requested_at or services.clock()
     write_mapping(inbox, job.title, token=token, requested_at=first)
-    svc.journal.set_job(job.id, state=J.CREATING, create_token=token,
+    services.journal.set_job(job.id, state=JobState.CREATING, create_token=token,
                         create_requested_at=first)
     if known.get("token"):
         # An earlier job of this title asked before: its asset may exist. Look first.
-        _creating(svc, svc.journal.job(job.id))
+        _creating(services, services.journal.job(job.id))
         return
-    _send_create(svc, svc.journal.job(job.id))
+    _send_create(services, services.journal.job(job.id))
 
 
-def _creating(svc: Services, job: JobRow) -> None:
+def _creating(services: Services, job: JobRow) -> None:
     """The answer is missing (crash, lost answer, retry): find the asset by its token,
     adopt it if it is there, else create (with the same token)."""
-    found = find_by_token(svc, job)
+    found = find_by_token(services, job)
     if found:
         log.warning("job.create_took_effect", job_id=job.id, asset_id=found, title=job.title,
                     action="adopt the asset, cancel its open upload and ask again")
-        _adopt(svc, job, found)
+        _adopt(services, job, found)
         return
-    _send_create(svc, job)
+    _send_create(services, job)
 
 
-def find_by_token(svc: Services, job: JobRow) -> str | None:
+def find_by_token(services: Services, job: JobRow) -> str | None:
     """The asset whose tags hold the job's token (ListAssetList), or None."""
     assert job.create_token
-    since = (job.create_requested_at or svc.clock()) - LIST_WINDOW_S
-    answer = svc.vod.list_assets(tags=job.create_token, start_time=_vod_time(since))
+    since = (job.create_requested_at or services.clock()) - LIST_WINDOW_S
+    answer = services.vod.list_assets(tags=job.create_token, start_time=_vod_time(since))
     assets = [a for a in answer.get("assets") or [] if isinstance(a, dict)]
     ids = sorted(str(a.get("asset_id")) for a in assets if a.get("asset_id"))
     if len(ids) > 1:
@@ -144,21 +144,21 @@ def find_by_token(svc: Services, job: JobRow) -> str | None:
     return ids[0] if ids else None
 
 
-def _adopt(svc: Services, job: JobRow, asset_id: str) -> None:
-    svc.journal.set_asset(job.id, asset_id)
-    write_mapping(svc.claims.inbox, job.title or "", asset_id=asset_id)
+def _adopt(services: Services, job: JobRow, asset_id: str) -> None:
+    services.journal.set_asset(job.id, asset_id)
+    write_mapping(services.claims.inbox, job.title or "", asset_id=asset_id)
     if any(f.kind == Kind.VIDEO and f.state not in ("uploaded", "refused")
-           for f in svc.journal.files(job.id)):
-        cancel_upload(svc, asset_id)
-    svc.journal.set_job(job.id, state=J.REQUESTING)
+           for f in services.journal.files(job.id)):
+        cancel_upload(services, asset_id)
+    services.journal.set_job(job.id, state=JobState.REQUESTING)
 
 
-def _send_create(svc: Services, job: JobRow) -> None:
-    files = [f for f in svc.journal.files(job.id) if f.state not in ("uploaded", "refused")]
+def _send_create(services: Services, job: JobRow) -> None:
+    files = [f for f in services.journal.files(job.id) if f.state not in ("uploaded", "refused")]
     ready = []
     for f in files:
         assert f.md5 is not None and f.size is not None
-        ready.append(ReadyFile(parsed_name(svc, f), Path(f.inbox_path), f.size, f.md5))
+        ready.append(ReadyFile(parsed_name(services, f), Path(f.inbox_path), f.size, f.md5))
     meta: dict[str, Any] = json.loads(job.create_meta or "{}")
     assert job.title and job.create_token
     try:
@@ -166,16 +166,16 @@ def _send_create(svc: Services, job: JobRow) -> None:
     except ValueError as exc:
         raise FailFile(Failure(f"{job.title} cannot become an asset: {exc}.",
                                f"put the video of {job.title} back in the inbox")) from None
-    answer = svc.vod.create_asset(body)
+    answer = services.vod.create_asset(body)
     asset_id = str(answer.get("asset_id") or "")
     if not asset_id:
         raise FailFile(incomplete_answer_failure("", "the answer has no asset_id"))
     urls = _urls_for(files, ready, answer, job)
-    svc.journal.store_urls(job.id, urls, asset_id=asset_id)
+    services.journal.store_urls(job.id, urls, asset_id=asset_id)
     request_id = str(answer.get("request_id") or "") or None
     for f in files:
-        svc.journal.set_file(f.id, request_id=request_id)
-    write_mapping(svc.claims.inbox, job.title, asset_id=asset_id)
+        services.journal.set_file(f.id, request_id=request_id)
+    write_mapping(services.claims.inbox, job.title, asset_id=asset_id)
     log.info("job.asset_created", job_id=job.id, asset_id=asset_id, title=job.title,
              files=[f.name for f in files])
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import structlog
 
-from . import journal as J
 from .claim import SHARE_ERRNOS
 from .decide import FailFile
 from .errors import (
@@ -32,6 +31,7 @@ from .journal import FileRow, JobRow
 from .names import Kind
 from .prehash import identity
 from .services import Services, cancel_upload, refuse
+from .states import JobState
 from .step_create import prepare_title
 from .upload import (
     Snapshot,
@@ -42,78 +42,79 @@ from .upload import (
 log = structlog.get_logger("vodwatch.runner")
 
 
-def _claiming(svc: Services, job: JobRow) -> None:
+def _claiming(services: Services, job: JobRow) -> None:
     """Settle what the claim achieved: keep the files whose markers are ours."""
     kept = 0
-    for f in svc.journal.files(job.id):
-        if svc.claims.owns(Path(f.marker)):
+    for f in services.journal.files(job.id):
+        if services.claims.owns(Path(f.marker)):
             kept += 1
         else:
-            svc.journal.drop_file(f.id)
-    svc.journal.set_job(job.id, state=J.CLAIMED if kept else J.ABANDONED)
+            services.journal.drop_file(f.id)
+    services.journal.set_job(job.id, state=JobState.CLAIMED if kept else JobState.ABANDONED)
 
 
-def _claimed(svc: Services, job: JobRow) -> None:
+def _claimed(services: Services, job: JobRow) -> None:
     """Check each file is uploadable, hash it, and make sure the asset can take the update."""
     if job.outcome == "failed":  # decided before the claim (e.g. still being written)
-        svc.journal.set_job(job.id, state=J.FINISHING)
+        services.journal.set_job(job.id, state=JobState.FINISHING)
         return
-    files = svc.journal.files(job.id)
+    files = services.journal.files(job.id)
     for f in files:
         path = Path(f.inbox_path)
         if f.error:
             continue
         try:
-            _check_uploadable(svc, f, path, job)
+            _check_uploadable(services, f, path, job)
             if f.md5:
                 try:
                     check_unchanged(path, f)
                     continue
                 except FileChanged:
                     pass
-            md5, snap = _hash(svc, path)
+            md5, snap = _hash(services, path)
         except OSError as exc:
             if exc.errno in SHARE_ERRNOS - {errno.EACCES, errno.EPERM}:
                 raise  # the share, not the file
-            refuse(svc, job, f, _unreadable(f.name, exc, job.asset_id))
+            refuse(services, job, f, _unreadable(f.name, exc, job.asset_id))
             continue
-        svc.journal.set_file(f.id, md5=md5, size=snap.size, mtime_ns=snap.mtime_ns,
+        services.journal.set_file(f.id, md5=md5, size=snap.size, mtime_ns=snap.mtime_ns,
                              ctime_ns=snap.ctime_ns, ino=snap.ino)
-    files = svc.journal.files(job.id)
+    files = services.journal.files(job.id)
     if not [f for f in files if not f.error]:
         raise FailFile(Failure(**json.loads(files[0].error or '{}')))
     if job.title:
-        prepare_title(svc, job, files)  # create mode: metadata read, the title's asset checked
-        files = svc.journal.files(job.id)
+        prepare_title(services, job, files)  # create mode: metadata read, the title's asset checked
+        files = services.journal.files(job.id)
         if not job.asset_id:
-            svc.journal.set_job(job.id, state=J.READY)  # a new asset: nothing to check in VOD
+            services.journal.set_job(job.id,
+                                     state=JobState.READY)  # a new asset: nothing to check in VOD
             return
     video = next((f for f in files if f.kind == Kind.VIDEO and not f.error), None)
     if video is not None:
-        status = svc.vod.asset_status(job.asset_id)
+        status = services.vod.asset_status(job.asset_id)
         if status in UPLOADING:
             # We hold the asset's lock, so no vodwatch is uploading it: an upload left
             # open by a crashed or dead daemon. Close it so the asset can be updated.
             log.warning("asset.open_upload_cancelled", asset_id=job.asset_id, state=status)
-            cancel_upload(svc, job.asset_id)
+            cancel_upload(services, job.asset_id)
         elif status not in UPDATABLE:
             error = AssetStateError(job.asset_id, status, *state_words(job.asset_id, status))
             if len([f for f in files if not f.error]) == 1 or status in MISSING:
                 raise error
             # Each file has its own outcome: the video fails, the others go on.
-            refuse(svc, job, video, state_failure(error))
-    svc.journal.set_job(job.id, state=J.READY)
+            refuse(services, job, video, state_failure(error))
+    services.journal.set_job(job.id, state=JobState.READY)
 
 
-def _hash(svc: Services, path: Path) -> tuple[str, Snapshot]:
+def _hash(services: Services, path: Path) -> tuple[str, Snapshot]:
     """The file's MD5: the one computed while it settled if the file is still exactly as
     it was read then, else read now."""
-    if svc.prehash is not None:
-        done = svc.prehash.take(path, identity(Snapshot.of(path)))
+    if services.prehash is not None:
+        done = services.prehash.take(path, identity(Snapshot.of(path)))
         if done is not None:
             log.info("file.hashed_while_settling", file=path.name)
             return done
-    return hash_file(path, svc.stop)
+    return hash_file(path, services.stop)
 
 
 def _unreadable(name: str, exc: OSError, asset_id: str) -> Failure:
@@ -122,9 +123,9 @@ def _unreadable(name: str, exc: OSError, asset_id: str) -> Failure:
                    asset_id=asset_id)
 
 
-def _check_uploadable(svc: Services, f: FileRow, path: Path, job: JobRow) -> None:
-    failure = uploadable_problem(f.name, path, svc.language_map, job.asset_id,
-                                 create=svc.create_assets)
+def _check_uploadable(services: Services, f: FileRow, path: Path, job: JobRow) -> None:
+    failure = uploadable_problem(f.name, path, services.language_map, job.asset_id,
+                                 create=services.create_assets)
     if failure is not None:
         raise FailFile(failure)
 

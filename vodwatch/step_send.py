@@ -11,7 +11,6 @@ from typing import Any
 
 import structlog
 
-from . import journal as J
 from .decide import FailFile
 from .errors import (
     AssetStateError,
@@ -30,6 +29,7 @@ from .journal import FileRow, JobRow
 from .names import Kind, ParsedName
 from .retry import Action, classify
 from .services import Services, asset_state_error, cancel_upload, parsed_name, refuse, still_same
+from .states import JobState
 from .step_finish import _confirm
 from .upload import (
     ExpiredUrl,
@@ -40,47 +40,47 @@ from .vod.obs import parse_object_url, url_expires
 log = structlog.get_logger("vodwatch.runner")
 
 
-def _requesting(svc: Services, job: JobRow) -> None:
+def _requesting(services: Services, job: JobRow) -> None:
     """UpdateAsset may have taken effect before we lost its answer: check, then ask again."""
-    pending = [f for f in svc.journal.files(job.id) if f.state not in ("uploaded", "refused")]
+    pending = [f for f in services.journal.files(job.id) if f.state not in ("uploaded", "refused")]
     if not pending:
-        svc.journal.set_job(job.id, state=J.UPLOADING)
+        services.journal.set_job(job.id, state=JobState.UPLOADING)
         return
     if any(f.kind == Kind.VIDEO for f in pending):
-        status = svc.vod.asset_status(job.asset_id)
+        status = services.vod.asset_status(job.asset_id)
         if status in UPLOADING:
             log.info("job.update_took_effect", job_id=job.id, asset_id=job.asset_id,
                      action="cancel the open upload and ask again")
-            cancel_upload(svc, job.asset_id)
+            cancel_upload(services, job.asset_id)
         elif status in MISSING:
             raise AssetStateError(job.asset_id, status, *state_words(job.asset_id, status))
-    _send_update(svc, job)
+    _send_update(services, job)
 
 
-def _send_update(svc: Services, job: JobRow) -> None:
-    files = [f for f in svc.journal.files(job.id) if f.state not in ("uploaded", "refused")]
+def _send_update(services: Services, job: JobRow) -> None:
+    files = [f for f in services.journal.files(job.id) if f.state not in ("uploaded", "refused")]
     ready = []
     for f in files:
         assert f.md5 is not None and f.size is not None
         # A create-mode name carries a title: the asset is the one the title became.
-        parsed = replace(parsed_name(svc, f), asset_id=job.asset_id)
+        parsed = replace(parsed_name(services, f), asset_id=job.asset_id)
         ready.append(ReadyFile(parsed, Path(f.inbox_path), f.size, f.md5))
     body = update_request(job.asset_id, ready)
     try:
-        answer = svc.vod.update_asset(body)
+        answer = services.vod.update_asset(body)
     except RemoteError as exc:
         if exc.code == "VOD.10061":
-            state_error = asset_state_error(svc, job, exc)
+            state_error = asset_state_error(services, job, exc)
             video = next((f for f in files if f.kind == Kind.VIDEO), None)
             if video is None or len(files) == 1 or state_error.state in MISSING:
                 raise state_error from None
             # VOD refused the video for the asset's state: send the others without it.
-            refuse(svc, job, video, state_failure(state_error))
+            refuse(services, job, video, state_failure(state_error))
             raise _Restart() from None
         raise
-    svc.journal.store_urls(job.id, _urls_for(files, ready, answer, job))
+    services.journal.store_urls(job.id, _urls_for(files, ready, answer, job))
     for f in files:
-        svc.journal.set_file(f.id, request_id=str(answer.get("request_id") or "") or None)
+        services.journal.set_file(f.id, request_id=str(answer.get("request_id") or "") or None)
 
 
 def _urls_for(files: list[FileRow], ready: list[ReadyFile], answer: dict[str, Any],
@@ -98,31 +98,32 @@ def _urls_for(files: list[FileRow], ready: list[ReadyFile], answer: dict[str, An
     return out
 
 
-def _requested(svc: Services, job: JobRow) -> None:
-    svc.journal.set_job(job.id, state=J.UPLOADING)
+def _requested(services: Services, job: JobRow) -> None:
+    services.journal.set_job(job.id, state=JobState.UPLOADING)
 
 
-def _uploading(svc: Services, job: JobRow) -> None:
+def _uploading(services: Services, job: JobRow) -> None:
     """Send every file not yet sent; then check none changed meanwhile."""
-    files = svc.journal.files(job.id)
+    files = services.journal.files(job.id)
     for f in files:
         if f.state in ("uploaded", "refused"):
             continue
         path = Path(f.inbox_path)
-        still_same(svc, f)
-        parsed = parsed_name(svc, f)
+        still_same(services, f)
+        parsed = parsed_name(services, f)
         assert f.size is not None
         progress = Progress(f.name, job.asset_id, f.size)
-        svc.progress[f.id] = progress
+        services.progress[f.id] = progress
         if f.upload_started_at is None:
-            svc.journal.set_file(f.id, upload_started_at=svc.clock())
+            services.journal.set_file(f.id, upload_started_at=services.clock())
         try:
-            if f.kind == Kind.VIDEO and (f.size > svc.multipart_threshold or f.upload_id):
-                svc.uploader.put_multipart(svc.journal.file(f.id), path, parsed.content_type,
+            if f.kind == Kind.VIDEO and (f.size > services.multipart_threshold or f.upload_id):
+                services.uploader.put_multipart(services.journal.file(f.id), path,
+                                                parsed.content_type,
                                            progress)
             else:
                 try:
-                    svc.uploader.put_single(f, path, parsed.content_type, progress)
+                    services.uploader.put_single(f, path, parsed.content_type, progress)
                 except (ExpiredUrl, RemoteError) as exc:
                     decision = classify(exc) if isinstance(exc, RemoteError) else None
                     if decision is not None and decision.action is Action.FAIL and (
@@ -132,37 +133,38 @@ def _uploading(svc: Services, job: JobRow) -> None:
                         assert isinstance(exc, RemoteError)
                         failure = remote_failure(job.asset_id, exc, decision.explain,
                                                  decision.advice)
-                        svc.journal.set_file(f.id, state="refused",
+                        services.journal.set_file(f.id, state="refused",
                                              error=json.dumps(failure.__dict__))
                         log.warning("upload.file_refused", file=f.name, error=str(exc))
                         continue
                     if decision is not None and decision.action is not Action.REAUTHORIZE:
                         raise
-                    _reauthorize(svc, job, f, path, parsed, progress)
+                    _reauthorize(services, job, f, path, parsed, progress)
         finally:
-            svc.progress.pop(f.id, None)
-        svc.journal.set_file(f.id, state="uploaded", bytes_sent=f.size,
-                             progress_at=svc.clock())
+            services.progress.pop(f.id, None)
+        services.journal.set_file(f.id, state="uploaded", bytes_sent=f.size,
+                             progress_at=services.clock())
         log.info("upload.file_sent", file=f.name, asset_id=job.asset_id, bytes=f.size)
-    for f in svc.journal.files(job.id):
+    for f in services.journal.files(job.id):
         if f.state != "refused":
-            still_same(svc, f)
+            still_same(services, f)
     video_sent = any(f.kind == Kind.VIDEO and f.state != "refused" for f in files)
-    svc.journal.set_job(job.id, state=J.CONFIRMING if video_sent else J.CONFIRMED)
+    services.journal.set_job(job.id, state=JobState.CONFIRMING
+                             if video_sent else JobState.CONFIRMED)
     if video_sent:
-        _confirm(svc, svc.journal.job(job.id), fresh=True)
+        _confirm(services, services.journal.job(job.id), fresh=True)
 
 
-def _reauthorize(svc: Services, job: JobRow, f: FileRow, path: Path, parsed: ParsedName,
+def _reauthorize(services: Services, job: JobRow, f: FileRow, path: Path, parsed: ParsedName,
                  progress: Progress) -> None:
     """A signed URL expired: a video goes through the authority API; others ask again."""
     if f.kind == Kind.VIDEO and f.bucket and f.object_key:
         log.info("upload.url_expired", file=f.name, action="multipart via authority")
-        svc.uploader.put_multipart(svc.journal.file(f.id), path, parsed.content_type,
+        services.uploader.put_multipart(services.journal.file(f.id), path, parsed.content_type,
                                    progress)
         return
     log.info("upload.url_expired", file=f.name, action="ask VOD for a new URL")
-    svc.journal.set_job(job.id, state=J.REQUESTING, attempts=job.attempts + 1)
+    services.journal.set_job(job.id, state=JobState.REQUESTING, attempts=job.attempts + 1)
     raise _Restart()
 
 
@@ -170,6 +172,6 @@ class _Restart(Exception):
     """Internal: the job's state was moved back; run the loop again."""
 
 
-def _ready(svc: Services, job: JobRow) -> None:
-    svc.journal.set_job(job.id, state=J.REQUESTING)
-    _send_update(svc, job)
+def _ready(services: Services, job: JobRow) -> None:
+    services.journal.set_job(job.id, state=JobState.REQUESTING)
+    _send_update(services, job)

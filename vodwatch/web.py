@@ -132,24 +132,24 @@ class WebApp:
         chosen = pause.match(self._config().folders, folder)
         if len(chosen) != 1:
             return _json(404, {"error": f"no folder set {clean(folder)}"})
-        fs = chosen[0]
+        folder_set = chosen[0]
         try:
             if path == "/api/pause":
-                held = pause.write_marker(fs.inbox, f"web page ({headers.get('Host', '')})",
+                held = pause.write_marker(folder_set.inbox, f"web page ({headers.get('Host', '')})",
                                           str(data.get("why") or ""))
-                message = f"{fs.label}: {held.reason}"
+                message = f"{folder_set.label}: {held.reason}"
             elif path == "/api/resume":
-                pause.resume(fs.inbox)
-                message = f"{fs.label}: resumed"
+                pause.resume(folder_set.inbox)
+                message = f"{folder_set.label}: resumed"
             elif path == "/api/retry":
-                message = _retry(fs.failed, fs.inbox, str(data.get("file") or ""))
+                message = _retry(folder_set.failed, folder_set.inbox, str(data.get("file") or ""))
             else:
                 return _json(404, {"error": "no such action"})
         except FileNotFoundError as exc:
             return _json(404, {"error": clean(exc)})
         except (OSError, ValueError) as exc:
             return _json(409, {"error": clean(exc)})
-        log.info("web.action", path=path, folder=fs.name)
+        log.info("web.action", path=path, folder=folder_set.name)
         return _json(200, {"ok": True, "message": clean(message)})
 
     def _refused(self, headers: Mapping[str, str]) -> str | None:

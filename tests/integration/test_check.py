@@ -240,12 +240,13 @@ def test_events_on_a_network_share_warns(tmp_path: Path) -> None:
         (drop / name).mkdir(parents=True)
     mounts = tmp_path / "mounts"
     mounts.write_text(f"/dev/vda / ext4 rw 0 0\nnas:/vod {drop} nfs4 rw 0 0\n", encoding="utf-8")
-    fs = FolderSet(drop / "inbox", drop / "done", drop / "failed", "https://x", PID, "events",
+    folder_set = FolderSet(drop / "inbox", drop / "done", drop / "failed", "https://x", PID,
+                           "events",
                    False)
-    results = check_folder_set(fs, 60.0, mounts=str(mounts))
+    results = check_folder_set(folder_set, 60.0, mounts=str(mounts))
     (warn,) = [r for r in results if r.level == WARN]
     assert "on a nfs4 share" in warn.text and "set watch: auto or polling" in warn.fix
-    auto = check_folder_set(dataclasses.replace(fs, watch="auto"), 60.0, mounts=str(mounts))
+    auto = check_folder_set(dataclasses.replace(folder_set, watch="auto"), 60.0, mounts=str(mounts))
     assert any(r.level == OK and "watched by polling" in r.text for r in auto)
 
 

@@ -25,12 +25,12 @@ def make_watch(tmp_path: Path, watch: str) -> FolderWatch:
     folders = {n: tmp_path / n for n in ("inbox", "done", "failed")}
     for f in folders.values():
         f.mkdir(exist_ok=True)
-    fs = FolderSet(folders["inbox"], folders["done"], folders["failed"], "http://127.0.0.1:1",
+    folder_set = FolderSet(folders["inbox"], folders["done"], folders["failed"], "http://127.0.0.1:1",
                    PID, watch, False)
     journal = Journal.open(tmp_path / "state")
-    claims = Claims(fs.inbox, "me", 60)
+    claims = Claims(folder_set.inbox, "me", 60)
     claims.prepare()
-    return FolderWatch(fs, journal, claims, 0.5, 3600, 1, 60, DEFAULT_LANGUAGE_MAP,
+    return FolderWatch(folder_set, journal, claims, 0.5, 3600, 1, 60, DEFAULT_LANGUAGE_MAP,
                        queue.Queue())
 
 

@@ -27,9 +27,9 @@ def _news(tmp_path: Path) -> News:
     inbox = tmp_path / "share" / "inbox"
     for d in (inbox, tmp_path / "share" / "done", tmp_path / "share" / "failed"):
         d.mkdir(parents=True)
-    fs = FolderSet(inbox, inbox.parent / "done", inbox.parent / "failed", "https://e", A,
+    folder_set = FolderSet(inbox, inbox.parent / "done", inbox.parent / "failed", "https://e", A,
                    "auto", False, status_file=inbox.parent / "inbox status.txt")
-    return News(fs, "host-a", tmp_path / "state", {})
+    return News(folder_set, "host-a", tmp_path / "state", {})
 
 
 def _view(state: str = "working", why: str | None = None) -> dict:
@@ -74,21 +74,21 @@ def test_an_unavailable_folder_set_still_says_so_on_a_mounted_share(tmp_path: Pa
     """Unavailable (done/ refuses), the share mounted: the page says "Not available" and why;
     it has a part in the inbox's hidden folder, which the daemon made."""
     news = _news(tmp_path)
-    (news.fs.inbox / ".vodwatch").mkdir()
+    (news.folder_set.inbox / ".vodwatch").mkdir()
     news.refresh(_view(), share_ok=True)
-    assert "Working" in news.fs.status_file.read_text(encoding="utf-8-sig")
+    assert "Working" in news.folder_set.status_file.read_text(encoding="utf-8-sig")
     news.refresh(_view("unavailable", "done/ is read-only"), share_ok=False)
-    text = news.fs.status_file.read_text(encoding="utf-8-sig")
+    text = news.folder_set.status_file.read_text(encoding="utf-8-sig")
     assert "Not available: done/ is read-only" in text and "Working" not in text
     news.stopped(share_ok=False)
-    assert "Stopped at" in news.fs.status_file.read_text(encoding="utf-8-sig")
+    assert "Stopped at" in news.folder_set.status_file.read_text(encoding="utf-8-sig")
 
 
 def test_an_unmounted_share_gets_nothing_written(tmp_path: Path) -> None:
     """Without the inbox's hidden folder (an empty mount point), unavailable: no inbox, no
     folder, no page is made; not even with share_ok still True (not noticed yet)."""
     news = _news(tmp_path)
-    share = news.fs.inbox.parent
+    share = news.folder_set.inbox.parent
     for d in ("inbox", "done", "failed"):
         (share / d).rmdir()
     for ok in (False, True):

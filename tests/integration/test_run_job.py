@@ -62,17 +62,17 @@ def services(emulator: Emulator, site: Path) -> Iterator[Services]:
     session.close()
 
 
-def job_for(svc: Services, *names: str) -> int:
+def job_for(services: Services, *names: str) -> int:
     """Journal a job for files in the inbox and take their markers, as folder.py does."""
-    paths = [Path(svc.folder) / n for n in names]
+    paths = [Path(services.folder) / n for n in names]
     parsed = parse_name(names[0])
-    job_id, _ = svc.journal.create_job(svc.folder, parsed.asset_id,
+    job_id, _ = services.journal.create_job(services.folder, parsed.asset_id,
                                        any(n.endswith(".mp4") for n in names),
                                        [NewFile(p.name, str(parse_name(p.name).kind), str(p),
-                                                str(svc.claims.marker_for(p))) for p in paths])
+                                                str(services.claims.marker_for(p))) for p in paths])
     for p in paths:
-        assert svc.claims.claim(p, job_id) is not None
-    svc.journal.set_job(job_id, state="claimed")
+        assert services.claims.claim(p, job_id) is not None
+    services.journal.set_job(job_id, state="claimed")
     return job_id
 
 

@@ -92,11 +92,11 @@ def load_config(path: Path, env: Mapping[str, str] | None = None, *,
         sections["claims"]["instance_id"] = socket.gethostname()
     vod_settings = _section(VodSettings, vod)
     folder_sets = tuple(_folder_set(_section(FolderEntry, f), vod_settings) for f in folders)
-    if any(fs.notify for fs in folder_sets):
+    if any(folder_set.notify for folder_set in folder_sets):
         from vodwatch.alerts import register_secrets
 
-        for fs in folder_sets:
-            for url in fs.notify:
+        for folder_set in folder_sets:
+            for url in folder_set.notify:
                 register_secrets(url)  # notification URLs hold tokens
     top["language_map"] = MappingProxyType(dict(top["language_map"]))
     return Config(
