@@ -23,7 +23,7 @@ def _mount(*args: str) -> None:
         pytest.skip(f"cannot mount here (mount {' '.join(args)}: {run.stderr.strip()})")
 
 
-def _umount(path: Path) -> None:
+def umount(path: Path) -> None:
     run = subprocess.run(["umount", str(path)], capture_output=True, check=False)
     if run.returncode != 0:  # still busy: detach it so that tmp_path can be removed
         subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
@@ -37,7 +37,7 @@ def read_only(path: Path) -> Iterator[Path]:
         _mount("-o", "remount,ro,bind", str(path))
         yield path
     finally:
-        _umount(path)
+        umount(path)
 
 
 @contextlib.contextmanager
@@ -49,16 +49,23 @@ def full_tmpfs(path: Path, size: str = "64k") -> Iterator[Path]:
         fill(path / "filler")
         yield path
     finally:
-        _umount(path)
+        umount(path)
 
 
 def fill(path: Path) -> None:
-    """Write ``path`` until the filesystem says it is full."""
+    """Write ``path`` until its filesystem says it is full."""
     fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
     try:
         while True:
             try:
-                os.write(fd, b"\0" * 1024)
+                os.write(fd, b"\0" * 65536)
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
+                break
+        while True:  # the last bytes
+            try:
+                os.write(fd, b"\0" * 512)
             except OSError as exc:
                 if exc.errno != errno.ENOSPC:
                     raise

@@ -28,12 +28,12 @@ import hashlib
 import json
 import os
 import shlex
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
+from .atomic import replace_file
 from .log import redact
 from .names import (
     ACCEPTED_EXAMPLES,
@@ -310,19 +310,7 @@ def write_error_file(target: Path, failure: Failure, when: datetime | None = Non
     """
     path = error_file_for(target)
     data = redact(error_text(target.name, failure, when)).encode("utf-8", "backslashreplace")
-    fd, tmp = tempfile.mkstemp(prefix=".vodwatch-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            with contextlib.suppress(OSError):  # some network filesystems refuse modes
-                os.fchmod(out.fileno(), 0o644)  # editors on the share read it
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    replace_file(path, data)  # editors on the share read it
     return path
 
 

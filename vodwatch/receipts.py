@@ -28,7 +28,6 @@ import io
 import json
 import os
 import re
-import tempfile
 import threading
 import time
 from collections.abc import Iterable
@@ -37,6 +36,7 @@ from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
+from .atomic import replace_file
 from .words import printable
 
 __all__ = ["HEADER", "Delivery", "DeliveryRecords", "became", "cell", "csv_name"]
@@ -150,26 +150,9 @@ def _describe(exc: OSError, path: Path) -> str:
 
 
 def _write_atomically(path: Path, data: bytes, *, prefix: str, mode: int) -> None:
-    """Replace ``path`` with ``data``: hidden temp file beside it, fsync, rename."""
-    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            with contextlib.suppress(OSError):  # some network filesystems refuse modes
-                os.fchmod(out.fileno(), mode)
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):  # a share may not open folders: best effort
-        dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    """Replace ``path`` with ``data`` atomically, the folder flushed too (vodwatch.atomic)."""
+    del prefix  # the temporary name is unique without it
+    replace_file(path, data, mode=mode, sync_folder=True)
 
 
 def _to_json(delivery: Delivery) -> str:

@@ -10,7 +10,6 @@ first start. Also the small-file helpers claim.py shares for that hidden folder.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 from dataclasses import dataclass
@@ -20,6 +19,8 @@ from typing import Any
 import structlog
 
 # Kept from claim.py, where this lived: log lines are unchanged by the move.
+from .atomic import replace_file
+
 log = structlog.get_logger("vodwatch.claim")
 
 STATE_DIR_NAME = ".vodwatch"
@@ -27,20 +28,8 @@ SHARE_ID = "share-id"
 
 
 def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
-    """Replace ``path`` with ``text``: a hidden temporary file beside it, then a rename."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        try:
-            os.write(fd, text.encode())
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
+    """Replace ``path`` with ``text`` atomically (small coordination files: no fsync)."""
+    replace_file(path, text.encode(), mode=mode, durable=False)
 
 def read_or_none(path: Path) -> str | None:
     """The file's text, None if it does not exist."""

@@ -24,7 +24,6 @@ sees the old page or the new one, never a partial or empty one.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import threading
@@ -34,6 +33,7 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
+from .atomic import replace_file
 from .sharepage_render import DASH, FILE_STATE_ORDER, LATEST, as_number, render
 
 __all__ = ["BOM", "DASH", "FILE_STATE_ORDER", "LATEST", "SharePage", "render"]
@@ -50,24 +50,9 @@ def _temp_name(target: Path, daemon_id: str) -> Path:
 
 
 def _replace(target: Path, data: bytes, daemon_id: str) -> None:
-    """Put ``data`` at ``target`` atomically: hidden temp file, fsync, rename."""
-    tmp = _temp_name(target, daemon_id)
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            with contextlib.suppress(OSError):  # some network filesystems refuse modes
-                os.fchmod(fd, 0o644)  # editors on the share read it
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """Put ``data`` at ``target`` atomically (vodwatch.atomic)."""
+    del daemon_id  # the temporary name is unique without it
+    replace_file(target, data)
 
 
 def _read(path: Path) -> bytes | None:

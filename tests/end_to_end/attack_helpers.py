@@ -8,7 +8,6 @@ import json
 import os
 import random
 import socket
-import subprocess
 import threading
 import time
 import urllib.error
@@ -17,9 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.conftest import Setup
+from tests.mounts import _mount, umount
 
 MB = 1024 * 1024
 
@@ -123,18 +121,6 @@ class Sampler(threading.Thread):
         self.stop()
 
 
-def _mount(*args: str) -> None:
-    run = subprocess.run(["mount", *args], capture_output=True, text=True, check=False)
-    if run.returncode != 0:
-        pytest.skip(f"cannot mount here (mount {' '.join(args)}: {run.stderr.strip()})")
-
-
-def umount(path: Path) -> None:
-    run = subprocess.run(["umount", str(path)], capture_output=True, check=False)
-    if run.returncode != 0:
-        subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
-
-
 def is_mount(path: Path) -> bool:
     """Whether something is mounted on ``path`` (bind mounts of the same disk included)."""
     target = os.path.realpath(path)
@@ -172,30 +158,6 @@ def bind(source: Path, target: Path, read_only: bool = False) -> Iterator[Path]:
             if not is_mount(target):
                 break
             umount(target)
-
-
-def fill(path: Path) -> None:
-    """Write ``path`` until its filesystem says it is full."""
-    import errno
-
-    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
-    try:
-        while True:
-            try:
-                os.write(fd, b"\0" * 65536)
-            except OSError as exc:
-                if exc.errno != errno.ENOSPC:
-                    raise
-                break
-        while True:  # the last bytes
-            try:
-                os.write(fd, b"\0" * 512)
-            except OSError as exc:
-                if exc.errno != errno.ENOSPC:
-                    raise
-                return
-    finally:
-        os.close(fd)
 
 
 def log_lines(text: str) -> list[dict[str, Any]]:

@@ -24,7 +24,6 @@ from tests.end_to_end.attack_helpers import (
     Sampler,
     bind,
     file_md5,
-    fill,
     free_port,
     get_health,
     is_mount,
@@ -36,6 +35,7 @@ from tests.end_to_end.attack_helpers import (
     tmpfs,
     visible,
 )
+from tests.mounts import fill
 from vodwatch.claim import marker_name
 from vodwatch.emulator import DEFAULT_SK
 
