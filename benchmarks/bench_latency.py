@@ -53,7 +53,8 @@ def one_mode(emu: Emulator, root: Any, mode: str, count: int, gap: float) -> lis
                 fh.write(payload[128 * 1024:])
             closed[aid] = time.time()
             time.sleep(gap)
-        C.wait_until(lambda: len(list(site.done.iterdir())) >= count, timeout=60, interval=0.1)
+        C.wait_until(lambda: len(list(site.done.glob("*.mp4"))) >= count, timeout=60,
+                     interval=0.1)
     out = []
     for aid, t in closed.items():
         seen = first_request(emu, aid)

@@ -33,6 +33,7 @@ class Reporter:
         self._last_progress_log = time.monotonic()
         self._last_lease = 0.0
         self._last_prune = 0.0
+        self._last_failed_count = -60.0
 
     def stop(self) -> None:
         if self._metrics_server is not None:
@@ -75,7 +76,11 @@ class Reporter:
         self.host.bandwidth.apply()  # a timetable's boundary: the new limit at once
         host = self.host
         waiting = collections.Counter(host.job_folder.get(j, "") for j in host.waiting)
-        report.update_gauges(host.metrics, host.sets, waiting, now - self._last_beat >= 2.0)
+        # failed/ may hold thousands of files: counted once a minute, not every turn.
+        count_failed = now - self._last_failed_count >= 60.0
+        if count_failed:
+            self._last_failed_count = now
+        report.update_gauges(host.metrics, host.sets, waiting, count_failed)
         if now - self._last_beat >= HEARTBEAT_SECONDS:
             self._last_beat = now
             for runtime in self.host.sets.values():

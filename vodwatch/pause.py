@@ -39,6 +39,16 @@ def is_pause_file(name: str) -> bool:
     return name.lower() in PAUSE_FILE_NAMES
 
 
+# The spellings a producer types; any other case is found by the next scan of the inbox.
+_COMMON_SPELLINGS = ("PAUSE", "PAUSE.txt", "PAUSE.TXT", "pause", "pause.txt", "Pause",
+                     "Pause.txt")
+
+
+def likely_pause_files(inbox: Path) -> list[Path]:
+    """The PAUSE files spelled the usual ways (a few stats, not a listing of the inbox)."""
+    return [inbox / name for name in _COMMON_SPELLINGS if (inbox / name).is_file()]
+
+
 def marker_path(inbox: Path) -> Path:
     return Path(inbox) / STATE_DIR_NAME / MARKER_NAME
 

@@ -86,8 +86,11 @@ class Pauses:
         if runtime.watch.mode == "polling" and now - self.looks.get(runtime.folder_set.name,
                                                                     0.0) >= 1.0:
             self.looks[runtime.folder_set.name] = now
-            with contextlib.suppress(OSError):
-                runtime.watch.pause_files = set(pause.pause_files(runtime.folder_set.inbox))
+            with contextlib.suppress(OSError):  # a few stats; the scan sees other spellings
+                found = set(pause.likely_pause_files(runtime.folder_set.inbox))
+                runtime.watch.pause_files = found | {
+                    p for p in runtime.watch.pause_files if p.name not in {f.name for f in found}
+                    and p.is_file()}
         held = pause.current(runtime.marker.read(runtime.folder_set.inbox),
                              runtime.watch.pause_files)
         if held == runtime.held:
