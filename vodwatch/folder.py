@@ -33,7 +33,7 @@ from .pause import is_pause_file
 from .prehash import Prehasher, entry_identity
 from .settle import Settler
 from .share_faults import probe_write, share_fault
-from .titles import job_lock, normal, read_mapping
+from .titles import job_lock, normal, read_mapping, titles_settling
 from .watch import Entry, EventWatcher, choose_mode, scan, stat_entry
 from .words import printable
 
@@ -67,6 +67,7 @@ class FolderWatch:
     _watcher: EventWatcher | None = None
     _prepared: bool = False
     prehash: Prehasher | None = None
+    _names: dict[str, ParsedName | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.settler: Settler[Path] = Settler(self.settle_seconds, self.max_writing_seconds)
@@ -80,6 +81,7 @@ class FolderWatch:
         self.settler.max_writing_seconds = max_writing_seconds
         self.scan_interval, self.rescan_seconds = scan_interval, rescan_seconds
         self.language_map = language_map
+        self._names.clear()  # the language map or create mode may have changed
         self._next_scan = 0.0  # look again now, with the new settings
 
     @property
@@ -275,7 +277,8 @@ class FolderWatch:
                     jobs.append(job)
                 continue
             good.append((path, parsed))
-        waiting = self._titles_settling(set(ready))
+        waiting = (titles_settling(self.entries, set(ready), self._parse)
+                   if self.folder_set.create_assets else set())
         for batch in plan_jobs(good, lambda item: item[1]):
             if len(jobs) >= limit or not self.available:
                 break
@@ -303,16 +306,6 @@ class FolderWatch:
                 jobs.append(job)
         return jobs
 
-    def _titles_settling(self, ready: set[Path]) -> set[str]:
-        """Create-mode titles with a file in the inbox that has not settled yet."""
-        if not self.folder_set.create_assets:
-            return set()
-        titles = set()
-        for path in self.entries:
-            if path not in ready and (parsed := self._parse(path.name)) and parsed.title:
-                titles.add(normal(parsed.title))
-        return titles
-
     def _fail_undecodable(self, path: Path) -> None:
         """A name of bytes that are not text goes to failed/ at once (finish.py)."""
         self.settler.forget(path)
@@ -336,10 +329,16 @@ class FolderWatch:
                                failure)
 
     def _parse(self, name: str) -> ParsedName | None:
-        try:
-            return parse_name(name, self.language_map, create=self.folder_set.create_assets)
-        except BadName:
-            return None
+        """The name understood (None if it is not): parsed once per name, not per turn."""
+        if name not in self._names:
+            if len(self._names) > 50_000:
+                self._names.clear()  # bounded: names come and go over months
+            try:
+                self._names[name] = parse_name(name, self.language_map,
+                                               create=self.folder_set.create_assets)
+            except BadName:
+                self._names[name] = None
+        return self._names[name]
 
     def _claim_job(self, asset_id: str, has_video: bool,
                    files: list[tuple[Path, ParsedName | None]],

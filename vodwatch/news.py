@@ -68,7 +68,9 @@ class News:
         """A job ended: a record per delivered file; a notification per failed one."""
         for f in files:
             if f.state == "done":
-                self.records.record(self._delivery(job, f))
+                # Written with the others at the next refresh (a couple of seconds): a
+                # burst of deliveries rewrites the day's file once, not once per file.
+                self.records.record(self._delivery(job, f), write_now=False)
                 self.alerts.delivered(Path(f.final_path or f.name).name, job.asset_id)
             elif f.state == "failed":
                 reason = json.loads(f.error or job.outcome_reason or "{}")

@@ -218,8 +218,9 @@ class DeliveryRecords:
         """The day's file in done/ that holds a delivery made at ``at``."""
         return self.done / csv_name(_moment(at, self.tz).date(), self.label)
 
-    def record(self, delivery: Delivery) -> bool:
-        """Add a delivery; try to write the day's file now. True if it is on the share now.
+    def record(self, delivery: Delivery, *, write_now: bool = True) -> bool:
+        """Add a delivery; try to write the day's file now (unless ``write_now`` is False:
+        the next flush writes it with the others). True if it is on the share now.
 
         Never raises OSError and never blocks long (no retry loop inside): a record
         that cannot be written stays pending (persisted in pending_file as JSON lines,
@@ -233,7 +234,10 @@ class DeliveryRecords:
         with self._lock:
             self._pending.append(delivery)
             self._pending_saved = False
-            self._attempt()
+            if write_now:
+                self._attempt()
+            else:  # kept in state_dir at once: a crash before the next flush loses nothing
+                self.last_error = (None if self._loaded else self._load()) or self._save()
             return not any(d is delivery for d in self._pending)
 
     def flush(self) -> bool:
