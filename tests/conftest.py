@@ -187,7 +187,7 @@ class Daemon:
         self.proc.wait(timeout=30)
         self._log.close()
 
-    def stop(self, timeout: float = 30) -> int:
+    def stop(self, timeout: float = 60) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
