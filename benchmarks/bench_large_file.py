@@ -38,15 +38,6 @@ def timed(argv: list[str], env: dict[str, str] | None = None) -> float:
     return took
 
 
-def rclone_env(url: str) -> dict[str, str]:
-    env = dict(os.environ, RCLONE_CONFIG="/dev/null", RCLONE_CONFIG_EMU_TYPE="s3",
-               RCLONE_CONFIG_EMU_PROVIDER="Other", RCLONE_CONFIG_EMU_ENDPOINT=url,
-               RCLONE_CONFIG_EMU_ACCESS_KEY_ID="x", RCLONE_CONFIG_EMU_SECRET_ACCESS_KEY="y",
-               RCLONE_CONFIG_EMU_FORCE_PATH_STYLE="true")
-    env.pop("AWS_CA_BUNDLE", None)  # the AWS SDK in rclone trips on it for plain HTTP
-    return env
-
-
 def forget_objects(emu: Emulator) -> None:
     """Delete what the emulator stored, so the disk does not fill up across rounds."""
     for obj in emu.store.list_objects():
@@ -130,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
                         elif what == "rclone" and has_rclone:
                             runs["rclone"].append(timed(
                                 ["rclone", "copyto", str(source), "emu:bench/rclone.bin",
-                                 "--retries", "1"], rclone_env(emu.url)))
+                                 "--retries", "1"], C.rclone_env(emu.url)))
                         elif what == "vodwatch":
                             ph = vodwatch_round(emu, site, source, n, settle)
                             phases.append(ph)

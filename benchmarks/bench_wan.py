@@ -118,15 +118,6 @@ def vodwatch_run(emu: Emulator, site: C.Site, source: Path, parallel: int, tag: 
     return result
 
 
-def rclone_env(url: str) -> dict[str, str]:
-    env = dict(os.environ, RCLONE_CONFIG="/dev/null", RCLONE_CONFIG_EMU_TYPE="s3",
-               RCLONE_CONFIG_EMU_PROVIDER="Other", RCLONE_CONFIG_EMU_ENDPOINT=url,
-               RCLONE_CONFIG_EMU_ACCESS_KEY_ID="x", RCLONE_CONFIG_EMU_SECRET_ACCESS_KEY="y",
-               RCLONE_CONFIG_EMU_FORCE_PATH_STYLE="true")
-    env.pop("AWS_CA_BUNDLE", None)  # the AWS SDK in rclone trips on it for plain HTTP
-    return env
-
-
 def rclone_argv(source: Path, parallel: int, chunk_mib: int) -> list[str]:
     return ["rclone", "copyto", str(source), "emu:bench/rclone.bin", "--retries", "1",
             "--s3-upload-concurrency", str(parallel), "--s3-chunk-size", f"{chunk_mib}M"]
@@ -137,7 +128,7 @@ def rclone_run(emu: Emulator, source: Path, parallel: int, chunk_mib: int
     """``rclone copyto`` with the same parallelism and part size; timed like vodwatch."""
     emu.clear_requests()
     started = time.time()
-    done = subprocess.run(rclone_argv(source, parallel, chunk_mib), env=rclone_env(emu.url),
+    done = subprocess.run(rclone_argv(source, parallel, chunk_mib), env=C.rclone_env(emu.url),
                           capture_output=True, text=True, timeout=900)
     wall = time.time() - started
     if done.returncode != 0:

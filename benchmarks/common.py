@@ -311,3 +311,13 @@ def command_line(script: str, quick: bool) -> str:
 
 def fmt_mb_s(size: int, seconds: float) -> str:
     return f"{size / seconds / 1e6:.0f} MB/s"
+
+
+def rclone_env(url: str) -> dict[str, str]:
+    """The environment that makes the emulator's S3 mode rclone's remote ``emu:``."""
+    env = dict(os.environ, RCLONE_CONFIG="/dev/null", RCLONE_CONFIG_EMU_TYPE="s3",
+               RCLONE_CONFIG_EMU_PROVIDER="Other", RCLONE_CONFIG_EMU_ENDPOINT=url,
+               RCLONE_CONFIG_EMU_ACCESS_KEY_ID="x", RCLONE_CONFIG_EMU_SECRET_ACCESS_KEY="y",
+               RCLONE_CONFIG_EMU_FORCE_PATH_STYLE="true")
+    env.pop("AWS_CA_BUNDLE", None)  # the AWS SDK in rclone trips on it for plain HTTP
+    return env

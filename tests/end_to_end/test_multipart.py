@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import os
 import random
@@ -13,38 +12,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Setup, asset_id, wait_for, write_bytes
+from tests.end_to_end.attack_helpers import file_md5, make_big, ops
 from vodwatch.upload import part_size_for
 
 MB = 1024 * 1024
-
-
-def file_md5(path: Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(4 * MB):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def ops(setup: Setup, operation: str) -> list:
-    return [r for r in setup.emulator.requests if r.operation == operation]
-
-
-def make_big(path: Path, size: int) -> str:
-    """Write a big file quickly (repeating a random 1 MiB block with a counter)."""
-    rnd = random.Random(path.name)
-    block = rnd.randbytes(MB)
-    h = hashlib.md5()
-    with open(path, "wb") as fh:
-        written = 0
-        i = 0
-        while written < size:
-            piece = (i.to_bytes(8, "big") + block[8:])[: size - written]
-            fh.write(piece)
-            h.update(piece)
-            written += len(piece)
-            i += 1
-    return h.hexdigest()
 
 
 @pytest.mark.parametrize(("size_mb", "part_mb"), [(45, 5), (300, 20)])
