@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.clock import FakeClock
 from tests.walk import walk
 from vodwatch.claim import Claims, marker_name
 from vodwatch.journal import CLAIMED, Journal, NewFile
@@ -29,16 +30,6 @@ SIGNED = ("https://bucket.obs.example.com/k.mp4?AccessKeyId=AK&Expires=170000000
           "&Signature=c2VjcmV0")
 
 Adopt = Callable[[dict[str, Any]], list[tuple[Path, int]]]
-
-
-class FakeClock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

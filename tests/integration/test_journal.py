@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.clock import FakeClock
 from tests.walk import walk
 from vodwatch import journal as J
 from vodwatch.claim import marker_name
@@ -21,19 +22,9 @@ A2 = "b2" * 16
 SIGNED = "https://obs.example.com/k.mp4?AccessKeyId=AK&Expires=9&Signature=c2Vj"
 
 
-class FakeClock:
-    """A settable wall clock for the journal's timestamps."""
-
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(1_700_000_000.0)
 
 
 @pytest.fixture

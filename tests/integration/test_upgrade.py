@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.clock import FakeClock
 from tests.walk import walk
 from vodwatch import journal as J
 from vodwatch.claim import STATE_DIR_NAME, Claims
@@ -27,16 +28,6 @@ LEASE = 10.0
 OWN = "hostA"  # config.claims.instance_id, which named 0.1's claim folder
 SIGNED = ("https://bucket.obs.example.com/k.mp4?AccessKeyId=AK&Expires=1700000000"
           "&Signature=c2VjcmV0")
-
-
-class FakeClock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
