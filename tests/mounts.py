@@ -52,6 +52,17 @@ def full_tmpfs(path: Path, size: str = "64k") -> Iterator[Path]:
         umount(path)
 
 
+@contextlib.contextmanager
+def tmpfs_mount(path: Path, size: str) -> Iterator[Path]:
+    """An empty ``size`` tmpfs on ``path`` (created if missing) for the block."""
+    path.mkdir(parents=True, exist_ok=True)
+    _mount("-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(path))
+    try:
+        yield path
+    finally:
+        umount(path)
+
+
 def fill(path: Path) -> None:
     """Write ``path`` until its filesystem says it is full."""
     fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)

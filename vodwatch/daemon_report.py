@@ -30,6 +30,7 @@ class Reporter:
         self._metrics_server: MetricsServer | None = None
         self.heartbeat: Heartbeat | None = None
         self._last_beat = 0.0
+        self._last_shown: tuple[tuple[str, str | None], ...] = ()
         self._last_progress_log = time.monotonic()
         self._last_lease = 0.0
         self._last_prune = 0.0
@@ -81,8 +82,12 @@ class Reporter:
         if count_failed:
             self._last_failed_count = now
         report.update_gauges(host.metrics, host.sets, waiting, count_failed)
-        if now - self._last_beat >= HEARTBEAT_SECONDS:
+        # An outage or a pause is written at once, not at the next beat: `status` and
+        # /healthz must not disagree for seconds about whether a folder set is there.
+        shown = tuple((name, runtime.watch.unavailable) for name, runtime in host.sets.items())
+        if now - self._last_beat >= HEARTBEAT_SECONDS or shown != self._last_shown:
             self._last_beat = now
+            self._last_shown = shown
             for runtime in self.host.sets.values():
                 runtime.news.refresh(self.view(runtime), share_ok=runtime.watch.available)
             healthy, _ = self.health()

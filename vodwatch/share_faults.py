@@ -12,6 +12,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+PROBE_BYTES = 64 * 1024  # a little room for the tickets and markers that follow
+
 
 def share_fault(exc: OSError, where: str) -> str:
     """One sentence for a share fault, with what to do."""
@@ -29,16 +31,24 @@ def share_fault(exc: OSError, where: str) -> str:
 
 
 def probe_write(folder: Path) -> None:
-    """Create and delete a hidden file in ``folder``; OSError if the share refuses.
+    """Create, fill, sync and delete a hidden file in ``folder``; OSError if the share refuses.
 
-    The error names ``folder`` (what a person can fix), not the probe's own file.
+    The probe writes real bytes: an empty file fits on a full share (it needs an inode, not
+    space), and calling a full share available again would make it flap. The error names
+    ``folder`` (what a person can fix), not the probe's own file.
     """
     path = folder / f".vodwatch-probe-{os.getpid()}"
     try:
         fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, b"\0" * PROBE_BYTES)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
     except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
         raise OSError(exc.errno, exc.strerror, str(folder)) from None
-    os.close(fd)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
 

@@ -186,8 +186,8 @@ def test_full_share_makes_the_folder_set_unavailable_then_it_carries_on(
             assert any("the share is full" in x.get("reason", "") for x in lines), lines
             code, health = get_health(port)
             assert code == 503 and health["unavailable"], health
-            st = status_json(setup)
-            assert st["folders"][0]["available"] is False
+            wait_for(lambda: status_json(setup)["folders"][0]["available"] is False, 10,
+                     interval=0.5, what="status to see the outage")
             assert "NOT AVAILABLE" in setup.cli("status").stdout
             assert name in visible(inbox) or name in visible(done)
             (share / "filler").unlink()

@@ -21,13 +21,13 @@ from vodwatch.names import DEFAULT_LANGUAGE_MAP
 PID = "0123456789abcdef0123456789abcdef"
 
 
-def make_watch(tmp_path: Path, watch: str) -> FolderWatch:
+def make_watch(tmp_path: Path, watch: str, state: Path | None = None) -> FolderWatch:
     folders = {n: tmp_path / n for n in ("inbox", "done", "failed")}
     for f in folders.values():
         f.mkdir(exist_ok=True)
     folder_set = FolderSet(folders["inbox"], folders["done"], folders["failed"], "http://127.0.0.1:1",
                    PID, watch, False)
-    journal = Journal.open(tmp_path / "state")
+    journal = Journal.open(state or tmp_path / "state")
     claims = Claims(folder_set.inbox, "me", 60)
     claims.prepare()
     return FolderWatch(folder_set, journal, claims, 0.5, 3600, 1, 60, DEFAULT_LANGUAGE_MAP,
@@ -86,3 +86,24 @@ def test_inotify_limit_reached_falls_back_to_polling(tmp_path: Path,
                    for e in logs)
     finally:
         watch.stop()
+
+
+def test_a_full_share_is_not_called_available_again_until_space_is_freed(
+        tmp_path: Path) -> None:
+    """On a real full tmpfs an empty file still fits (an inode, no space). The probe that
+    decides whether the share is back must write bytes, or a full share flaps between
+    unavailable and available (found in CI: /healthz said unavailable, `status` not)."""
+    from tests.mounts import fill, tmpfs_mount
+    with tmpfs_mount(tmp_path / "share", "1m") as share:
+        watch = make_watch(share, "polling", state=tmp_path / "state")
+        assert watch.open_share() is True
+        fill(share / "filler")
+        empty = share / "done" / "empty-file-still-fits"
+        empty.touch()  # the trap the old probe fell into
+        assert watch.open_share() is False
+        assert watch.unavailable is not None and "the share is full" in watch.unavailable
+        assert watch.open_share() is False  # asked again: still full, no flapping
+        (share / "filler").unlink()
+        assert watch.open_share() is True and watch.unavailable is None
+        assert not [p for p in (share / "done").iterdir() if ".vodwatch-probe" in p.name]
+        watch.journal.close()
