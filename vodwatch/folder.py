@@ -21,19 +21,15 @@ import structlog
 from .claim import Claims, ShareIdentity
 from .config import FolderSet
 from .errors import BadName
-from .finish import (
-    Failure,
-    fail_undecodable,
-    failed_detail,
-)
-from .group import plan_jobs
+from .finish import Failure, fail_undecodable, failed_detail
+from .group import group_key, groups_settling, plan_jobs
 from .journal import CLAIMED, Journal, NewFile
 from .names import Kind, ParsedName, is_ignored, is_text, parse_name
 from .pause import is_pause_file
 from .prehash import Prehasher, entry_identity
 from .settle import Settler
 from .share_faults import probe_write, share_fault
-from .titles import job_lock, normal, read_mapping, titles_settling
+from .titles import job_lock, read_mapping
 from .watch import Entry, EventWatcher, choose_mode, scan, stat_entry
 from .words import printable
 
@@ -68,6 +64,7 @@ class FolderWatch:
     _prepared: bool = False
     prehash: Prehasher | None = None
     _names: dict[str, ParsedName | None] = field(default_factory=dict)
+    _held: dict[str, float] = field(default_factory=dict)  # group -> waiting for siblings since
 
     def __post_init__(self) -> None:
         self.settler: Settler[Path] = Settler(self.settle_seconds, self.max_writing_seconds)
@@ -277,14 +274,15 @@ class FolderWatch:
                     jobs.append(job)
                 continue
             good.append((path, parsed))
-        waiting = (titles_settling(self.entries, set(ready), self._parse)
-                   if self.folder_set.create_assets else set())
+        waiting = groups_settling(self.entries, set(ready), self._parse, held=self._held,
+                                  create=self.folder_set.create_assets, now=self.clock(),
+                                  hold=self.settle_seconds)
         for batch in plan_jobs(good, lambda item: item[1]):
             if len(jobs) >= limit or not self.available:
                 break
             asset_id, title = batch[0][1].asset_id, batch[0][1].title
-            if title and normal(title) in waiting:
-                continue  # a new title goes as one group: every file of it settled first
+            if group_key(batch[0][1]) in waiting:
+                continue  # files dropped together go together (group.groups_settling)
             key = job_lock(asset_id, title)
             if key in self.active_assets:
                 continue  # serialised: the next batch waits for this asset's job

@@ -4,6 +4,8 @@ An UpdateAsset request carries at most one video, one cover and one subtitle per
 subtitle number. When more files of one asset are ready (two videos, two
 subtitles numbered 1), the one first by name goes now and the rest wait for a
 later batch, so the outcome does not depend on the order files were noticed.
+Files dropped together go together: a ready group waits for its siblings still
+settling (:func:`groups_settling`).
 :func:`send_order` is that order for every ready file, as the status page numbers
 the queue. Names go to VOD shortened to its 128-byte limit (:func:`vod_name`).
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import base64
 import unicodedata
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, overload
@@ -193,3 +195,30 @@ def pair_upload_urls(response: Mapping[str, Any],
             raise ValueError(f"the response has no upload URL for {file.parsed.name}")
         pairs.append((file, url))
     return pairs
+
+
+def groups_settling(seen: Iterable[Path], ready: set[Path],
+                    parse: Callable[[str], ParsedName | None], *, create: bool,
+                    held: MutableMapping[str, float], now: float, hold: float) -> set[str]:
+    """Group keys (:func:`group_key`) whose ready files wait for a sibling still settling.
+
+    A create-mode title waits until every file of it is stable: it becomes one asset.
+    A group with an asset ID waits at most ``hold`` seconds (one settle window) from when
+    it first waited, so files dropped together go in one UpdateAsset while a cover does
+    not wait an hour for a video still being copied. ``held`` remembers when each group
+    first waited; groups no longer waiting are forgotten there.
+    """
+    settling = set()
+    for path in seen:
+        if path not in ready and (parsed := parse(path.name)) is not None:
+            if parsed.title and not create:
+                continue  # a name without an asset ID fails outside create mode
+            settling.add(group_key(parsed))
+    waiting = set()
+    for key in settling:
+        since = held.setdefault(key, now)
+        if key.startswith("title:") or now - since < hold:
+            waiting.add(key)
+    for key in [k for k in held if k not in settling]:
+        del held[key]
+    return waiting

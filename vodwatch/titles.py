@@ -26,7 +26,7 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -149,13 +149,3 @@ def write_mapping(inbox: Path, title: str, **fields: Any) -> None:
     data.update(fields, title=normal(title))
     write_atomic(folder / f"{digest(title)}.json", json.dumps(data, ensure_ascii=False) + "\n")
 
-
-def titles_settling(seen: Iterable[Path], ready: set[Path],
-                    parse: Callable[[str], ParsedName | None]) -> set[str]:
-    """Create-mode titles with a file in the inbox that has not settled yet (the group
-    waits until every file of its title is stable)."""
-    titles = set()
-    for path in seen:
-        if path not in ready and (parsed := parse(path.name)) and parsed.title:
-            titles.add(normal(parsed.title))
-    return titles

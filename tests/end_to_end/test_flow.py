@@ -239,3 +239,50 @@ def test_run_stops_cleanly_on_sigterm(setup: Setup, daemon_factory) -> None:
     assert daemon.stop() == 0
     assert list((setup.inbox / ".vodwatch" / "files").iterdir()) == []
     assert os.path.isdir(setup.inbox)
+
+
+def test_files_of_one_asset_dropped_together_into_a_running_daemon_go_in_one_request(
+        setup: Setup, daemon_factory, tmp_path) -> None:
+    """A subtitle, a cover and a video moved into the inbox a moment apart (an editor's
+    drag of three files) settle a moment apart too; the first to settle waits for the
+    others (up to one settle window) and one UpdateAsset carries all three."""
+    aid = asset_id(10)
+    setup.emulator.seed_asset(aid, "UPLOAD_FAILED")
+    setup.write_config(settle_seconds=1.0)
+    daemon = daemon_factory()
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    names = [f"{aid}.1.en.srt", f"{aid}.cover.jpg", f"{aid}.mp4"]
+    for name, size in zip(names, (1_000, 30_000, 400_000), strict=True):
+        write_bytes(staging / name, size, name)
+    for name in names:
+        os.replace(staging / name, setup.inbox / name)
+        time.sleep(0.4)  # the three within one settle window (1 s)
+    wait_for(lambda: all((setup.done / n).exists() for n in names), 30, what="all in done/")
+    assert daemon.stop() == 0
+    sent = updates(setup, aid)
+    assert len(sent) == 1, sent
+    assert {"video_md5", "cover_md5", "subtitles"} <= set(sent[0])
+
+
+def test_a_cover_does_not_wait_for_a_video_still_being_written(
+        setup: Setup, daemon_factory) -> None:
+    """The wait for siblings is one settle window, not as long as a copy takes: a cover
+    dropped beside a video still being written goes on its own."""
+    aid = asset_id(11)
+    setup.emulator.seed_asset(aid, "UPLOAD_FAILED")
+    daemon = daemon_factory()
+    cover = setup.inbox / f"{aid}.cover.jpg"
+    with open(setup.inbox / f"{aid}.mp4", "wb") as video:
+        video.write(b"\0" * 1000)
+        video.flush()
+        write_bytes(cover, 30_000)
+        deadline = time.monotonic() + 20
+        while not (setup.done / cover.name).exists() and time.monotonic() < deadline:
+            video.write(b"\1" * 1000)  # still copying
+            video.flush()
+            time.sleep(0.1)
+        assert (setup.done / cover.name).exists(), "the cover waited for the video"
+    wait_for(lambda: (setup.done / f"{aid}.mp4").exists(), 30, what="the video in done/")
+    assert daemon.stop() == 0
+    assert len(updates(setup, aid)) == 2

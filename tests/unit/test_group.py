@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from vodwatch.group import (
     VOD_NAME_MAX,
     ReadyFile,
+    groups_settling,
     md5_b64,
     pair_upload_urls,
     plan_jobs,
@@ -222,3 +223,43 @@ def test_send_order_is_refused_names_first_then_assets_by_id_then_what_waited() 
         [f"{A}.mp4"]]
     first_round = plan_jobs([p for p in paths if parsed(p)], parse_name)
     assert send_order(paths, parsed)[2:5] == first_round, "plan_jobs is the one rule"
+
+
+def _parser(create: bool):
+    def parse(name: str) -> ParsedName | None:
+        try:
+            return parse_name(name, create=create)
+        except Exception:
+            return None
+    return parse
+
+
+def test_a_group_with_an_asset_id_waits_one_settle_window_for_a_sibling_still_settling() -> None:
+    """Files of one asset dropped together go in one UpdateAsset: the cover that settled
+    a moment before the video waits for it, but only one settle window (found by the
+    two-daemon burst benchmark: the first asset of a drop went in two requests)."""
+    inbox = Path("/inbox")
+    video, cover = inbox / f"{A}.mp4", inbox / f"{A}.cover.jpg"
+    other = inbox / f"{B}.cover.jpg"
+    held: dict[str, float] = {}
+    def waiting(ready: set[Path], now: float) -> set[str]:
+        return groups_settling([video, cover, other], ready, _parser(False), create=False,
+                               held=held, now=now, hold=2.0)
+    assert waiting({cover, other}, 100.0) == {A}  # B has nothing settling: it goes
+    assert waiting({cover, other}, 101.9) == {A}
+    assert waiting({cover, other}, 102.0) == set()  # a video still copying: the cover goes
+    assert held == {A: 100.0}
+    assert waiting({video, cover, other}, 103.0) == set() and held == {}  # all settled
+    assert waiting({cover, other}, 200.0) == {A}  # a new wait starts a new window
+
+
+def test_a_create_mode_title_waits_until_every_file_of_it_settled() -> None:
+    inbox = Path("/inbox")
+    video, cover = inbox / "Holiday.mp4", inbox / "Holiday.cover.jpg"
+    held: dict[str, float] = {}
+    for now in (0.0, 10.0, 3600.0):
+        assert groups_settling([video, cover], {cover}, _parser(True), create=True,
+                               held=held, now=now, hold=2.0) == {"title:Holiday"}
+    # Outside create mode such a name is a failure of its own: nothing waits for it.
+    assert groups_settling([video, cover], {cover}, _parser(False), create=False,
+                           held={}, now=0.0, hold=2.0) == set()
