@@ -6,11 +6,17 @@ instead of 60 s (UpdateAsset 100, upload calls 1500, queries 1500 per 6 s), and
 vodwatch's per-minute limits are scaled the same way (UpdateAsset 950/min, about
 95 per 6 s). Anchor: the allowed UpdateAsset rate, 100 per 6 s. Goal: >= 95 % of
 it, no throttling answer, exactly one UpdateAsset per asset.
+
+``--daemons 2``: two daemons of one tenant on the same share (each its own state folder
+and instance, the same limits: the tenant's). They share the limit (each paces at half,
+seeing the other's lease); the files are moved into the inbox once both have seen each
+other. Same anchor and goals, for the two together.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import random
 import sys
 import time
@@ -29,39 +35,66 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--update-per-minute", type=float, default=950.0,
                    help="vodwatch's limits.update_asset_per_minute (scaled time)")
     p.add_argument("--workers", type=int, default=4)
+    p.add_argument("--daemons", type=int, default=1, choices=(1, 2),
+                   help="daemons of one tenant on the share (2: the tenant's limit shared)")
     args = p.parse_args(argv)
     count = args.assets or (250 if args.quick else 1000)
     allowed_rate = ALLOWED["update_asset"] / WINDOW
-    res = C.Result(f"Burst of {count} small assets, VOD limits scaled to {WINDOW:.0f} s",
-                   C.command_line("bench_burst.py", args.quick))
+    two = args.daemons == 2
+    who = "two daemons of one tenant, " if two else ""
+    res = C.Result(f"Burst of {count} small assets, {who}VOD limits scaled to {WINDOW:.0f} s",
+                   C.command_line("bench_burst.py" + (" --daemons 2" if two else ""),
+                                  args.quick))
     started = time.monotonic()
     rnd = random.Random(7)
     with C.workdir(args.workdir, args.keep) as root:
         site = C.Site(root / "site")
         ids = [C.asset_id(f"burst-{i}") for i in range(count)]
+        # Two daemons: the files wait beside the inbox until both daemons see each other.
+        first_home = site.stage if two else site.inbox
         for aid in ids:
-            C.make_file(site.inbox / f"{aid}.mp4", rnd.randint(100_000, 1_000_000), aid)
-            C.make_file(site.inbox / f"{aid}.cover.jpg", 30_000, aid + "c")
-            C.make_file(site.inbox / f"{aid}.1.en.srt", 2_000, aid + "s")
+            C.make_file(first_home / f"{aid}.mp4", rnd.randint(100_000, 1_000_000), aid)
+            C.make_file(first_home / f"{aid}.cover.jpg", 30_000, aid + "c")
+            C.make_file(first_home / f"{aid}.1.en.srt", 2_000, aid + "s")
         limits = {g: (n, WINDOW) for g, n in ALLOWED.items()}
         with C.emulator(root / "emulator", limits=limits) as emu:
             scale = 60.0 / WINDOW
-            site.write_config(emu.url, settle_seconds=0.5, upload={"workers": args.workers},
-                              limits={"update_asset_per_minute": args.update_per_minute,
-                                      "upload_calls_per_minute": 1400 * scale,
-                                      "asset_query_per_minute": 1400 * scale})
-            with C.DaemonProc(site) as daemon:
+            configs = []
+            for n in range(args.daemons):
+                site.write_config(emu.url, settle_seconds=0.5, upload={"workers": args.workers},
+                                  state_dir=str(site.root / f"state-{n}"),
+                                  claims={"instance_id": f"bench-{n}"},
+                                  limits={"update_asset_per_minute": args.update_per_minute,
+                                          "upload_calls_per_minute": 1400 * scale,
+                                          "asset_query_per_minute": 1400 * scale})
+                configs.append(site.config_path.rename(site.root / f"config-{n}.yaml"))
+            with contextlib.ExitStack() as stack:
+                daemons = [stack.enter_context(C.DaemonProc(site, name=f"daemon-{n}",
+                                                            config=configs[n]))
+                           for n in range(args.daemons)]
+                for daemon in daemons:
+                    daemon.wait_ready()
+                if two:
+                    for daemon in daemons:
+                        C.wait_until(lambda d=daemon: b'"daemons": 2' in d.log_path.read_bytes(),
+                                     timeout=30, interval=0.1)
+                    for path in sorted(site.stage.iterdir()):
+                        path.rename(site.inbox / path.name)
                 C.wait_until(lambda: len([p for p in site.done.iterdir() if not p.name.startswith(
                     "deliveries ")]) >= 3 * count or
-                             not daemon.alive(), timeout=count / allowed_rate * 2 + 120,
-                             interval=0.5)
-                cpu = daemon.cpu()
+                             not all(d.alive() for d in daemons),
+                             timeout=count / allowed_rate * 2 + 120, interval=0.5)
+                cpu = sum(d.cpu() for d in daemons)
             reqs = emu.requests
             throttled = emu.throttled_count()
     updates = sorted((r for r in reqs if r.operation == "update_asset"), key=lambda r: r.time)
     ok_updates = [r for r in updates if r.status == 200]
     per_asset = collections.Counter(r.body.get("asset_id") for r in ok_updates)
     once = sum(1 for aid in ids if per_asset.get(aid) == 1)
+    for aid in [a for a in ids if per_asset.get(a, 0) > 1][:3]:  # say what went twice
+        for r in ok_updates:
+            if r.body.get("asset_id") == aid:
+                print(f"twice: {aid} at {r.time:.3f}: {sorted(r.body)}")
     errors = collections.Counter(f"{r.operation}:{r.error_code or r.status}" for r in reqs
                                  if r.status >= 300)
     span = ok_updates[-1].time - ok_updates[0].time

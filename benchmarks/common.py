@@ -173,14 +173,15 @@ class DaemonProc:
     """``vodwatch run`` as a subprocess, its output in ``daemon.log``."""
 
     def __init__(self, site: Site, name: str = "daemon",
-                 launcher: Sequence[str] = ("-m", "vodwatch")) -> None:
+                 launcher: Sequence[str] = ("-m", "vodwatch"), config: Path | None = None
+                 ) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("VODWATCH_")}
         env.update(HUAWEICLOUD_SDK_AK=DEFAULT_AK, HUAWEICLOUD_SDK_SK=DEFAULT_SK)
         self.log_path = site.root / f"{name}.log"
         self._log = open(self.log_path, "ab")  # noqa: SIM115  (closed in stop)
         self.started = time.time()
         self.proc = subprocess.Popen(
-            [sys.executable, *launcher, "run", "--config", str(site.config_path)],
+            [sys.executable, *launcher, "run", "--config", str(config or site.config_path)],
             env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=site.root)
         self.pid = self.proc.pid
 
