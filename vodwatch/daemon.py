@@ -241,7 +241,12 @@ class Daemon:
         job = self.journal.job(job_id)
         if job.retry_at is not None:
             self.journal.set_job(job_id, retry_at=None, wait_reason=None)
-        with structlog.contextvars.bound_contextvars(job_id=job_id, asset_id=job.asset_id):
+        # Every line logged for this job names its folder set and files (log.py drops
+        # what is still empty, e.g. the asset ID of a title not yet created).
+        names = [f.name for f in self.journal.files(job_id)]
+        with structlog.contextvars.bound_contextvars(
+                job_id=job_id, asset_id=job.asset_id, title=job.title,
+                folder=runtime.folder_set.name, files=", ".join(names)):
             try:
                 return run_job(runtime.services, job_id)
             except sqlite3.Error as exc:

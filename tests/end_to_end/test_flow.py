@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import re
 import time
@@ -286,3 +287,34 @@ def test_a_cover_does_not_wait_for_a_video_still_being_written(
     wait_for(lambda: (setup.done / f"{aid}.mp4").exists(), 30, what="the video in done/")
     assert daemon.stop() == 0
     assert len(updates(setup, aid)) == 2
+
+
+FAILURE_EVENTS = ("job.", "file.", "upload.", "finish.", "asset.")
+
+
+def test_every_failure_line_names_the_file_and_the_folder_set(setup: Setup) -> None:
+    """Issue 13: a failure in the log says which file of which folder set, and carries no
+    empty field (no `asset_id=` before an asset is known, no `code=None`)."""
+    unknown, published = asset_id(12), asset_id(13)
+    setup.emulator.seed_asset(published, "PUBLISHED")
+    write_bytes(setup.inbox / f"{unknown}.cover.jpg", 1000)  # VOD.10062 from VOD
+    write_bytes(setup.inbox / f"{published}.mov", 1000)  # refused for the asset's state
+    write_bytes(setup.inbox / "holiday film.mp4", 1000)  # no asset ID: not understood
+    (setup.inbox / f"{asset_id(15)}.cover.png").write_bytes(b"")  # empty
+    result = setup.cli("once")
+    assert result.returncode == 1
+    lines = [json.loads(x) for x in (result.stdout + result.stderr).splitlines()
+             if x.startswith("{")]
+    failures = [x for x in lines if x["event"].startswith(FAILURE_EVENTS) and (
+        x.get("level") in ("warning", "error") or "fail" in x["event"])]
+    assert {"job.failed", "file.failed"} <= {x["event"] for x in failures}, failures
+    for line in failures:
+        assert line.get("folder"), line
+        assert line.get("file") or line.get("files"), line
+    for line in lines:
+        empty = {k: v for k, v in line.items() if v is None or v == "" or v == "None"}
+        assert not empty, line
+    named = " ".join(str(x.get("file", "")) + str(x.get("files", "")) for x in failures)
+    for name in (f"{unknown}.cover.jpg", f"{published}.mov",
+                 "holiday film.mp4", f"{asset_id(15)}.cover.png"):
+        assert name in named, (name, failures)
