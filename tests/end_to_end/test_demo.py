@@ -7,6 +7,7 @@ import json
 import os
 import queue
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -191,3 +192,23 @@ def test_demo_never_empties_a_folder_it_did_not_make(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "not empty and was not made by `vodwatch demo`" in done.stderr
     assert (tmp_path / "thesis.txt").read_text() == "years of work"
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_demo_installs_only_vodwatch_and_make_test_the_test_extras(
+        tmp_path: Path) -> None:
+    """Dry runs of the Makefile in a copy without a venv: what each target would install."""
+    for name in ("Makefile", "pyproject.toml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+
+    def plan(target: str) -> str:
+        return subprocess.run(["make", "-n", target, f"PYTHON={sys.executable}"],
+                              cwd=tmp_path, text=True, capture_output=True, check=True,
+                              timeout=60).stdout
+
+    demo, test = plan("demo"), plan("test")
+    assert "install" in demo and "-e ." in demo and "[test]" not in demo, demo
+    assert ".venv/bin/vodwatch demo --dir .demo" in demo
+    assert "-e '.[test]'" in test, test
+    # `make test` marks the runtime as installed too: `make demo` after it installs nothing.
+    assert re.search(r"touch \S*installed-test \S*installed-run", test), test
