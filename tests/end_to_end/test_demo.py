@@ -117,6 +117,14 @@ def try_it_commands(lines: list[str]) -> tuple[Path, list[str]]:
     raise AssertionError("the demo printed no commands to try")
 
 
+def readme_try_it() -> list[str]:
+    """The lines of the README's "Try it yourself" shell block."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("### Try it yourself"):]
+    block = section[section.index("```sh\n") + 6:]
+    return block[:block.index("```")].splitlines()
+
+
 def _status(url: str) -> dict[str, Any]:
     found: dict[str, Any] = json.loads(_get(url + "status.json")[1])
     return found
@@ -138,6 +146,13 @@ def test_demo_web_page_answers_and_every_printed_command_works(demo: Demo,
     assert [len(f["recent_done"]) for f in _status(url)["folders"]] == [6]
 
     where, commands = try_it_commands(demo.lines)
+    # The README shows the very block `make demo` prints (its folder is .demo).
+    start = next(i for i, line in enumerate(demo.lines) if TRY_HEADER.search(line)) + 1
+    block = demo.lines[start:demo.lines.index("", start)]
+    as_make_demo = [line.strip().replace(str(tmp_path / "demo"), ".demo")
+                    .replace(str(VODWATCH.relative_to(ROOT) if VODWATCH.is_relative_to(ROOT)
+                                 else VODWATCH), ".venv/bin/vodwatch") for line in block]
+    assert as_make_demo == readme_try_it()
     assert where == ROOT  # where the demo was started: relative paths hold there
     assert len(commands) >= 4, commands
     for command in commands:
