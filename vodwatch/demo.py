@@ -175,6 +175,16 @@ def _handled(root: Path, page: dict[str, Any]) -> bool:
             and _counts(page) == (len(DROPS) - EXPECTED_FAILED, EXPECTED_FAILED))
 
 
+def _page_has_results(status_page: Path) -> bool:
+    """The status page beside the inbox lists every dropped file among its results."""
+    try:
+        text = status_page.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        return False
+    results = text.partition("Latest results")[2]
+    return all(name in results for name in DROPS)
+
+
 def _while_running(root: Path, config: Config, emu: Emulator, address: str, token: str,
                    stdin: TextIO, started: float, verdict: list[bool]) -> None:
     url = f"http://{address}/"
@@ -193,12 +203,9 @@ def _while_running(root: Path, config: Config, emu: Emulator, address: str, toke
             page = {}
         handled = _handled(root, page)
     took = time.monotonic() - started
-    status_page = root / "inbox status.txt"
     # The page beside the inbox is rewritten every couple of seconds: wait for the results.
     until = time.monotonic() + 10
-    while time.monotonic() < until and not (
-            status_page.exists() and all(n in status_page.read_text(encoding="utf-8-sig")
-                                         for n in DROPS)):
+    while time.monotonic() < until and not _page_has_results(root / "inbox status.txt"):
         time.sleep(0.3)
     html = b""
     try:

@@ -138,6 +138,10 @@ def test_demo_web_page_answers_and_every_printed_command_works(demo: Demo,
     assert found, text
     url = found.group(1)
     assert f"The web page answered at {url} while the demo ran: True" in text, text
+    # The status page it shows beside the inbox lists the results, not the files in flight.
+    page = text.split("--- inbox status.txt")[1].split("\n\n---")[0].split("The emulator")[0]
+    results = page.partition("Latest results")[2]
+    assert "✓ Harbour at dawn.mp4" in results and "✗ holiday-final-v3.webm" in results, page
     # The page answers this test too, while the demo runs: each of its four addresses.
     code, html = _get(url)
     assert code == 200 and b"<html" in html.lower()
