@@ -7,7 +7,13 @@ PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3.14 python3; 
 	2>/dev/null && echo $$p && break; done)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+# What is installed, one stamp each: the demo needs only vodwatch itself; the tests, linters
+# and benchmarks need the [test] extras too (which include vodwatch, so they mark both).
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
+# Where `make demo` works; kept after it ends so its files can be read, emptied by the next.
+DEMO_DIR := .demo
 
 .PHONY: demo test lint bench bench-quick soak clean
 
@@ -15,26 +21,29 @@ $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "vodwatch needs Python 3.11 or newer (none found; set PYTHON=...)"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	@touch $(STAMP)
+$(RUN_STAMP): $(BIN)/python pyproject.toml
+	$(PIP) -e .
+	@touch $(RUN_STAMP)
 
-demo: $(STAMP)
-	$(BIN)/vodwatch demo
+$(TEST_STAMP): $(BIN)/python pyproject.toml
+	$(PIP) -e '.[test]'
+	@touch $(TEST_STAMP) $(RUN_STAMP)
 
-test: $(STAMP)
+demo: $(RUN_STAMP)
+	$(BIN)/vodwatch demo --dir $(DEMO_DIR)
+
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -m "not slow" -q
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check vodwatch tests benchmarks
 	$(BIN)/mypy
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
-soak: $(STAMP)
+soak: $(TEST_STAMP)
 	$(BIN)/python -m pytest -m slow -q
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

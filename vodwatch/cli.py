@@ -62,7 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     # The emulator parses its own options (vodwatch emulator --help lists them).
     sub.add_parser("emulator", help="local VOD + object-store emulator", add_help=False)
     d = sub.add_parser("demo", help="emulator + daemon on a scratch folder, for a first try")
-    d.add_argument("--dir", type=Path, help="scratch folder (default: a new temporary one)")
+    d.add_argument("--dir", type=Path, help="folder to work in, kept after the demo "
+                   "(default: a new temporary one, removed at the end)")
     return p
 
 
