@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import select
 import signal
 import sys
 import textwrap
@@ -228,8 +229,26 @@ def _while_running(root: Path, config: Config, emu: Emulator, address: str, toke
     print(f"\nPress Enter (or Ctrl-C) to stop the demo; the daemon's log follows here. "
           f"Files: {shown(root, cwd)}/\n")
     sys.stdout.flush()
-    if not stdin.readline():
+    if not _wait_for_enter(stdin):
         print("(no more input: stopping the demo)")
+
+
+UNATTENDED_SECONDS = 600.0  # a demo whose input is not a terminal stops by itself after this
+
+
+def _wait_for_enter(stdin: TextIO) -> bool:
+    """Wait for a line on ``stdin``; False at its end. Input that is not a terminal (a
+    script, a pipe nobody writes to) is waited for at most UNATTENDED_SECONDS."""
+    try:
+        fd = stdin.fileno()
+    except (OSError, ValueError):
+        return bool(stdin.readline())
+    if not os.isatty(fd):
+        ready, _, _ = select.select([fd], [], [], UNATTENDED_SECONDS)
+        if not ready:
+            print(f"(nobody answered for {UNATTENDED_SECONDS / 60:.0f} minutes: stopping the demo)")
+            return True
+    return bool(stdin.readline())
 
 
 def _report(root: Path, emu: Emulator) -> bool:
