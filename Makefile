@@ -42,6 +42,9 @@ lint: $(TEST_STAMP)
 bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
+bench-quick: $(TEST_STAMP)
+	$(BIN)/python benchmarks/run_all.py --quick
+
 soak: $(TEST_STAMP)
 	$(BIN)/python -m pytest -m slow -q
 
