@@ -6,6 +6,7 @@ Pure functions of the folder sets' state, so the daemon's loop only decides when
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Iterable, Mapping
@@ -121,7 +122,10 @@ def log_progress(items: Iterable[Mapping[str, Any]]) -> None:
 def file_state(job: JobRow, f: FileRow, progress: Progress | None, running: bool,
                paused: bool) -> dict[str, Any]:
     """One file of an unfinished job as the status page shows it."""
-    entry: dict[str, Any] = {"name": f.name, "size": f.size or 0}
+    entry: dict[str, Any] = {"name": f.name, "size": f.size}
+    if f.size is None:  # not hashed yet: the size the file has now, never a false "0 bytes"
+        with contextlib.suppress(OSError):
+            entry["size"] = os.stat(f.inbox_path).st_size
     if running:
         entry["state"] = "uploading"
         if progress is not None and progress.total:
