@@ -10,7 +10,9 @@ it, no throttling answer, exactly one UpdateAsset per asset.
 ``--daemons 2``: two daemons of one tenant on the same share (each its own state folder
 and instance, the same limits: the tenant's). They share the limit (each paces at half,
 seeing the other's lease); the files are moved into the inbox once both have seen each
-other. Same anchor and goals, for the two together.
+other. Same anchor and goals, for the two together. The tenant's limit is set at 960
+per (scaled) minute on each daemon: each starts with a burst of 2 rather than 5, so the
+margin below VOD's 1000 can be 4 % rather than 5 % with no 6 s window above 100.
 """
 
 from __future__ import annotations
@@ -32,12 +34,17 @@ ALLOWED = {"update_asset": 100, "upload": 1500, "query": 1500}
 def main(argv: list[str] | None = None) -> int:
     p = C.parser(__doc__ or "")
     p.add_argument("--assets", type=int, default=None)
-    p.add_argument("--update-per-minute", type=float, default=950.0,
-                   help="vodwatch's limits.update_asset_per_minute (scaled time)")
+    p.add_argument("--update-per-minute", type=float, default=None,
+                   help="vodwatch's limits.update_asset_per_minute (scaled time; default 950, "
+                   "with --daemons 2: 960)")
     p.add_argument("--workers", type=int, default=4)
     p.add_argument("--daemons", type=int, default=1, choices=(1, 2),
                    help="daemons of one tenant on the share (2: the tenant's limit shared)")
     args = p.parse_args(argv)
+    if args.update_per_minute is None:
+        # Two daemons start with a burst of 2 each (5 // 2), one daemon with 5: the tenant
+        # limit can sit 4 % below VOD's instead of 5 % and no 6 s window goes above 100.
+        args.update_per_minute = 960.0 if args.daemons == 2 else 950.0
     count = args.assets or (250 if args.quick else 1000)
     allowed_rate = ALLOWED["update_asset"] / WINDOW
     two = args.daemons == 2
