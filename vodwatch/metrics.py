@@ -88,6 +88,9 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+REQUEST_TIMEOUT_SECONDS = 20.0  # per connection, for reading a request
+
+
 class MetricsServer:
     """``/metrics`` (Prometheus text), ``/healthz`` (JSON, 503 when unhealthy) and, with
     ``web``, the control room (web.py) on the same address."""
@@ -101,6 +104,9 @@ class MetricsServer:
         metrics_ref, health_ref, web_ref = metrics, health, web
 
         class Handler(BaseHTTPRequestHandler):
+            # A client that connects and says nothing (or dribbles) gives up its thread.
+            timeout = REQUEST_TIMEOUT_SECONDS
+
             def do_GET(self) -> None:
                 path = self.path.split("?")[0]
                 if path == "/metrics":

@@ -3,8 +3,11 @@ pinged while healthy and told the reason at <url>/fail while not."""
 
 from __future__ import annotations
 
+import time
 import urllib.request
 from typing import Any
+
+import pytest
 
 from tests.conftest import wait_for
 from tests.receiver import Receiver
@@ -54,3 +57,27 @@ def test_heartbeat_pings_while_healthy_and_fails_with_the_reason() -> None:
         finally:
             beat.stop()
     assert fail[0].method == "POST" and fail[0].body == "news: paused (credentials)"
+
+
+def test_a_client_that_says_nothing_is_dropped_and_others_are_served(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connection that sends half a request and waits (slowloris) is closed after the
+    request timeout; /healthz answers meanwhile."""
+    import socket
+
+    import vodwatch.metrics as metrics_module
+    monkeypatch.setattr(metrics_module, "REQUEST_TIMEOUT_SECONDS", 0.5)
+    server = MetricsServer(Metrics(), "127.0.0.1:0", lambda: (True, {}))
+    server.start()
+    try:
+        idle = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/healthz",
+                                    timeout=10) as resp:
+            assert resp.status == 200
+        started = time.monotonic()
+        assert idle.recv(1024) == b""  # the server closed it
+        assert time.monotonic() - started < 5
+        idle.close()
+    finally:
+        server.stop()
