@@ -41,7 +41,12 @@ def probe_write(folder: Path) -> None:
     try:
         fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
         try:
-            os.write(fd, b"\0" * PROBE_BYTES)
+            left = memoryview(b"\0" * PROBE_BYTES)
+            while left:  # a nearly full share takes part of a write and says nothing
+                written = os.write(fd, left)
+                if written <= 0:
+                    raise OSError(e.ENOSPC, os.strerror(e.ENOSPC))
+                left = left[written:]
             os.fsync(fd)
         finally:
             os.close(fd)
