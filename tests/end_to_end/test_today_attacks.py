@@ -157,3 +157,43 @@ def test_demo_dir_that_is_a_file_is_refused_cleanly(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr, done.stderr
     assert str(notes) in done.stderr
     assert notes.read_text() == "my notes"
+
+
+# ---- every line of a job names its folder set and its files ---------------------------
+
+def test_hostile_names_keep_one_json_object_per_line_with_journald_priority(
+        setup: Setup, daemon_factory) -> None:
+    """Names with a newline, quotes, control characters, bytes that are not UTF-8, 250
+    characters, and a job of many files: every line stays one JSON object behind its
+    journald priority; every warning or error about a file names it and the folder set;
+    a field has one type on every line (log tools index by name) and no empty value."""
+    aid = asset_id(9120)
+    setup.emulator.seed_asset(aid, "PUBLISHED")  # refuses a video: failure lines
+    inbox = os.fsencode(setup.inbox)
+    names = [b'bad\nname "quoted".mp4', b"ctl\x07\x1b[31m.mp4", b"latin1-\xe9t\xe9.mp4",
+             b"x" * 246 + b".mp4", os.fsencode(f"{aid}.mp4")]
+    names += [os.fsencode(f"{aid}.{n}.en.srt") for n in range(1, 13)]
+    for name in names:
+        with open(os.path.join(inbox, name), "wb") as fh:
+            fh.write(b"data")
+    log_path = setup.root / "daemon.log"  # the daemon's stdout (appended to): the journal
+    log_path.touch()
+    st = os.stat(log_path)
+    daemon = daemon_factory(JOURNAL_STREAM=f"{st.st_dev}:{st.st_ino}")
+    wait_for(lambda: len(visible(setup.failed)) >= 5 and not visible(setup.inbox), 60,
+             what="every file handled")
+    assert daemon.stop() == 0
+    raw = daemon.log_path.read_bytes().decode("utf-8")  # all of it is valid UTF-8
+    types: dict[str, set[str]] = {}
+    for line in raw.splitlines():
+        prio, sep, rest = line.partition(">")
+        assert line.startswith("<") and sep and prio[1:].isdigit(), line[:200]
+        record = __import__("json").loads(rest)
+        for key, value in record.items():
+            assert value not in ("", None, "None", []), (key, record)
+            types.setdefault(key, set()).add(type(value).__name__)
+        if record.get("level") in ("warning", "error") and record.get("job_id"):
+            assert record.get("folder"), record
+            assert record.get("file") or record.get("files"), record
+    mixed = {key: found for key, found in types.items() if len(found) > 1}
+    assert not mixed, mixed
