@@ -197,3 +197,26 @@ def test_hostile_names_keep_one_json_object_per_line_with_journald_priority(
             assert record.get("file") or record.get("files"), record
     mixed = {key: found for key, found in types.items() if len(found) > 1}
     assert not mixed, mixed
+
+
+def test_probe_files_left_by_a_killed_daemon_are_removed_never_sent(
+        setup: Setup, daemon_factory) -> None:
+    """kill -9 during the probe's fsync leaves 64 KiB named `.vodwatch-probe-<pid>` in
+    done/ and failed/ (a dot-name is not hidden on a Windows share): the next daemon
+    removes old ones, leaves a fresh one (another daemon's, in use) and sends none."""
+    old = time.time() - 3600
+    for folder in (setup.done, setup.failed, setup.inbox):
+        stale = folder / ".vodwatch-probe-4242"
+        stale.write_bytes(b"\0" * PROBE_BYTES)
+        os.utime(stale, (old, old))
+        (folder / ".vodwatch-probe-4343").write_bytes(b"\0" * PROBE_BYTES)
+    daemon = daemon_factory()
+    wait_for(lambda: "daemon.ready" in daemon.output(), 20, what="the daemon to start")
+    wait_for(lambda: not (setup.failed / ".vodwatch-probe-4242").exists(), 10,
+             what="the stale probe removed")
+    time.sleep(1)
+    assert daemon.stop() == 0
+    for folder in (setup.done, setup.failed):
+        assert sorted(p.name for p in folder.glob(".vodwatch-probe-*")) == [
+            ".vodwatch-probe-4343"]
+    assert not ops(setup, "update_asset") and not setup.emulator.assets_created()
