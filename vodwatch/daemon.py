@@ -246,7 +246,7 @@ class Daemon:
         names = [f.name for f in self.journal.files(job_id)]
         with structlog.contextvars.bound_contextvars(
                 job_id=job_id, asset_id=job.asset_id, title=job.title,
-                folder=runtime.folder_set.name, files=", ".join(names)):
+                folder=runtime.folder_set.name, files=names):
             try:
                 return run_job(runtime.services, job_id)
             except sqlite3.Error as exc:

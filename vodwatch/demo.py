@@ -11,6 +11,7 @@ port the whole time, and the demo keeps running (until Enter or Ctrl-C) so that 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import secrets
 import select
@@ -94,12 +95,16 @@ def run_demo(directory: Path | None = None, settle_seconds: float = 2.0,
 def _write_config(root: Path, endpoint: str, address: str, token: str,
                   settle_seconds: float) -> Path:
     config_path = root / "config.yaml"
+
+    def q(value: object) -> str:  # a quoted YAML string: a path may hold " #" or ": ",
+        return json.dumps(str(value))  # a hex token may be all digits (a number)
+
     config_path.write_text(textwrap.dedent(f"""\
         # Written by `vodwatch demo`: the emulator stands in for VOD.
         vod:
-          endpoint: {endpoint}
+          endpoint: {q(endpoint)}
           project_id: {PROJECT_ID}
-        state_dir: {root / "state"}
+        state_dir: {q(root / "state")}
         settle_seconds: {settle_seconds}
         scan_interval_seconds: 1
         upload:
@@ -107,13 +112,13 @@ def _write_config(root: Path, endpoint: str, address: str, token: str,
         log:
           format: console
         metrics:
-          address: {address}   # the web page, /status.json, /metrics and /healthz
+          address: {q(address)}   # the web page, /status.json, /metrics and /healthz
         web:
-          token: {token}   # the web page's buttons ask for it
+          token: {q(token)}   # the web page's buttons ask for it
         folders:
-          - inbox: {root / "inbox"}
-            done: {root / "done"}
-            failed: {root / "failed"}
+          - inbox: {q(root / "inbox")}
+            done: {q(root / "done")}
+            failed: {q(root / "failed")}
             create_assets: true   # "Harbour at dawn.mp4" becomes a new asset
         """))
     return config_path

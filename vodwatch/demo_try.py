@@ -48,7 +48,11 @@ def scratch_folder(directory: Path | None) -> Iterator[Path]:
             print(f"Removed the scratch folder {root}.")
         return
     root = directory.absolute()
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file of that name (someone's notes), a read-only disk...
+        raise DemoFolderError(f"{root} cannot be the demo's folder: "
+                              f"{exc.strerror or exc}") from None
     marker = root / MARKER
     if not marker.exists() and any(root.iterdir()):
         raise DemoFolderError(f"{root} is not empty and was not made by `vodwatch demo`; "

@@ -28,7 +28,7 @@ from .names import Kind, ParsedName, is_ignored, is_text, parse_name
 from .pause import is_pause_file
 from .prehash import Prehasher, entry_identity
 from .settle import Settler
-from .share_faults import probe_write, share_fault
+from .share_faults import probe_write, remove_stale_probes, share_fault
 from .titles import job_lock, read_mapping
 from .watch import Entry, EventWatcher, choose_mode, scan, stat_entry
 from .words import printable
@@ -139,6 +139,7 @@ class FolderWatch:
                 for folder in (self.folder_set.done, self.folder_set.failed):
                     folder.mkdir(exist_ok=True)
                     probe_write(folder)
+                    remove_stale_probes(folder, time.time())
         except OSError as exc:
             problem = share_fault(exc, exc.filename or self.name)
         if problem is not None:

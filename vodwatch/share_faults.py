@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 PROBE_BYTES = 64 * 1024  # a little room for the tickets and markers that follow
+PROBE_PREFIX = ".vodwatch-probe-"
+STALE_PROBE_SECONDS = 600.0  # a probe lives milliseconds; older, its daemon was killed
 
 
 def share_fault(exc: OSError, where: str) -> str:
@@ -37,11 +39,16 @@ def probe_write(folder: Path) -> None:
     space), and calling a full share available again would make it flap. The error names
     ``folder`` (what a person can fix), not the probe's own file.
     """
-    path = folder / f".vodwatch-probe-{os.getpid()}"
+    path = folder / f"{PROBE_PREFIX}{os.getpid()}"
     try:
         fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
         try:
-            os.write(fd, b"\0" * PROBE_BYTES)
+            left = memoryview(b"\0" * PROBE_BYTES)
+            while left:  # a nearly full share takes part of a write and says nothing
+                written = os.write(fd, left)
+                if written <= 0:
+                    raise OSError(e.ENOSPC, os.strerror(e.ENOSPC))
+                left = left[written:]
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -51,6 +58,17 @@ def probe_write(folder: Path) -> None:
         raise OSError(exc.errno, exc.strerror, str(folder)) from None
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
+
+
+def remove_stale_probes(folder: Path, now: float) -> None:
+    """Delete probe files a killed daemon left in ``folder`` (64 KiB each, and a dot-name
+    is not hidden on a Windows share); a recent one may be another daemon's, in use."""
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith(PROBE_PREFIX) and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(OSError):
+                    if now - entry.stat(follow_symlinks=False).st_mtime > STALE_PROBE_SECONDS:
+                        os.unlink(entry.path)
 
 
 def refusing_folder(exc: OSError, folders: Iterable[Path]) -> OSError:
