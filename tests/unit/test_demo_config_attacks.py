@@ -1,4 +1,4 @@
-"""Hostile unit tests of the day's changes: the demo's config as YAML reads it back."""
+"""Hostile unit tests: the demo's config as YAML reads it back."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Hostile tests of what changed on the day of the control room's groundwork: files of
-one asset dropped together, the share's write probe, and the demo's scratch folder.
+"""Hostile tests: files of one asset dropped together, the share's write probe, job log
+lines with hostile names, and the demo's scratch folder.
 
 Real subprocesses, real folders, real tmpfs mounts (root), the emulator over HTTP.
 """
