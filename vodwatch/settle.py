@@ -142,8 +142,8 @@ class Settler(Generic[K]):
 
         Never before ``now``; None when nothing is waiting. Settled files do not count:
         ``ready`` already returns them, and one kept waiting (its asset is busy) must
-        not make the caller spin. Nor must a file whose latest look was not fresh (the
-        fresh look failed: EBUSY, EIO, too many open files): it is tried again
+        not make the caller spin. Nor must a file whose look when it was due was not fresh
+        (the fresh look failed: EBUSY, EIO, too many open files): it is tried again
         ``STALE_RETRY_SECONDS`` after that look. (``due`` still returns it, so the
         fresh look that follows a scan in the same tick is not delayed.)
         """
@@ -156,8 +156,12 @@ class Settler(Generic[K]):
             if self._settled(entry):
                 continue
             at = entry.stable_since + self.settle_seconds
-            if entry.last_fresh is None or entry.last_fresh < entry.last_seen:
-                at = max(at, entry.last_seen + STALE_RETRY_SECONDS)
+            stale = entry.last_fresh is None or entry.last_fresh < entry.last_seen
+            if stale and entry.last_seen >= at:
+                # The look taken when the file was due was not fresh (the fresh look
+                # failed): try again a little later. A scan before that (the first look
+                # at start-up) does not hold the fresh look back.
+                at = entry.last_seen + STALE_RETRY_SECONDS
             times.append(at)
             times.append(entry.first_seen + self.max_writing_seconds)
         return max(now, min(times)) if times else None

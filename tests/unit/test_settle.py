@@ -276,3 +276,15 @@ def test_any_change_in_any_field_restarts_stability(first: tuple[int, int, int, 
     assert s.pending()["f"].stable_since == SETTLE + gap
     look(changed, 2 * SETTLE + gap)
     assert s.ready(2 * SETTLE + gap) == ["f"]
+
+
+def test_a_first_look_by_scan_does_not_hold_back_the_fresh_look_when_settle_is_short() -> None:
+    """Found measuring start-up: with settle_seconds 0.5 the first fresh look at a file
+    found by the start-up scan came a full STALE_RETRY_SECONDS later (1 s), doubling the
+    wait. The fresh look is due when the file could settle."""
+    s = Settler(0.5, MAX_WRITING)
+    s.observe("a.mp4", 100, 1, 0.0, 7, ctime_ns=1, fresh=False)
+    assert s.next_check_at(0.0) == 0.5
+    assert s.due(0.5) == ["a.mp4"]
+    s.observe("a.mp4", 100, 1, 0.5, 7, ctime_ns=1)
+    assert s.ready(0.5) == ["a.mp4"]
