@@ -67,6 +67,7 @@ class FolderWatch:
     _watcher: EventWatcher | None = None
     _prepared: bool = False
     prehash: Prehasher | None = None
+    part_plan: Callable[[int], int] | None = None  # a new upload's part size (0: none)
     _names: dict[str, ParsedName | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -251,7 +252,7 @@ class FolderWatch:
         now_seen = entry_identity(entry)
         still = before is not None and entry_identity(before) == now_seen
         if self.prehash is not None and entry.is_file and (entry.fresh or still):
-            self.prehash.consider(path, now_seen)
+            self.prehash.consider(path, now_seen, self.part_plan)
 
     # ---- grouping and claiming --------------------------------------------------------
 

@@ -118,6 +118,13 @@ def hash_file(path: Path, stop: threading.Event | None = None) -> tuple[str, Sna
     return md5, snap
 
 
+def hash_parts(path: Path, part_size: int, stop: threading.Event | None = None
+               ) -> tuple[str, Snapshot, list[str]]:
+    """As hash_file, and (if ``part_size``) the MD5 of each ``part_size`` piece, all in
+    the one read and under the same snapshot."""
+    return _hash_path(path, stop, part_size)
+
+
 def _hash_path(path: Path, stop: threading.Event | None, part_size: int
                ) -> tuple[str, Snapshot, list[str]]:
     try:
