@@ -4,6 +4,7 @@ for the exact file it was read from."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import time
 from pathlib import Path
@@ -110,11 +111,36 @@ def test_part_hashes_of_a_file_changed_while_settling_are_not_handed_over(
     write_bytes(path, 3 * MB)
     pre = Prehasher(min_size=1)
     pre.consider(path, identity(Snapshot.of(path)), lambda size: MB)
-    assert pre.take(path, identity(Snapshot.of(path))) is not None or True
-    pre.consider(path, identity(Snapshot.of(path)), lambda size: MB)
     time.sleep(0.05)
     with open(path, "r+b") as fh:
         fh.seek(MB + 5)
         fh.write(b"changed")
     assert pre.take(path, identity(Snapshot.of(path))) is None
     pre.close()
+
+
+def test_once_the_link_is_measured_parts_are_hashed_while_the_file_settles(
+        setup: Setup, daemon_factory) -> None:
+    """The first upload measures the link (and the daemon remembers it in its state
+    folder); the next file's parts are hashed in its settle read, at the part size its
+    upload then keeps, and its upload hashes nothing more."""
+    first, second = asset_id(621), asset_id(622)
+    for aid in (first, second):
+        setup.emulator.seed_asset(aid, "UPLOAD_FAILED")
+    setup.write_config(settle_seconds=1, upload={"parallel_parts": 2})
+    daemon = daemon_factory()
+    wait_for(lambda: "daemon.ready" in daemon.output(), 20, what="ready")
+    write_bytes(setup.inbox / f"{first}.mp4", 30 * MB)
+    wait_for(lambda: (setup.done / f"{first}.mp4").exists(), 60, what="first done")
+    assert (setup.state / "link.json").exists(), "what the link showed is remembered"
+    before = len(daemon.output().splitlines())
+    write_bytes(setup.inbox / f"{second}.mp4", 30 * MB, seed="second")
+    wait_for(lambda: (setup.done / f"{second}.mp4").exists(), 60, what="second done")
+    assert daemon.stop() == 0
+    lines = daemon.output().splitlines()[before:]
+    hashed = [json.loads(x) for x in lines if '"file.hashed_while_settling"' in x]
+    started = [json.loads(x) for x in lines if '"upload.multipart_started"' in x]
+    assert len(hashed) == 1 and len(started) == 1
+    assert hashed[0]["part_size"] == started[0]["part_size"]
+    assert "while the file settled" in started[0]["why"]
+    assert not [x for x in lines if "settled_parts_unused" in x]
