@@ -63,6 +63,7 @@ class FolderWatch:
     _watcher: EventWatcher | None = None
     _prepared: bool = False
     prehash: Prehasher | None = None
+    part_plan: Callable[[int], int] | None = None  # a new upload's part size (0: none)
     _names: dict[str, ParsedName | None] = field(default_factory=dict)
     _held: dict[str, float] = field(default_factory=dict)  # group -> waiting for siblings since
 
@@ -249,7 +250,7 @@ class FolderWatch:
         now_seen = entry_identity(entry)
         still = before is not None and entry_identity(before) == now_seen
         if self.prehash is not None and entry.is_file and (entry.fresh or still):
-            self.prehash.consider(path, now_seen)
+            self.prehash.consider(path, now_seen, self.part_plan)
 
     # ---- grouping and claiming --------------------------------------------------------
 

@@ -25,10 +25,11 @@ from .errors import (
     TransportError,
 )
 from .group import md5_b64
-from .identity import check_unchanged
+from .identity import check_unchanged, journaled_snapshot
 from .journal import FileRow, Journal, PartRow
-from .parts_ahead import HASH_THREADS, PartHashes, Signed
-from .partsize import HASH_RATE, MIN_SPLIT, LinkEstimate, choose_part_size, part_size_for
+from .part_plan import PartPlanner
+from .parts_ahead import PartHashes, SettledStore, Signed
+from .partsize import LinkEstimate, save_link
 from .vod.api import VodClient
 from .vod.obs import Body, ObsClient, url_expires
 
@@ -43,7 +44,7 @@ _T = TypeVar("_T")
 
 
 
-class MultipartSender:
+class MultipartSender(PartPlanner):
     """The multipart half of the Uploader (its fields are declared there)."""
 
     if TYPE_CHECKING:
@@ -61,6 +62,9 @@ class MultipartSender:
         adaptive: bool
         calls_per_minute: float
         link: LinkEstimate
+        settled: SettledStore
+        link_file: Path | None
+        endpoint: str
         _uploads: int
         _uploads_lock: threading.Lock
 
@@ -81,6 +85,11 @@ class MultipartSender:
         finally:
             with self._uploads_lock:
                 self._uploads -= 1
+            if self.link_file is not None:
+                try:  # what the link showed outlives a restart
+                    save_link(self.link_file, self.endpoint, self.link)
+                except OSError as exc:
+                    log.debug("upload.link_not_saved", error=str(exc))
 
     def _put_multipart(self, row: FileRow, path: Path, content_type: str,
                        progress: Progress | None) -> None:
@@ -88,6 +97,11 @@ class MultipartSender:
         bucket, key, size = row.bucket, row.object_key, row.size
         fd = os.open(path, os.O_RDONLY)
         hashes: PartHashes | None = None
+        settled = self.settled.take(row.id)
+        snap = journaled_snapshot(row)
+        if settled is not None and (snap is None or settled.identity != (
+                snap.size, snap.mtime_ns, snap.ctime_ns, snap.ino)):
+            settled = None  # read before the file last changed: never trusted
         try:
             upload_id, part_size = row.upload_id, row.part_size
             if upload_id and part_size and not self._reconcile(row, fd, bucket, key, upload_id,
@@ -105,9 +119,11 @@ class MultipartSender:
                     url = self.vod.authority(http_verb="POST", bucket=bucket, object_key=key,
                                              content_type=content_type)
                     if hashes is None:
-                        part_size, why = self._part_size(fd, size, time.monotonic() - started)
+                        part_size, why, known = self._plan(fd, size,
+                                                           time.monotonic() - started, settled)
                         count = max(1, math.ceil(size / part_size))
-                        hashes = self._hashes(fd, size, part_size, list(range(1, count + 1)))
+                        hashes = self._hashes(fd, size, part_size, list(range(1, count + 1)),
+                                              known)
                     started = time.monotonic()
                     upload_id = self.obs.initiate(url, content_type)
                     self.link.saw_round_trip(time.monotonic() - started)
@@ -129,7 +145,8 @@ class MultipartSender:
                 progress.add(sum(p.size for p in self.journal.parts(row.id)))
             todo = [n for n in range(1, count + 1) if n not in done]
             if hashes is None:
-                hashes = self._hashes(fd, size, part_size, todo)
+                known = settled.md5s if settled and settled.part_size == part_size else None
+                hashes = self._hashes(fd, size, part_size, todo, known)
             self._send_parts(row, fd, bucket, key, upload_id, part_size, hashes, len(todo),
                              progress)
             check_unchanged(path, row)
@@ -143,8 +160,10 @@ class MultipartSender:
                 hashes.close()
             os.close(fd)
 
-    def _hashes(self, fd: int, size: int, part_size: int, todo: list[int]) -> PartHashes:
-        """Start working out the MD5s of the parts in ``todo``, ahead of the senders."""
+    def _hashes(self, fd: int, size: int, part_size: int, todo: list[int],
+                known: tuple[str, ...] | None = None) -> PartHashes:
+        """Start working out the MD5s of the parts in ``todo``, ahead of the senders
+        (``known``: those read while the file settled, in order, for this part size)."""
         def hash_part(n: int) -> str:
             offset = (n - 1) * part_size
             length = min(part_size, size - offset)
@@ -154,31 +173,9 @@ class MultipartSender:
             return md5
 
         workers = max(1, min(self.parallel_parts, len(todo)))
-        return PartHashes(hash_part, todo, 2 * workers + 1)  # sending + next, per sender
-
-    def _part_size(self, fd: int, size: int, vod_seconds: float) -> tuple[int, str]:
-        """The part size for a new upload of ``size`` bytes, and why.
-
-        ``vod_seconds`` is how long VOD took to answer the authority call just made:
-        the round trip until the store's own has been measured.
-        """
-        if not self.adaptive:
-            return (part_size_for(size, self.part_size, self.parallel_parts),
-                    "upload.part_size_mb as set")
-        if self.link.hash_rate is None and size >= MIN_SPLIT:
-            started = time.monotonic()
-            self._hash_range(fd, 0, MIN_SPLIT)  # what MD5 costs on this machine
-            self.link.saw_hash(MIN_SPLIT, time.monotonic() - started)
-        with self.link.lock:
-            rate, rtt, hash_rate = self.link.rate, self.link.rtt, self.link.hash_rate
-        with self._uploads_lock:
-            uploads = self._uploads
-        choice = choose_part_size(size, self.parallel_parts, rate=rate,
-                                  rtt=rtt if rtt is not None else vod_seconds,
-                                  calls_per_minute=self.calls_per_minute,
-                                  uploads=max(1, uploads),
-                                  hash_rate=(hash_rate or HASH_RATE) * HASH_THREADS)
-        return choice.size, choice.reason
+        if known is not None and len(known) != max(1, math.ceil(size / part_size)):
+            known = None
+        return PartHashes(hash_part, todo, 2 * workers + 1, known)  # sending + next, each
 
     def abort_multipart(self, row: FileRow) -> None:
         """Best effort: tell the store to drop a multipart upload we give up on."""

@@ -4,11 +4,16 @@ rounds of parallel parts, and (adaptive) fitted to what the link has shown.
 
 from __future__ import annotations
 
+import json
 import math
 import threading
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import structlog
+
+from .atomic import replace_file
 
 log = structlog.get_logger("vodwatch.upload")
 
@@ -59,7 +64,8 @@ class PartChoice:
 
 def choose_part_size(size: int, parallel: int, *, rate: float | None = None,
                      rtt: float | None = None, calls_per_minute: float = 1400.0,
-                     uploads: int = 1, hash_rate: float = HASH_RATE) -> PartChoice:
+                     uploads: int = 1, hash_rate: float = HASH_RATE,
+                     prehashed: bool = False) -> PartChoice:
     """The part size for a file of ``size`` bytes sent on ``parallel`` connections.
 
     ``rate`` is what one connection carries (bytes/s) and ``rtt`` the store's round
@@ -69,7 +75,10 @@ def choose_part_size(size: int, parallel: int, *, rate: float | None = None,
     waits for ``parallel`` parts' hashing, less the initiate's round trip the
     hashing overlaps. With ``k`` parts per connection both add up to
     ``max(0, size / (k * hash_rate) - rtt) + k * rtt``; ``k`` is chosen to make that
-    least. Then, in this order of precedence:
+    least. ``prehashed``: the parts' MD5s are worked out while the file settles, so
+    no connection waits for hashing and one part per connection (one round trip
+    each) costs least; the 30 s rule below still cuts them smaller, so it applies
+    only once ``rate`` is known. Then, in this order of precedence:
 
     - OBS: at most 10,000 parts, each >= 100 KiB (except the last) and <= 5 GiB;
     - at least ``parallel`` parts while each stays >= 5 MiB, so every connection works;
@@ -89,7 +98,11 @@ def choose_part_size(size: int, parallel: int, *, rate: float | None = None,
     spread = max(1, min(p, size // MIN_SPLIT))
     ceiling = max(floor_obs, math.ceil(size / spread))
     why: list[str] = []
-    if rtt is None or rtt <= 0:
+    if prehashed and rate is not None and rate > 0:
+        part = math.ceil(size / p)
+        why.append("part MD5s worked out while the file settled: one part per connection, "
+                   "one round trip each")
+    elif rtt is None or rtt <= 0:
         part = FALLBACK_PART
         why.append("round trip not measured yet: 20 MiB")
     else:
@@ -172,3 +185,47 @@ class LinkEstimate:
         with self.lock:
             if length >= MIN_SPLIT and seconds > 0:
                 self.hash_rate = self._mix(self.hash_rate, length / seconds)
+
+
+# ---- what the link showed, remembered across restarts and reloads ----------------------
+
+LINK_FILE = "link.json"
+LINK_MEMORY_SECONDS = 14 * 86400  # older estimates are not trusted: the path may differ
+_link_file_lock = threading.Lock()
+
+
+def load_link(path: Path, endpoint: str, now: float | None = None) -> LinkEstimate:
+    """The estimate last saved for ``endpoint`` in ``path`` (a new one if none, if it
+    is unreadable, or older than two weeks)."""
+    try:
+        saved = json.loads(path.read_text()).get(endpoint)
+    except (OSError, ValueError, AttributeError):
+        return LinkEstimate()
+    if not isinstance(saved, dict):
+        return LinkEstimate()
+    if (now if now is not None else time.time()) - float(saved.get("at", 0)) > (
+            LINK_MEMORY_SECONDS):
+        return LinkEstimate()
+
+    def positive(key: str) -> float | None:
+        value = saved.get(key)
+        return float(value) if isinstance(value, (int, float)) and value > 0 else None
+
+    return LinkEstimate(positive("rate"), positive("rtt"), positive("hash_rate"))
+
+
+def save_link(path: Path, endpoint: str, link: LinkEstimate, now: float | None = None
+              ) -> None:
+    """Remember ``link`` for ``endpoint`` in ``path`` (beside other endpoints'); OSError
+    if the state folder refuses."""
+    with link.lock:
+        entry = {"rate": link.rate, "rtt": link.rtt, "hash_rate": link.hash_rate,
+                 "at": now if now is not None else time.time()}
+    with _link_file_lock:
+        try:
+            known = json.loads(path.read_text())
+        except (OSError, ValueError):
+            known = {}
+        known = known if isinstance(known, dict) else {}
+        known[endpoint] = entry
+        replace_file(path, json.dumps(known, indent=1).encode(), mode=0o600, durable=False)

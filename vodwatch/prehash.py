@@ -9,19 +9,27 @@ before and after): when the file is claimed, its hash is used only if the file
 still has that identity; any change during hashing discards it. So a hash is never
 trusted for bytes it did not read, and drop → done costs settle + upload rather
 than settle + hash + upload whenever the settle window covers the hash time.
+
+A file to go up in parts also has its parts' MD5s (each part's Content-MD5) worked
+out in the same read, at the part size its upload would choose now (``plan``), so
+the first round of parts needs no hashing before the connections start. They are
+handed over with the whole-file hash, under the same identity check; the upload uses
+them only if it still chooses that part size.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import structlog
 
 from .errors import VodwatchError
-from .identity import Snapshot, hash_file
+from .identity import Snapshot, hash_parts
 
 log = structlog.get_logger("vodwatch.prehash")
 
@@ -30,6 +38,17 @@ Identity = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, ino
 
 def identity(snap: Snapshot) -> Identity:
     return snap.size, snap.mtime_ns, snap.ctime_ns, snap.ino
+
+
+@dataclass(frozen=True)
+class Prehashed:
+    """What one read of the file gave: its MD5 (base64), the snapshot it was read under
+    and, if a part size was planned (else 0), the MD5 of each part of that size."""
+
+    md5: str
+    snapshot: Snapshot
+    part_size: int = 0
+    parts: tuple[str, ...] = ()
 
 
 class Prehasher:
@@ -41,26 +60,36 @@ class Prehasher:
         self._stop = stop or threading.Event()
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="prehash")
         self._lock = threading.Lock()
-        self._work: dict[Path, tuple[Identity, Future[tuple[str, Snapshot] | None]]] = {}
+        self._work: dict[Path, tuple[Identity, Future[Prehashed | None]]] = {}
 
-    def consider(self, path: Path, seen: Identity) -> None:
-        """The file looks still with ``seen``: hash it unless that is under way or done."""
+    def consider(self, path: Path, seen: Identity,
+                 plan: Callable[[int], int] | None = None) -> None:
+        """The file looks still with ``seen``: hash it unless that is under way or done.
+
+        ``plan(size)`` is the part size a new upload of the file would be cut at (0 if
+        it goes up in one piece or the size is not known yet): parts of that size are
+        hashed in the same read."""
         if seen[0] < self.min_size:
             return  # hashing at claim time costs next to nothing
         with self._lock:
             current = self._work.get(path)
             if current is not None and (current[0] == seen or not current[1].done()):
                 return  # this identity is covered, or a read is under way (it fails if moved)
-            self._work[path] = (seen, self._pool.submit(self._hash, path))
+            self._work[path] = (seen, self._pool.submit(self._hash, path, seen[0], plan))
 
-    def _hash(self, path: Path) -> tuple[str, Snapshot] | None:
+    def _hash(self, path: Path, size: int, plan: Callable[[int], int] | None
+              ) -> Prehashed | None:
         try:
-            return hash_file(path, self._stop)
+            part_size = plan(size) if plan is not None else 0
+            md5, snap, parts = hash_parts(path, part_size, self._stop)
+            if snap.size != size:
+                part_size, parts = 0, []  # planned for another size: the upload hashes
+            return Prehashed(md5, snap, part_size, tuple(parts))
         except (OSError, VodwatchError) as exc:
             log.debug("prehash.discarded", file=path.name, why=str(exc))
             return None
 
-    def take(self, path: Path, now: Identity) -> tuple[str, Snapshot] | None:
+    def take(self, path: Path, now: Identity) -> Prehashed | None:
         """The hash of ``path`` if it was read under identity ``now``; forgets it.
 
         A hash of that identity still being computed is waited for (the caller would
@@ -71,7 +100,7 @@ class Prehasher:
         if work is None or work[0] != now:
             return None
         result = work[1].result()
-        if result is None or identity(result[1]) != now:
+        if result is None or identity(result.snapshot) != now:
             return None
         return result
 

@@ -24,6 +24,7 @@ from .folder import FolderWatch
 from .journal import FileRow, JobRow, Journal
 from .news import News
 from .pacing import Pacer
+from .partsize import LINK_FILE, load_link
 from .pause import AnyEvent, ManualPause, MarkerWatch
 from .prehash import Prehasher
 from .retry import RetryPolicy
@@ -87,7 +88,13 @@ def build(config: Config, folder_set: FolderSet, shared: Shared, pacer: Pacer | 
                         parallel_parts=config.upload.parallel_parts, rate=shared.rate,
                         stop=stop, abort=shared.abort,
                         retry_part=shared.part_retry(policy),
-                        sleep=functools.partial(_wait, shared.abort))
+                        sleep=functools.partial(_wait, shared.abort),
+                        link_file=config.state_dir / LINK_FILE, endpoint=folder_set.endpoint)
+    if previous is not None and previous.folder_set.endpoint == folder_set.endpoint:
+        uploader.link = previous.services.uploader.link  # a reload keeps what was seen
+        uploader.settled = previous.services.uploader.settled
+    else:
+        uploader.link = load_link(config.state_dir / LINK_FILE, folder_set.endpoint)
     if previous is None:
         claims = Claims(folder_set.inbox, shared.daemon_id, config.claims.lease_seconds)
         watch = FolderWatch(folder_set, shared.journal, claims, config.settle_seconds,
@@ -109,12 +116,19 @@ def build(config: Config, folder_set: FolderSet, shared: Shared, pacer: Pacer | 
     services.asset_defaults = dict(folder_set.asset_defaults)
     uploader.on_started = functools.partial(_write_ticket, claims, watch)
     watch.prehash = services.prehash = shared.prehash
+    watch.part_plan = functools.partial(_part_plan, uploader, services.multipart_threshold)
     news = _news(config, folder_set, shared, previous)
     runtime = FolderSetRuntime(folder_set, watch, services, claims, news, hold=hold)
     if previous is not None:
         runtime.paused, runtime.recheck_at = previous.paused, previous.recheck_at
         runtime.held, runtime.marker = previous.held, previous.marker
     return runtime
+
+
+def _part_plan(uploader: Uploader, threshold: int, size: int) -> int:
+    """The part size a file of ``size`` bytes would go up in, to hash its parts while it
+    settles; 0 if it goes up in one piece or the size is not known yet."""
+    return uploader.planned_part_size(size) if size > threshold else 0
 
 
 def _news(config: Config, folder_set: FolderSet, shared: Shared,

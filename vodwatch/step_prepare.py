@@ -29,6 +29,7 @@ from .finish import (
 )
 from .journal import FileRow, JobRow
 from .names import Kind
+from .parts_ahead import SettledParts
 from .prehash import identity
 from .services import Services, cancel_upload, refuse
 from .states import JobState
@@ -71,7 +72,7 @@ def _claimed(services: Services, job: JobRow) -> None:
                     continue
                 except FileChanged:
                     pass
-            md5, snap = _hash(services, path)
+            md5, snap = _hash(services, path, f.id)
         except OSError as exc:
             if exc.errno in SHARE_ERRNOS - {errno.EACCES, errno.EPERM}:
                 raise  # the share, not the file
@@ -106,14 +107,19 @@ def _claimed(services: Services, job: JobRow) -> None:
     services.journal.set_job(job.id, state=JobState.READY)
 
 
-def _hash(services: Services, path: Path) -> tuple[str, Snapshot]:
+def _hash(services: Services, path: Path, file_id: int) -> tuple[str, Snapshot]:
     """The file's MD5: the one computed while it settled if the file is still exactly as
-    it was read then, else read now."""
+    it was read then, else read now. Part MD5s read with it go to the upload, which
+    uses them only while the journaled snapshot is still the one they were read under."""
     if services.prehash is not None:
         done = services.prehash.take(path, identity(Snapshot.of(path)))
         if done is not None:
-            log.info("file.hashed_while_settling", file=path.name)
-            return done
+            log.info("file.hashed_while_settling", file=path.name,
+                     part_size=done.part_size or None)
+            if done.part_size:
+                services.uploader.settled.put(file_id, SettledParts(
+                    identity(done.snapshot), done.part_size, done.parts))
+            return done.md5, done.snapshot
     return hash_file(path, services.stop)
 
 

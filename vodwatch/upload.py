@@ -39,6 +39,7 @@ from .identity import (
 )
 from .journal import FileRow, Journal
 from .multipart import MultipartSender
+from .parts_ahead import SettledStore
 from .partsize import LinkEstimate, MiB, PartChoice, choose_part_size, part_size_for
 from .vod.api import VodClient
 from .vod.obs import EXPIRY_MARGIN, Body, ObsClient, url_expires
@@ -114,6 +115,9 @@ class Uploader(MultipartSender):
     adaptive: bool = False
     calls_per_minute: float = 1400.0  # the pacing of authority + confirm calls
     link: LinkEstimate = field(default_factory=LinkEstimate)
+    settled: SettledStore = field(default_factory=SettledStore)  # part MD5s from settling
+    link_file: Path | None = None  # where ``link`` is remembered, under ``endpoint``
+    endpoint: str = ""
     _uploads: int = field(default=0, init=False, repr=False)
     _uploads_lock: threading.Lock = field(default_factory=threading.Lock, init=False,
                                           repr=False)

@@ -249,3 +249,43 @@ def test_kill_9_with_an_adapted_part_size_resumes_from_the_last_part(
     assert "multipart_started" not in again.output(), "the restart keeps the chosen size"
     stored = setup.emulator.object_path(aid, "video")
     assert stored is not None and file_md5(stored) == digest
+
+
+def test_kill_9_with_parts_hashed_while_settling_resumes_from_the_last_part(
+        setup: Setup, daemon_factory) -> None:
+    """A daemon that remembers a slow link (state_dir/link.json) cuts the file into parts
+    of <= 30 s at that rate and hashes them while the file settles; killed with -9 mid
+    upload, the restart (which has no settle-time hashes) sends only the missing parts."""
+    import json as _json
+
+    from tests.end_to_end.attack_helpers import parts_sent
+
+    aid = asset_id(261)
+    setup.emulator.seed_asset(aid, "UPLOAD_FAILED")
+    setup.write_config(upload={"parallel_parts": 1})  # part_size_mb: auto (the default)
+    setup.state.mkdir(parents=True, exist_ok=True)
+    (setup.state / "link.json").write_text(_json.dumps({setup.emulator.url: {
+        "rate": 1e6, "rtt": 0.01, "hash_rate": None, "at": time.time()}}))
+    setup.emulator.add_fault("slow", "obs_part", count=None, delay=0.2)
+    path = setup.inbox / f"{aid}.mp4"
+    digest = make_big(path, 160 * MB)
+    daemon = daemon_factory()
+    wait_for(lambda: len(parts_sent(setup)) >= 2, 60, what="some parts")
+    daemon.kill()
+    assert not (setup.done / path.name).exists(), "killed in the middle of the upload"
+    first = parts_sent(setup)
+    started = [_json.loads(line) for line in daemon.output().splitlines()
+               if '"upload.multipart_started"' in line]
+    assert len(started) == 1 and "while the file settled" in started[0]["why"]
+    assert started[0]["part_size"] <= 30 * 1e6
+    setup.emulator.clear_faults()
+    again = daemon_factory(name="again")
+    wait_for(lambda: (setup.done / path.name).exists(), 120, what="done after the restart")
+    assert again.stop() == 0
+    sent = parts_sent(setup)
+    numbers = [n for _, n in sent]
+    assert len({u for u, _ in sent}) == 1, "the same multipart upload carried on"
+    assert len(numbers) == len(set(numbers)), "no finished part was sent again"
+    assert len(numbers) > len(first) >= 2
+    stored = setup.emulator.object_path(aid, "video")
+    assert stored is not None and file_md5(stored) == digest

@@ -4,6 +4,7 @@ more than 10,000 parts) and choose_part_size (the size that fits the path)."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -181,3 +182,62 @@ def test_the_chooser_is_a_pure_function() -> None:
     """Same inputs, same answer: the choice can be logged and explained."""
     args = dict(rate=RATE, rtt=0.04, hash_rate=800 * MB)
     assert choose_part_size(700 * MiB, 4, **args) == choose_part_size(700 * MiB, 4, **args)
+
+
+# ---- parts hashed while the file settled (prehashed) ------------------------------------
+
+@pytest.mark.parametrize("rtt", [None, 0.0005, 0.04, 0.2])
+@pytest.mark.parametrize("parallel", [4, 8])
+def test_parts_hashed_while_settling_go_one_per_connection(rtt: float | None,
+                                                           parallel: int) -> None:
+    """No connection waits for hashing, so each round trip saved counts: 1000 MiB on 4 or
+    8 connections at 25 MB/s goes in one part per connection, whatever the round trip."""
+    choice = choose_part_size(1000 * MiB, parallel, rate=RATE, rtt=rtt, prehashed=True)
+    assert choice.count == parallel
+    assert "settled" in choice.reason
+
+
+def test_parts_hashed_while_settling_still_take_at_most_30_s() -> None:
+    """One connection at 25 MB/s: a 1000 MiB file still goes in parts of <= 30 s, so a
+    retry or a resume never redoes more than that."""
+    choice = choose_part_size(1000 * MiB, 1, rate=RATE, rtt=0.04, prehashed=True)
+    assert choice.size <= 30 * RATE
+    assert choice.count == 2
+
+
+def test_parts_hashed_while_settling_keep_every_store_and_vod_rule() -> None:
+    """On loopback (fast) the authority floor and 1 GiB cap still hold; a 45 MB file on
+    4 connections still goes in 4 parts."""
+    fast = choose_part_size(2048 * MiB, 4, rate=300 * MB, rtt=0.0005, prehashed=True)
+    assert fast.count == 4 and fast.size <= 1024 * MiB
+    huge = choose_part_size(20 * 1024 * MiB, 4, rate=300 * MB, rtt=0.0005, prehashed=True)
+    assert huge.size <= 1024 * MiB and huge.count % 4 == 0
+    assert choose_part_size(45 * MB, 4, rate=RATE, prehashed=True).count == 4
+
+
+def test_without_a_measured_rate_prehashed_changes_nothing() -> None:
+    """Before any rate is known the 30 s rule cannot be applied: the choice is the usual
+    one (the upload then hashes its parts)."""
+    for rtt in (None, 0.04):
+        assert (choose_part_size(1000 * MiB, 8, rtt=rtt, prehashed=True)
+                == choose_part_size(1000 * MiB, 8, rtt=rtt))
+
+
+# ---- what the link showed, remembered ----------------------------------------------------
+
+def test_the_link_estimate_is_remembered_per_endpoint(tmp_path: Path) -> None:
+    """Saved for one endpoint and loaded back; another endpoint starts blind; an estimate
+    two weeks old (or an unreadable file) is not trusted."""
+    from vodwatch.partsize import LinkEstimate, load_link, save_link
+
+    path = tmp_path / "link.json"
+    save_link(path, "https://vod.a", LinkEstimate(25e6, 0.04, 600e6), now=1000.0)
+    save_link(path, "https://vod.b", LinkEstimate(5e6, None, None), now=1000.0)
+    a = load_link(path, "https://vod.a", now=2000.0)
+    assert (a.rate, a.rtt, a.hash_rate) == (25e6, 0.04, 600e6)
+    b = load_link(path, "https://vod.b", now=2000.0)
+    assert (b.rate, b.rtt, b.hash_rate) == (5e6, None, None)
+    assert load_link(path, "https://vod.c", now=2000.0).rate is None
+    assert load_link(path, "https://vod.a", now=1000.0 + 15 * 86400).rate is None
+    path.write_text("{not json")
+    assert load_link(path, "https://vod.a", now=2000.0).rate is None
