@@ -164,6 +164,11 @@ _STATE_LOCKS: list[StateLock] = []
 
 
 def _run(args: argparse.Namespace, *, once: bool) -> int:
+    # A stop or reload asked for while vodwatch starts (imports, config, state folder) is
+    # kept and handed to the daemon once it exists: SIGTERM at any moment is a clean stop.
+    early: list[int] = []
+    for asked in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(asked, lambda n, _frame: early.append(n))
     import structlog
 
     from .daemon import Daemon
@@ -181,6 +186,8 @@ def _run(args: argparse.Namespace, *, once: bool) -> int:
     signal.signal(signal.SIGTERM, daemon.handle_signal)
     signal.signal(signal.SIGINT, daemon.handle_signal)
     signal.signal(signal.SIGHUP, daemon.handle_signal)
+    for number in early:
+        daemon.handle_signal(number, None)
     code = daemon.run()
     if daemon.hurry.is_set():
         # A second signal: leave now, even with upload threads still in a call. Exit 0,

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import time
+from pathlib import Path
 
 from tests.conftest import Setup, asset_id, wait_for, write_bytes
 from vodwatch.emulator import DEFAULT_SK
@@ -240,6 +241,38 @@ def test_run_stops_cleanly_on_sigterm(setup: Setup, daemon_factory) -> None:
     assert daemon.stop() == 0
     assert list((setup.inbox / ".vodwatch" / "files").iterdir()) == []
     assert os.path.isdir(setup.inbox)
+
+
+def _catches(pid: int, signum: int) -> bool:
+    """True once the process has a handler for ``signum`` (SigCgt in /proc/PID/status)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    caught = next(int(line.split()[1], 16) for line in status.splitlines()
+                  if line.startswith("SigCgt:"))
+    return bool(caught >> (signum - 1) & 1)
+
+
+def _journal_open(pid: int) -> bool:
+    try:
+        return any(os.readlink(f"/proc/{pid}/fd/{fd}").endswith("journal.sqlite3")
+                   for fd in os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return False
+
+
+def test_sigterm_while_vodwatch_starts_is_a_clean_stop(setup: Setup, daemon_factory) -> None:
+    """SIGTERM while vodwatch starts, before the daemon is built (imports, config, state
+    folder; the journal not open yet): exit 0, as after start-up, not death by the
+    signal. (Before, SIGTERM was handled only once the daemon held the journal.)"""
+    import signal
+    daemon = daemon_factory()
+    wait_for(lambda: _catches(daemon.proc.pid, signal.SIGTERM)
+             and not _journal_open(daemon.proc.pid), 20, interval=0.0005,
+             what="vodwatch to handle SIGTERM before it opens its journal")
+    assert daemon.stop() == 0
+    assert "daemon.stopped" in daemon.output() or "daemon.ready" not in daemon.output()
 
 
 def test_files_of_one_asset_dropped_together_into_a_running_daemon_go_in_one_request(

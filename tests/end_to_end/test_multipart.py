@@ -145,6 +145,8 @@ def run_chaos(setup: Setup, daemon_factory, *, files: int, seconds: float, kills
         if finished or done >= kills or time.monotonic() > deadline:
             wait_for(lambda: len(setup.names(setup.done)) == len(expected), 300,
                      what="everything in done/")
+            # Not a SIGTERM while the interpreter itself starts (before vodwatch runs).
+            wait_for(lambda d=daemon: "daemon.ready" in d.output(), 60, what="the daemon")
             assert daemon.stop() == 0
             break
         time.sleep(rnd.uniform(0.3, 2.0))
