@@ -4,12 +4,16 @@ rounds of parallel parts, and (adaptive) fitted to what the link has shown.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import os
+import stat
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeGuard
 
 import structlog
 
@@ -191,27 +195,51 @@ class LinkEstimate:
 
 LINK_FILE = "link.json"
 LINK_MEMORY_SECONDS = 14 * 86400  # older estimates are not trusted: the path may differ
+LINK_FILE_MAX = 1 << 20  # a link.json bigger than this is not ours: not read
+MAX_RATE = 1e11  # bytes/s (800 Gbit/s): above it, a number no link or CPU has shown
+MAX_RTT = 60.0  # seconds
 _link_file_lock = threading.Lock()
 
 
 def load_link(path: Path, endpoint: str, now: float | None = None) -> LinkEstimate:
     """The estimate last saved for ``endpoint`` in ``path`` (a new one if none, if it
-    is unreadable, or older than two weeks)."""
+    is unreadable, older than two weeks, or holds numbers no link shows: a file edited
+    by hand must not stop uploads with an overflow)."""
     try:
-        saved = json.loads(path.read_text()).get(endpoint)
+        saved = json.loads(_read_small(path)).get(endpoint)
     except (OSError, ValueError, AttributeError):
         return LinkEstimate()
     if not isinstance(saved, dict):
         return LinkEstimate()
-    if (now if now is not None else time.time()) - float(saved.get("at", 0)) > (
-            LINK_MEMORY_SECONDS):
-        return LinkEstimate()
+    now = now if now is not None else time.time()
+    at = saved.get("at")
+    if not _number(at) or not now - LINK_MEMORY_SECONDS <= at <= now + 86400:
+        return LinkEstimate()  # no date, or one not within the last two weeks
 
-    def positive(key: str) -> float | None:
+    def plausible(key: str, most: float) -> float | None:
         value = saved.get(key)
-        return float(value) if isinstance(value, (int, float)) and value > 0 else None
+        return float(value) if _number(value) and 0 < value <= most else None
 
-    return LinkEstimate(positive("rate"), positive("rtt"), positive("hash_rate"))
+    return LinkEstimate(plausible("rate", MAX_RATE), plausible("rtt", MAX_RTT),
+                        plausible("hash_rate", MAX_RATE))
+
+
+def _number(value: object) -> TypeGuard[float]:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def _read_small(path: Path) -> str:
+    """The text of the regular file ``path``, up to LINK_FILE_MAX bytes; OSError if it
+    is not one (a FIFO would block the reader, /dev/zero would never end)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > LINK_FILE_MAX:
+            raise OSError(errno.EINVAL, "not a small regular file", str(path))
+        return os.read(fd, LINK_FILE_MAX + 1).decode()
+    finally:
+        os.close(fd)
 
 
 def save_link(path: Path, endpoint: str, link: LinkEstimate, now: float | None = None
@@ -223,7 +251,7 @@ def save_link(path: Path, endpoint: str, link: LinkEstimate, now: float | None =
                  "at": now if now is not None else time.time()}
     with _link_file_lock:
         try:
-            known = json.loads(path.read_text())
+            known = json.loads(_read_small(path))
         except (OSError, ValueError):
             known = {}
         known = known if isinstance(known, dict) else {}

@@ -20,8 +20,9 @@ them only if it still chooses that part size.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,12 @@ from .identity import Snapshot, hash_parts
 log = structlog.get_logger("vodwatch.prehash")
 
 Identity = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, ino
+
+# Files whose hash is kept (or queued) for their claim. A file never claimed here (deleted,
+# claimed by a peer daemon, failed for its name) is forgotten once this many came after
+# it, so a daemon that watches files for months keeps no more than this; and a burst of
+# files beyond it is hashed at claim time, as without this module.
+KEEP = 256
 
 
 def identity(snap: Snapshot) -> Identity:
@@ -60,7 +67,9 @@ class Prehasher:
         self._stop = stop or threading.Event()
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="prehash")
         self._lock = threading.Lock()
-        self._work: dict[Path, tuple[Identity, Future[Prehashed | None]]] = {}
+        self._reading: Path | None = None  # the file being read, if any
+        self._work: OrderedDict[Path, tuple[Identity, Future[Prehashed | None]]] = (
+            OrderedDict())
 
     def consider(self, path: Path, seen: Identity,
                  plan: Callable[[int], int] | None = None) -> None:
@@ -76,11 +85,19 @@ class Prehasher:
             if current is not None and (current[0] == seen or not current[1].done()):
                 return  # this identity is covered, or a read is under way (it fails if moved)
             self._work[path] = (seen, self._pool.submit(self._hash, path, seen[0], plan))
+            self._work.move_to_end(path)
+            while len(self._work) > KEEP:
+                self._work.popitem(last=False)[1][1].cancel()  # not read if not begun
 
     def _hash(self, path: Path, size: int, plan: Callable[[int], int] | None
               ) -> Prehashed | None:
+        self._reading = path
         try:
-            part_size = plan(size) if plan is not None else 0
+            try:
+                part_size = plan(size) if plan is not None else 0
+            except Exception as exc:  # speculative: the upload plans (and hashes) itself
+                log.warning("prehash.plan_failed", file=path.name, error=repr(exc))
+                part_size = 0
             md5, snap, parts = hash_parts(path, part_size, self._stop)
             if snap.size != size:
                 part_size, parts = 0, []  # planned for another size: the upload hashes
@@ -88,21 +105,35 @@ class Prehasher:
         except (OSError, VodwatchError) as exc:
             log.debug("prehash.discarded", file=path.name, why=str(exc))
             return None
+        finally:
+            self._reading = None
 
     def take(self, path: Path, now: Identity) -> Prehashed | None:
         """The hash of ``path`` if it was read under identity ``now``; forgets it.
 
-        A hash of that identity still being computed is waited for (the caller would
-        otherwise read the same bytes again).
+        A hash of that identity being computed is waited for (the caller would
+        otherwise read the same bytes again); one still queued behind other files'
+        is dropped, so a claim never waits for other files to be read.
         """
         with self._lock:
             work = self._work.pop(path, None)
         if work is None or work[0] != now:
             return None
-        result = work[1].result()
+        reading = self._reading
+        if reading is not None and reading != path and work[1].cancel():
+            return None  # queued behind another file's read: the caller reads it now
+        try:
+            result = work[1].result()
+        except CancelledError:  # closed at shutdown
+            return None
         if result is None or identity(result.snapshot) != now:
             return None
         return result
+
+    def __len__(self) -> int:
+        """How many files' hashes are kept or queued."""
+        with self._lock:
+            return len(self._work)
 
     def forget(self, path: Path) -> None:
         with self._lock:
