@@ -20,6 +20,7 @@ them only if it still chooses that part size.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
@@ -41,6 +42,11 @@ Identity = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, ino
 # it, so a daemon that watches files for months keeps no more than this; and a burst of
 # files beyond it is hashed at claim time, as without this module.
 KEEP = 256
+# A write within one tick of the kernel's coarse clock after the file's last change
+# leaves its size, mtime and ctime as they were, so a read begun that soon (right after
+# the writer's close) could hash bytes that are then rewritten unseen. The read waits
+# until the last change is this far in the past; at most this long.
+TICK_GUARD_SECONDS = 0.05
 
 
 def identity(snap: Snapshot) -> Identity:
@@ -62,9 +68,11 @@ class Prehasher:
     """Hashes still-looking files in the background; hands a hash over only for the
     identity it was read under."""
 
-    def __init__(self, min_size: int = 1 << 20, stop: threading.Event | None = None) -> None:
+    def __init__(self, min_size: int = 1 << 20, stop: threading.Event | None = None,
+                 wall: Callable[[], float] = time.time) -> None:
         self.min_size = min_size
         self._stop = stop or threading.Event()
+        self._wall = wall
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="prehash")
         self._lock = threading.Lock()
         self._reading: Path | None = None  # the file being read, if any
@@ -84,13 +92,17 @@ class Prehasher:
             current = self._work.get(path)
             if current is not None and (current[0] == seen or not current[1].done()):
                 return  # this identity is covered, or a read is under way (it fails if moved)
-            self._work[path] = (seen, self._pool.submit(self._hash, path, seen[0], plan))
+            self._work[path] = (seen, self._pool.submit(self._hash, path, seen, plan))
             self._work.move_to_end(path)
             while len(self._work) > KEEP:
                 self._work.popitem(last=False)[1][1].cancel()  # not read if not begun
 
-    def _hash(self, path: Path, size: int, plan: Callable[[int], int] | None
+    def _hash(self, path: Path, seen: Identity, plan: Callable[[int], int] | None
               ) -> Prehashed | None:
+        size, changed_ns = seen[0], max(seen[1], seen[2])
+        wait = changed_ns / 1e9 + TICK_GUARD_SECONDS - self._wall()
+        if wait > 0 and self._stop.wait(min(wait, TICK_GUARD_SECONDS)):
+            return None
         self._reading = path
         try:
             try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -144,3 +145,39 @@ def test_once_the_link_is_measured_parts_are_hashed_while_the_file_settles(
     assert hashed[0]["part_size"] == started[0]["part_size"]
     assert "while the file settled" in started[0]["why"]
     assert not [x for x in lines if "settled_parts_unused" in x]
+
+
+class _Sleeps(threading.Event):
+    """A stop event that records how long the reader waited (the sleep, not a mock of
+    the read)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waited: list[float] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waited.append(timeout or 0.0)
+        return super().wait(0)
+
+
+def test_a_read_waits_until_the_last_change_is_a_clock_tick_old(tmp_path: Path) -> None:
+    """A write within one tick of the coarse clock after the last change would leave
+    size, mtime and ctime as they were: the settle read does not begin until the last
+    change is TICK_GUARD_SECONDS old, and never waits longer than that."""
+    from vodwatch.prehash import TICK_GUARD_SECONDS
+    path = tmp_path / "a.mp4"
+    write_bytes(path, 3 * MB)
+    seen = identity(Snapshot.of(path))
+    changed = max(seen[1], seen[2]) / 1e9
+    for now, expected in ((changed + 0.01, TICK_GUARD_SECONDS - 0.01),
+                          (changed + 1.0, None), (changed - 5.0, TICK_GUARD_SECONDS)):
+        stop = _Sleeps()
+        pre = Prehasher(min_size=1, stop=stop, wall=lambda now=now: now)
+        pre.consider(path, seen)
+        result = pre.take(path, seen)
+        pre.close()
+        assert result is not None and result.md5 == _md5(path)
+        if expected is None:
+            assert stop.waited == []
+        else:
+            assert len(stop.waited) == 1 and abs(stop.waited[0] - expected) < 1e-6, stop.waited
