@@ -36,6 +36,17 @@ def write_bytes(path: Path, size: int, seed: str = "") -> bytes:
     return data
 
 
+def catches(pid: int, signum: int) -> bool:
+    """True once process ``pid`` has a handler for ``signum`` (SigCgt in /proc/PID/status)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    caught = next((int(line.split()[1], 16) for line in status.splitlines()
+                   if line.startswith("SigCgt:")), 0)
+    return bool(caught >> (signum - 1) & 1)
+
+
 def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05,
              what: str = "condition") -> Any:
     """Poll ``predicate`` until it returns something truthy, or fail after ``timeout``."""
@@ -188,6 +199,12 @@ class Daemon:
         self._log.close()
 
     def stop(self, timeout: float = 60) -> int:
+        # Not while the interpreter itself starts, before vodwatch handles the signal (the
+        # default action there is death by SIGTERM, whatever vodwatch would do).
+        deadline = time.monotonic() + 20
+        while (self.proc.poll() is None and not catches(self.proc.pid, signal.SIGTERM)
+               and time.monotonic() < deadline):
+            time.sleep(0.005)
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:

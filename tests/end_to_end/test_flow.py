@@ -8,9 +8,8 @@ import json
 import os
 import re
 import time
-from pathlib import Path
 
-from tests.conftest import Setup, asset_id, wait_for, write_bytes
+from tests.conftest import Setup, asset_id, catches, wait_for, write_bytes
 from vodwatch.emulator import DEFAULT_SK
 
 
@@ -243,17 +242,6 @@ def test_run_stops_cleanly_on_sigterm(setup: Setup, daemon_factory) -> None:
     assert os.path.isdir(setup.inbox)
 
 
-def _catches(pid: int, signum: int) -> bool:
-    """True once the process has a handler for ``signum`` (SigCgt in /proc/PID/status)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-    caught = next(int(line.split()[1], 16) for line in status.splitlines()
-                  if line.startswith("SigCgt:"))
-    return bool(caught >> (signum - 1) & 1)
-
-
 def _journal_open(pid: int) -> bool:
     try:
         return any(os.readlink(f"/proc/{pid}/fd/{fd}").endswith("journal.sqlite3")
@@ -268,7 +256,7 @@ def test_sigterm_while_vodwatch_starts_is_a_clean_stop(setup: Setup, daemon_fact
     signal. (Before, SIGTERM was handled only once the daemon held the journal.)"""
     import signal
     daemon = daemon_factory()
-    wait_for(lambda: _catches(daemon.proc.pid, signal.SIGTERM)
+    wait_for(lambda: catches(daemon.proc.pid, signal.SIGTERM)
              and not _journal_open(daemon.proc.pid), 20, interval=0.0005,
              what="vodwatch to handle SIGTERM before it opens its journal")
     assert daemon.stop() == 0
