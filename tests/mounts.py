@@ -52,15 +52,30 @@ def full_tmpfs(path: Path, size: str = "64k") -> Iterator[Path]:
         umount(path)
 
 
+def is_mount(path: Path) -> bool:
+    """Whether something is mounted on ``path`` (bind mounts of the same disk included)."""
+    target = os.path.realpath(path)
+    with open("/proc/self/mounts", encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            fields = line.split()
+            if len(fields) > 1 and fields[1].replace("\\040", " ") == target:
+                return True
+    return False
+
+
 @contextlib.contextmanager
-def tmpfs_mount(path: Path, size: str) -> Iterator[Path]:
-    """An empty ``size`` tmpfs on ``path`` (created if missing) for the block."""
+def tmpfs(path: Path, size: str) -> Iterator[Path]:
+    """An empty ``size`` tmpfs on ``path`` (created if missing) for the block (undone
+    however often needed)."""
     path.mkdir(parents=True, exist_ok=True)
     _mount("-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(path))
     try:
         yield path
     finally:
-        umount(path)
+        for _ in range(3):
+            if not is_mount(path):
+                break
+            umount(path)
 
 
 def fill(path: Path) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import Setup
-from tests.mounts import _mount, umount
+from tests.mounts import _mount, is_mount, umount
 
 MB = 1024 * 1024
 
@@ -119,30 +119,6 @@ class Sampler(threading.Thread):
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def is_mount(path: Path) -> bool:
-    """Whether something is mounted on ``path`` (bind mounts of the same disk included)."""
-    target = os.path.realpath(path)
-    with open("/proc/self/mounts", encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            fields = line.split()
-            if len(fields) > 1 and fields[1].replace("\\040", " ") == target:
-                return True
-    return False
-
-
-@contextlib.contextmanager
-def tmpfs(path: Path, size: str) -> Iterator[Path]:
-    path.mkdir(parents=True, exist_ok=True)
-    _mount("-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(path))
-    try:
-        yield path
-    finally:
-        for _ in range(3):
-            if not is_mount(path):
-                break
-            umount(path)
 
 
 @contextlib.contextmanager

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 from tests.conftest import Setup, asset_id, wait_for, write_bytes
-from tests.end_to_end.attack_helpers import bind, file_md5, make_big, tmpfs
-from tests.mounts import fill
+from tests.end_to_end.attack_helpers import bind, file_md5, make_big
+from tests.mounts import fill, tmpfs
 
 MB = 1024 * 1024
 

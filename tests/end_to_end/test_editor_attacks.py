@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import Setup, asset_id, wait_for, write_bytes
-from tests.end_to_end.attack_helpers import bind, is_mount, log_lines, tmpfs
-from tests.mounts import umount
+from tests.end_to_end.attack_helpers import bind, log_lines
+from tests.mounts import is_mount, tmpfs, umount
 from tests.receiver import Receiver
 
 WRONG_SK = "a-wrong-secret-key-000000000000"

@@ -239,18 +239,8 @@ def test_kill_9_with_an_adapted_part_size_resumes_from_the_last_part(
     first = parts_sent(setup)
     chosen = [line for line in daemon.output().splitlines() if "multipart_started" in line]
     assert chosen, "the part size and why are logged once per file"
-    setup.emulator.clear_faults()
-    again = daemon_factory(name="again")
-    wait_for(lambda: (setup.done / path.name).exists(), 120, what="done after the restart")
-    assert again.stop() == 0
-    sent = parts_sent(setup)
-    numbers = [n for _, n in sent]
-    assert len({u for u, _ in sent}) == 1, "the same multipart upload carried on"
-    assert len(numbers) == len(set(numbers)), "no finished part was sent again"
-    assert len(numbers) > len(first) >= 2
-    assert "multipart_started" not in again.output(), "the restart keeps the chosen size"
-    stored = setup.emulator.object_path(aid, "video")
-    assert stored is not None and file_md5(stored) == digest
+    output = _restart_resumes(setup, daemon_factory, path, aid, digest, first)
+    assert "multipart_started" not in output, "the restart keeps the chosen size"
 
 
 def test_kill_9_with_parts_hashed_while_settling_resumes_from_the_last_part(
@@ -280,6 +270,15 @@ def test_kill_9_with_parts_hashed_while_settling_resumes_from_the_last_part(
                if '"upload.multipart_started"' in line]
     assert len(started) == 1 and "while the file settled" in started[0]["why"]
     assert started[0]["part_size"] <= 30 * 1e6
+    _restart_resumes(setup, daemon_factory, path, aid, digest, first)
+
+
+def _restart_resumes(setup: Setup, daemon_factory, path: Path, aid: str, digest: str,
+                     first: list) -> str:
+    """Restart after a kill -9 mid upload: the same multipart upload carries on, no
+    finished part is sent again, the stored object is the file. Returns the log."""
+    from tests.end_to_end.attack_helpers import parts_sent
+
     setup.emulator.clear_faults()
     again = daemon_factory(name="again")
     wait_for(lambda: (setup.done / path.name).exists(), 120, what="done after the restart")
@@ -291,3 +290,4 @@ def test_kill_9_with_parts_hashed_while_settling_resumes_from_the_last_part(
     assert len(numbers) > len(first) >= 2
     stored = setup.emulator.object_path(aid, "video")
     assert stored is not None and file_md5(stored) == digest
+    return again.output()

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from tests.conftest import ROOT, Setup, asset_id, wait_for, write_bytes
-from tests.end_to_end.attack_helpers import log_lines, ops, status_json, tmpfs, visible
-from tests.mounts import fill
+from tests.end_to_end.attack_helpers import log_lines, ops, status_json, visible
+from tests.mounts import fill, tmpfs
 from vodwatch.share_faults import PROBE_BYTES, probe_write
 
 VODWATCH = Path(sys.executable).parent / "vodwatch"

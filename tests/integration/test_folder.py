@@ -93,8 +93,8 @@ def test_a_full_share_is_not_called_available_again_until_space_is_freed(
     """On a real full tmpfs an empty file still fits (an inode, no space). The probe that
     decides whether the share is back must write bytes, or a full share flaps between
     unavailable and available (found in CI: /healthz said unavailable, `status` not)."""
-    from tests.mounts import fill, tmpfs_mount
-    with tmpfs_mount(tmp_path / "share", "1m") as share:
+    from tests.mounts import fill, tmpfs
+    with tmpfs(tmp_path / "share", "1m") as share:
         watch = make_watch(share, "polling", state=tmp_path / "state")
         assert watch.open_share() is True
         fill(share / "filler")

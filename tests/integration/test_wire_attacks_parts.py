@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import wait_for, write_bytes
-from tests.mounts import fill, tmpfs_mount
+from tests.mounts import fill, tmpfs
 from vodwatch.group import md5_b64
 from vodwatch.partsize import LinkEstimate, load_link, save_link
 from vodwatch.prehash import Prehasher, identity
@@ -107,7 +107,7 @@ def test_a_full_state_dir_keeps_the_old_link_json_and_no_debris(tmp_path: Path) 
     the uploader logs and goes on), the earlier link.json is intact, no temporary file
     is left behind."""
     state = tmp_path / "state"
-    with tmpfs_mount(state, "64k"):
+    with tmpfs(state, "64k"):
         link = state / "link.json"
         save_link(link, "e", LinkEstimate(25e6, 0.04))
         before = link.read_bytes()
