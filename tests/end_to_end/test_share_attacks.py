@@ -26,16 +26,14 @@ from tests.end_to_end.attack_helpers import (
     file_md5,
     free_port,
     get_health,
-    is_mount,
     log_lines,
     make_big,
     ops,
     parts_sent,
     status_json,
-    tmpfs,
     visible,
 )
-from tests.mounts import fill
+from tests.mounts import fill, is_mount, tmpfs
 from vodwatch.claim import marker_name
 from vodwatch.emulator import DEFAULT_SK
 
