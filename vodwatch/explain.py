@@ -53,7 +53,7 @@ def uploadable_problem(name: str, path: Path, language_map: Mapping[str, str],
     try:
         parse_name(name, language_map, create=create)
     except BadName as exc:
-        return bad_name_failure(exc, asset_id)
+        return bad_name_failure(exc, asset_id, titles=create)
     if path.is_symlink():
         return Failure(f"{name} is a symbolic link (a shortcut to another file), and "
                        "vodwatch uploads only real files.",
@@ -70,8 +70,11 @@ def uploadable_problem(name: str, path: Path, language_map: Mapping[str, str],
     return None
 
 
-def bad_name_failure(exc: BadName, asset_id: str = "") -> Failure:
-    """The failure for a name no rule accepts; the error file then lists accepted names."""
+def bad_name_failure(exc: BadName, asset_id: str = "", *, titles: bool = False) -> Failure:
+    """The failure for a name no rule accepts; the error file then lists accepted names.
+
+    ``titles``: the folder set creates assets, so the list shows title names too.
+    """
     message = exc.message
     problem, _, fix = message.partition("; ")
     if fix.lower().startswith(_CONVERT_WORDS):
@@ -83,7 +86,7 @@ def bad_name_failure(exc: BadName, asset_id: str = "") -> Failure:
     else:
         sentence = message
         todo = "Rename the file to one of the accepted names below and put it back in the inbox"
-    return Failure(_end(sentence), todo, asset_id=asset_id, bad_name=True)
+    return Failure(_end(sentence), todo, asset_id=asset_id, bad_name=True, titles=titles)
 
 
 def state_words(asset_id: str, status: str) -> tuple[str, str]:

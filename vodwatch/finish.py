@@ -40,6 +40,7 @@ from .names import (
     ACCEPTED_NOTES,
     DEFAULT_LANGUAGE_MAP,
     ERROR_SUFFIX,
+    TITLE_EXAMPLES,
     copy_origins,
     strip_copy_marker,
     without_copy_markers,
@@ -252,6 +253,7 @@ class Failure:
     state: str = ""  # the asset's state in VOD, if known
     operator: str = ""  # operator: what can be done beyond the editor's reach
     bad_name: bool = False  # the name is the problem: the error file lists accepted names
+    titles: bool = False  # ... and the folder set creates assets: titles are accepted too
 
 
 def _sentence(text: str, *, capital: bool = False) -> str:
@@ -286,6 +288,8 @@ def error_text(name: str, failure: Failure, when: datetime | None = None, *,
     if failure.bad_name:
         lines += ["", "Accepted names:"]
         lines += [f"  - {example}" for example in ACCEPTED_EXAMPLES]
+        if failure.titles:
+            lines += [f"  - {example}" for example in TITLE_EXAMPLES]
         lines += [f"  {_sentence(note)}" for note in ACCEPTED_NOTES]
     lines += ["", OPERATOR_RULE, f"When: {_local_time(when, tz)}"]
     if failure.asset_id:

@@ -16,6 +16,7 @@ from .name_rules import (
     COVER_TYPES,
     FLAGS,
     LANG_RE,
+    LIKE_AN_ID,
     SUBTITLE_IDS,
     SUBTITLE_TYPES,
     THREE_LETTER,
@@ -71,6 +72,48 @@ def diagnose(name: str, language_map: Mapping[str, str]) -> tuple[str, str | Non
     if problem is None:  # defensive: every path above names a problem
         problem = "The name does not follow the naming rules"
     return problem, (f"{asset_id}.{tail}" if tail is not None else None)
+
+
+def diagnose_title(name: str, language_map: Mapping[str, str]) -> tuple[str, str | None]:
+    """As :func:`diagnose`, for a folder set that creates assets from titles.
+
+    The corrected name it offers keeps the title as written; the caller offers it only
+    if it is accepted.
+    """
+    head = name.partition(".")[0]
+    if not name.strip() or LIKE_AN_ID.fullmatch(head.strip()) or _HEX_RUN_RE.search(head):
+        return diagnose(name, language_map)  # meant as an asset ID: say what is wrong with it
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem.strip():
+        return ("The name has no extension, so vodwatch cannot tell whether it is a video, "
+                "a thumbnail or a subtitle"), None
+    words = stem.split(".")
+    low = ext.lower()
+    if low in SUBTITLE_TYPES:
+        tail = [word for word in words[1:][-2:]
+                if _DIGITS_RE.fullmatch(word) or word.lower() in _LANGUAGE_WORDS
+                or LANG_RE.fullmatch(word)]
+        title = ".".join(words[:len(words) - len(tail)])
+        problem, fixed = _fix_subtitle(tail, ext, language_map)
+        return (problem or "The name does not follow the naming rules",
+                f"{title}.{fixed}" if fixed is not None and title.strip() else None)
+    if low in COVER_TYPES or low in _IMAGE_ALIASES:
+        marked = len(words) > 1 and (words[-1].lower() in _COVER_WORDS
+                                     or words[-1].lower() == "cover")
+        title = ".".join(words[:-1]) if marked else stem
+        if not title.strip():
+            return "A thumbnail's name needs a title before '.cover'", None
+        problem, fixed = _fix_cover(words[-1:] if marked else [],
+                                    _IMAGE_ALIASES.get(low, ext), aliased=low in _IMAGE_ALIASES)
+        return problem or "The name does not follow the naming rules", f"{title}.{fixed}"
+    if low in _VIDEO_ALIASES:
+        fixed_ext = _VIDEO_ALIASES[low]
+        return (f"vodwatch takes this video format as .{fixed_ext}, not .{ext}",
+                f"{stem}.{fixed_ext}")
+    problem, _ = _fix_type([], ext, language_map)
+    if low in _AUDIO:  # audio VOD does not take (create mode takes the others)
+        problem = f"VOD cannot take {low.upper()} audio; convert it to MP3 or WAV"
+    return problem or "The name does not follow the naming rules", None
 
 
 def _fix_id(head: str) -> tuple[str | None, str | None]:

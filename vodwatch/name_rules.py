@@ -72,6 +72,13 @@ ACCEPTED_NOTES = (
     "0123456789abcdef0123456789abcdef.mp4",
     "Copies such as <asset_id> (2).mp4 or <asset_id> - Copy.mp4 are accepted too",
 )
+# What a folder set with create_assets: true accepts as well, for its error files.
+TITLE_EXAMPLES = (
+    "Episode 12.mp4 for a new media asset titled Episode 12 (any title; also the video "
+    "types above and audio such as .mp3 .wav .aac .flac)",
+    "Episode 12.cover.jpg and Episode 12.1.en.srt for its thumbnail and subtitle 1",
+    "Episode 12.yaml or Episode 12.json for its description, category and tags (optional)",
+)
 
 FLAGS = re.ASCII | re.IGNORECASE  # ASCII: no Kelvin sign for "k", no Arabic digits
 ASSET_ID_PATTERN = r"[0-9a-f]{32}"
@@ -81,6 +88,8 @@ _COVER_RE = re.compile(rf"(?P<id>{ASSET_ID_PATTERN})\.cover\.(?P<ext>jpg|jpeg|pn
 _SUBTITLE_RE = re.compile(
     rf"(?P<id>{ASSET_ID_PATTERN})\.(?P<n>[0-9]{{1,3}})\.(?P<lang>{_LANG})\.(?P<ext>srt|vtt)", FLAGS)
 LANG_RE = re.compile(_LANG, FLAGS)
+# A create-mode title this much like an asset ID is a mistyped ID: refused, never created.
+LIKE_AN_ID = re.compile(r"[0-9a-f]{20,40}", FLAGS)
 
 # ISO 639-2 codes editors use where VOD wants the ISO 639-1 form.
 THREE_LETTER = MappingProxyType({

@@ -51,7 +51,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from .errors import BadName
-from .name_diagnosis import diagnose
+from .name_diagnosis import diagnose, diagnose_title
 from .name_rules import (
     ACCEPTED_EXAMPLES,
     ACCEPTED_FORMS,
@@ -61,6 +61,7 @@ from .name_rules import (
     SUBTITLE_CONTENT_TYPE,
     SUBTITLE_IDS,
     SUBTITLE_TYPES,
+    TITLE_EXAMPLES,
     VIDEO_TYPES,
     Kind,
     ParsedName,
@@ -79,6 +80,7 @@ __all__ = [
     "SUBTITLE_CONTENT_TYPE",
     "SUBTITLE_IDS",
     "SUBTITLE_TYPES",
+    "TITLE_EXAMPLES",
     "VIDEO_TYPES",
     "Kind",
     "ParsedName",
@@ -128,9 +130,10 @@ def parse_name(name: str, language_map: Mapping[str, str] = DEFAULT_LANGUAGE_MAP
         return parsed
     if create and (parsed := parse_title(name, language_map)) is not None:
         return parsed
-    message, suggestion = diagnose(name, language_map)
-    if suggestion is not None and (suggestion == name
-                                   or parse_strict(suggestion, language_map) is None):
+    message, suggestion = (diagnose_title if create else diagnose)(name, language_map)
+    if suggestion is not None and (
+            suggestion == name or (parse_strict(suggestion, language_map) is None and not (
+                create and parse_title(suggestion, language_map) is not None))):
         suggestion = None  # only ever offer a name that is accepted
     hint = (f"rename it to {suggestion} and put it back in the inbox; {ACCEPTED_FORMS}"
             if suggestion else ACCEPTED_FORMS)

@@ -34,6 +34,7 @@ from .name_rules import (
     COVER_TYPES,
     FLAGS,
     LANG_RE,
+    LIKE_AN_ID,
     SUBTITLE_CONTENT_TYPE,
     SUBTITLE_IDS,
     SUBTITLE_TYPES,
@@ -59,7 +60,6 @@ _SUBTITLE_RE = re.compile(r"(?P<title>.+)\.(?P<n>[0-9]{1,3})\.(?P<lang>[^.]+)\.(
 _COVER_RE = re.compile(r"(?P<title>.+)\.cover\.(?P<ext>jpg|jpeg|png)", FLAGS)
 _MEDIA_EXTS = "|".join([*VIDEO_TYPES, *AUDIO_TYPES])
 _VIDEO_RE = re.compile(rf"(?P<title>.+)\.(?P<ext>{_MEDIA_EXTS})", FLAGS)
-_LIKE_AN_ID = re.compile(r"[0-9a-f]{20,40}", FLAGS)
 _META_RE = re.compile(rf"(?P<title>.+)\.(?P<ext>{'|'.join(METADATA_EXTS)})", FLAGS)
 
 
@@ -90,7 +90,7 @@ def parse_title(name: str, language_map: Mapping[str, str]) -> ParsedName | None
 def _made(name: str, title: str, kind: Kind, ext: str, file_type: str, content_type: str,
           subtitle_id: int | None = None, language: str | None = None) -> ParsedName | None:
     if (not title.strip() or any(unicodedata.category(c) == "Cc" for c in title)
-            or _LIKE_AN_ID.fullmatch(title)):
+            or LIKE_AN_ID.fullmatch(title)):
         return None  # a mistyped asset ID must not create an asset: it is refused
     return ParsedName(name, "", kind, ext, file_type, content_type, subtitle_id, language,
                       title=title)

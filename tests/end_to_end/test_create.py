@@ -200,3 +200,16 @@ def test_kill_9_at_random_moments_leaves_one_asset_per_title(setup: Setup,
         aid = mapping(setup, title)["asset_id"]
         assert setup.emulator.asset(aid)["status"] not in ("CREATING", "CANCELLED")
     assert setup.names(setup.failed) == []
+
+
+def test_a_bad_name_in_create_mode_lists_the_title_names_too(setup: Setup) -> None:
+    """The error file of a create-mode folder set shows the title forms it accepts."""
+    create_mode(setup)
+    write_bytes(setup.inbox / "Episode 12.webm", 10_000)
+    assert setup.cli("once").returncode == 1
+    text = (setup.failed / "Episode 12.webm.error.txt").read_text()
+    editor = text.partition("For the operator")[0]
+    assert "Accepted names:" in editor
+    assert "Episode 12.mp4 for a new media asset titled Episode 12" in editor
+    assert "<asset_id>.mp4 for the video" in editor
+    assert setup.emulator.assets_created() == []

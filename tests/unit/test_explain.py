@@ -150,3 +150,14 @@ def test_a_format_to_convert_says_convert() -> None:
                                        "hint"))
     assert failure.sentence == "VOD cannot take it."
     assert failure.todo.startswith("convert it to MP4, give it one of the accepted names")
+
+
+def test_a_bad_name_lists_title_names_only_where_titles_are_accepted() -> None:
+    """Create mode adds the title forms to the list; an update-only folder set does not."""
+    name = "Episode 12.webm"
+    for create in (False, True):
+        failure = uploadable_problem(name, Path("/none"), DEFAULT_LANGUAGE_MAP, "", create=create)
+        assert failure is not None and failure.bad_name
+        editor = error_text(name, failure, WHEN).partition(OPERATOR_RULE)[0]
+        assert ("new media asset titled Episode 12" in editor) is create
+        assert "<asset_id>.cover.jpg" in editor

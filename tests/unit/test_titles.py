@@ -72,3 +72,26 @@ def test_create_request_carries_the_token_among_the_tags(tmp_path: Path) -> None
     body = create_request("A", [video], {"tags": ["news"], "auto_publish": 1}, "vw0123456789ab")
     assert body == {"title": "A", "video_name": "A.mp4", "video_type": "MP4",
                     "video_md5": "m==", "tags": "news,vw0123456789ab", "auto_publish": 1}
+
+
+@pytest.mark.parametrize(("name", "words", "suggestion"), [
+    ("Episode 12.webm", "convert it to MP4", None),
+    ("Ep.1.english.srt", "'en' instead of the word 'english'", "Ep.1.en.srt"),
+    ("Ep.english.1.srt", "the number comes before the language", "Ep.1.en.srt"),
+    ("My.Film.poster.jpg", "not 'poster'", "My.Film.cover.jpg"),
+    ("Ep.cover.jfif", "JPEG thumbnails as .jpg", "Ep.cover.jpg"),
+    ("Ep.qt", "as .mov, not .qt", "Ep.mov"),
+    ("Ep.opus", "OPUS audio", None),
+    ("Ep.99.en.srt", "out of range", None),
+    ("0123456789abcdef0123456789abcde.mp4", "has 31 characters", None),
+])
+def test_a_refused_title_name_is_explained_as_a_title(name: str, words: str,
+                                                      suggestion: str | None) -> None:
+    """Create mode explains what is wrong with the title form, never 'no asset ID', and
+    offers only a corrected name that it accepts."""
+    with pytest.raises(BadName) as caught:
+        parse_name(name, create=True)
+    assert words in caught.value.message and "does not start with" not in caught.value.message
+    assert caught.value.suggestion == suggestion
+    if suggestion is not None:
+        assert parse_name(suggestion, create=True).asset_id == ""
