@@ -179,6 +179,3 @@ def _summary(services: Services, job_id: int, started: float) -> None:
 
 
 __all__ = ["Outcome", "Services", "VodwatchError", "run_job"]
-
-
-__all__ = ["Outcome", "Services", "VodwatchError", "run_job"]
