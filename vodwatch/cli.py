@@ -169,19 +169,20 @@ def _run(args: argparse.Namespace, *, once: bool) -> int:
     early: list[int] = []
     for asked in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(asked, lambda n, _frame: early.append(n))
-    import structlog
-
     from .daemon import Daemon
-    from .state import StateLock, open_journal, prepare_state_dir
+    from .notify import Notifier
+    from .state_wait import open_state, open_state_waiting
 
     config = _load(args)
     _logging(config, bool(getattr(args, "debug", False)))
-    log = structlog.get_logger("vodwatch.state")
-    for warning in prepare_state_dir(config.state_dir):
-        log.warning("state_dir.tightened", detail=warning)
-    # Before anything opens the journal: a second process must not touch the first's work.
-    _STATE_LOCKS.append(StateLock.acquire(config.state_dir, "once" if once else "run"))
-    open_journal(config.state_dir).close()  # a damaged journal is told now, with the fix
+    if once:
+        _STATE_LOCKS.append(open_state(config.state_dir, once=True))
+    else:  # a full or read-only state disk is waited out, not an exit systemd keeps
+        lock = open_state_waiting(config.state_dir, Notifier(dict(os.environ)),
+                                  lambda: any(n != signal.SIGHUP for n in early))
+        if lock is None:
+            return EXIT_OK
+        _STATE_LOCKS.append(lock)
     daemon = Daemon(config, once=once, env=dict(os.environ))
     signal.signal(signal.SIGTERM, daemon.handle_signal)
     signal.signal(signal.SIGINT, daemon.handle_signal)

@@ -125,7 +125,13 @@ class FolderUnavailable(VodwatchError):
 
 
 class StateUnavailable(VodwatchError):
-    """state_dir cannot be created, written or read, or the journal in it is damaged."""
+    """state_dir cannot be created, written or read, or the journal in it is damaged.
+
+    ``passing``: a condition of the disk that clears without a change of setup (full,
+    remounted read-only, an I/O error), which ``vodwatch run`` waits out at start.
+    """
+
+    passing = False
 
 
 class JournalDamaged(StateUnavailable):

@@ -44,8 +44,19 @@ _DENIED = ("SQLITE_READONLY", "SQLITE_PERM", "SQLITE_CANTOPEN", "SQLITE_AUTH")
 # ---- the folder ---------------------------------------------------------------------------
 
 
+# Conditions of the disk that pass without a change of setup (StateUnavailable.passing).
+PASSING_ERRNOS = frozenset({errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.ESTALE,
+                            errno.ENOTCONN, errno.EHOSTDOWN})
+
+
 def state_error(state_dir: Path, exc: OSError, doing: str = "write in") -> StateUnavailable:
     """The plain-language error for an OS error met while using ``state_dir``."""
+    error = _state_error(state_dir, exc, doing)
+    error.passing = exc.errno in PASSING_ERRNOS
+    return error
+
+
+def _state_error(state_dir: Path, exc: OSError, doing: str) -> StateUnavailable:
     other = "or choose another state_dir"
     code = exc.errno
     if code in (errno.EACCES, errno.EPERM):

@@ -149,3 +149,44 @@ def test_a_full_state_dir_stops_once_with_a_plain_message(setup: Setup) -> None:
     assert "Traceback" not in run.stdout
     assert check.returncode == 1
     assert f"[FAIL] state_dir {setup.state} is full" in check.stdout
+
+
+def test_run_waits_out_a_full_state_dir_then_starts_by_itself(setup: Setup,
+                                                             daemon_factory) -> None:
+    """`run` on a full state disk stays up saying why (an exit 2 would be final under
+    systemd), and starts and delivers once space is freed."""
+    with full_tmpfs(setup.state, size="8m"):
+        daemon = daemon_factory()
+        wait_for(lambda: "state.unavailable" in daemon.output(), 30, what="the wait")
+        assert f"state_dir {setup.state} is full" in daemon.output()
+        aid = asset_id(901)
+        setup.emulator.seed_asset(aid, "UPLOAD_FAILED")
+        write_bytes(setup.inbox / f"{aid}.mp4", 50_000)
+        time.sleep(1.5)
+        assert daemon.proc.poll() is None, daemon.output()
+        assert "daemon.ready" not in daemon.output()
+        assert daemon.output().count("state.unavailable") == 1  # said once, not every look
+        os.remove(setup.state / "filler")
+        wait_for(lambda: (setup.done / f"{aid}.mp4").exists(), 60, what="the delivery")
+        assert "state.available" in daemon.output()
+        assert daemon.stop() == 0
+
+
+def test_a_stop_while_waiting_for_the_state_dir_is_clean(setup: Setup, daemon_factory) -> None:
+    """SIGTERM during the wait ends `run` with exit 0 and nothing written."""
+    with full_tmpfs(setup.state, size="1m"):
+        daemon = daemon_factory()
+        wait_for(lambda: "state.unavailable" in daemon.output(), 30, what="the wait")
+        started = time.monotonic()
+        assert daemon.stop() == 0
+        assert time.monotonic() - started < 5
+        assert "Traceback" not in daemon.output()
+
+
+def test_run_still_refuses_a_state_dir_that_is_a_setup_mistake(setup: Setup) -> None:
+    """Only a disk condition is waited out: a state_dir that is a file ends `run` at once."""
+    setup.state.write_text("not a folder")
+    run = setup.cli("run", timeout=30)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert f"state_dir {setup.state} is not a folder" in run.stderr
+    assert "state.unavailable" not in run.stdout + run.stderr
