@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 from pathlib import Path
 
 import structlog
@@ -15,6 +16,7 @@ from .decide import FailFile
 from .errors import (
     AssetStateError,
     FileChanged,
+    FileVanished,
 )
 from .explain import (
     MISSING,
@@ -65,6 +67,11 @@ def _claimed(services: Services, job: JobRow) -> None:
         if f.error:
             continue
         try:
+            if not os.path.lexists(path):
+                # Gone: the editor took it back, or the whole share went away (decide
+                # tells which). Never "not a regular file" about a file that is not there.
+                raise FileVanished(f"{f.name} disappeared before vodwatch could read it",
+                                   "drop it again if it should be uploaded")
             _check_uploadable(services, f, path, job)
             if f.md5:
                 try:

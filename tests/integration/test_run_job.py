@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -135,4 +136,62 @@ def test_a_file_changed_before_sending_is_requeued_and_left_in_the_inbox(
         fh.write(b"more")
     assert run_job(services, job_id) is Outcome.REQUEUED
     assert path.exists()
+    assert list(services.claims.markers.iterdir()) == []
+
+
+def test_rejected_credentials_pause_the_folder_set_and_the_job_waits(
+        services: Services, emulator: Emulator) -> None:
+    """A wrong secret key (APIGW.0303): the folder set is paused with the reason, the job
+    waits for the credentials re-check on the passed-in clock, nothing is sent, and a run
+    with the right key finishes it."""
+    aid = asset_id(954)
+    emulator.seed_asset(aid, "PUBLISHED")
+    write_bytes(Path(services.folder) / f"{aid}.cover.jpg", 4000)
+    job_id = job_for(services, f"{aid}.cover.jpg")
+    wrong = replace(services, vod=VodClient(emulator.url, PID, DEFAULT_AK, "not-the-key",
+                                            session=requests.Session(), timeout=(2.0, 10.0)))
+    assert run_job(wrong, job_id) is Outcome.PAUSED
+    pause = services.journal.pauses()[services.folder]
+    assert pause["reason"] == "credentials"
+    job = services.journal.job(job_id)
+    assert job.retry_at == services.clock() + services.credentials_recheck
+    assert (job.wait_reason or "").startswith("paused: credentials")
+    assert (Path(services.folder) / f"{aid}.cover.jpg").exists()
+    assert run_job(services, job_id) is Outcome.DONE
+
+
+def test_the_share_gone_mid_job_is_an_outage_not_a_lost_file(services: Services,
+                                                            emulator: Emulator,
+                                                            site: Path) -> None:
+    """The whole inbox (with its hidden folder) disappears after the claim: the job waits
+    as unavailable and drops nothing; once the share is back, the next run delivers."""
+    aid = asset_id(956)
+    emulator.seed_asset(aid, "PUBLISHED")
+    write_bytes(Path(services.folder) / f"{aid}.cover.jpg", 4000)
+    job_id = job_for(services, f"{aid}.cover.jpg")
+    away = site / "inbox-away"
+    (site / "inbox").rename(away)
+    try:
+        assert run_job(services, job_id) is Outcome.UNAVAILABLE
+        job = services.journal.job(job_id)
+        assert job.state != "abandoned" and "not there" in (job.wait_reason or "")
+        assert job.retry_at is not None and job.retry_at > services.clock()
+    finally:
+        away.rename(site / "inbox")
+    assert run_job(services, job_id) is Outcome.DONE
+    assert (services.done_dir / f"{aid}.cover.jpg").exists()
+
+
+def test_a_file_taken_back_after_the_claim_is_dropped_not_failed(services: Services,
+                                                                emulator: Emulator) -> None:
+    """The editor deletes the file after it was claimed: the job is dropped, no error file
+    about a file that is not there, and the marker is released."""
+    aid = asset_id(957)
+    emulator.seed_asset(aid, "PUBLISHED")
+    path = Path(services.folder) / f"{aid}.cover.jpg"
+    write_bytes(path, 4000)
+    job_id = job_for(services, path.name)
+    path.unlink()
+    assert run_job(services, job_id) is Outcome.ABANDONED
+    assert list(services.failed_dir.iterdir()) == []
     assert list(services.claims.markers.iterdir()) == []
