@@ -142,3 +142,47 @@ def log_lines(text: str) -> list[dict[str, Any]]:
         with contextlib.suppress(ValueError):
             out.append(json.loads(line))
     return out
+
+
+class NotifyListener(threading.Thread):
+    """A systemd notify socket: collects every sd_notify datagram the daemon sends."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(daemon=True)
+        self.path = path
+        self.messages: list[str] = []
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._sock.bind(str(path))
+        self._sock.settimeout(0.2)
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            try:
+                self.messages.append(self._sock.recv(4096).decode())
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    def statuses(self) -> list[str]:
+        return [line[len("STATUS="):] for m in list(self.messages) for line in m.splitlines()
+                if line.startswith("STATUS=")]
+
+    def __enter__(self) -> NotifyListener:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._halt.set()
+        self.join(5)
+        self._sock.close()
+
+
+def metric(port: int, line_start: str) -> float | None:
+    """The value of the first /metrics sample line starting with ``line_start``."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(line_start):
+                return float(line.rsplit(" ", 1)[1])
+    return None

@@ -21,6 +21,7 @@ import pytest
 from tests.conftest import Setup, asset_id, wait_for, write_bytes
 from tests.end_to_end.attack_helpers import (
     MB,
+    NotifyListener,
     Sampler,
     bind,
     file_md5,
@@ -28,6 +29,7 @@ from tests.end_to_end.attack_helpers import (
     get_health,
     log_lines,
     make_big,
+    metric,
     ops,
     parts_sent,
     status_json,
@@ -163,13 +165,14 @@ def test_full_share_makes_the_folder_set_unavailable_then_it_carries_on(
     """A full share: the daemon stays alive, log, status and /healthz say the folder set is
     unavailable because the share is full, no file is lost; space freed, files reach done/."""
     port = free_port()
-    with tmpfs(setup.root / "share", "2m") as share:
+    with tmpfs(setup.root / "share", "2m") as share, \
+            NotifyListener(setup.root / "notify.sock") as notify:
         inbox, done, failed = _share_config(setup, share,
                                             metrics={"address": f"127.0.0.1:{port}"})
         first, second = asset_id(7020), asset_id(7021)
         for aid in (first, second):
             setup.emulator.seed_asset(aid, "PUBLISHED")
-        daemon = daemon_factory()
+        daemon = daemon_factory(NOTIFY_SOCKET=str(notify.path))
         write_bytes(inbox / f"{first}.cover.jpg", 100_000)
         wait_for(lambda: (done / f"{first}.cover.jpg").exists(), 30, what="a first delivery")
         name = f"{second}.cover.jpg"
@@ -187,10 +190,18 @@ def test_full_share_makes_the_folder_set_unavailable_then_it_carries_on(
             wait_for(lambda: status_json(setup)["folders"][0]["available"] is False, 10,
                      interval=0.5, what="status to see the outage")
             assert "NOT AVAILABLE" in setup.cli("status").stdout
+            wait_for(lambda: any("UNAVAILABLE" in x and "full" in x for x in notify.statuses()),
+                     10, what="sd_notify STATUS to say why")
+            assert metric(port, "vodwatch_unavailable{") == 1.0
+            assert metric(port, "vodwatch_share_available{") is not None
             assert name in visible(inbox) or name in visible(done)
             (share / "filler").unlink()
             wait_for(lambda: name in visible(done), 30, what="the file after space was freed")
             wait_for(lambda: "folder.available_again" in daemon.output(), 30, what="recovery")
+            wait_for(lambda: metric(port, "vodwatch_unavailable{") == 0.0, 10,
+                     what="the metric to say it is back")
+            wait_for(lambda: "UNAVAILABLE" not in notify.statuses()[-1], 10,
+                     what="sd_notify STATUS to say it is back")
         assert daemon.stop() == 0
         assert sampler.missing == [], sampler.missing[:3]
         assert (done / name).read_bytes() == data
