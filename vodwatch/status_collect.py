@@ -20,6 +20,7 @@ from .log import redact
 from .pause import ManualPause, read_state
 from .states import JobState
 from .status_text import ago, fraction
+from .titles import all_mappings
 from .words import printable
 
 # The daemon writes a heartbeat every 2 s; missing about five of them means it is gone.
@@ -104,6 +105,7 @@ def collect(journal: Journal, config: Config, now: float) -> dict[str, Any]:
                             for e in journal.recent_events(["done"], RECENT, name)],
             "recent_failed": [_outcome(journal, e)
                               for e in journal.recent_events(["failed"], RECENT, name)],
+            "titles": _titles(folder_set),
         })
     data: dict[str, Any] = {
         "journal": clean(journal.path),
@@ -116,6 +118,16 @@ def collect(journal: Journal, config: Config, now: float) -> dict[str, Any]:
     data["problems"] = problems(data)
     data["healthy"] = not data["problems"]
     return data
+
+
+def _titles(folder_set: FolderSet | None) -> list[dict[str, Any]]:
+    """Create mode: the titles of the folder set and the asset each became (None while
+    only its intent is recorded, ``since`` when it was first asked)."""
+    if folder_set is None or not folder_set.create_assets:
+        return []
+    return [{"title": clean(m["title"]), "asset_id": _opt(m.get("asset_id") or None),
+             "since": m["requested_at"] if isinstance(m.get("requested_at"), int | float)
+             else None} for m in all_mappings(folder_set.inbox)]
 
 
 def _bandwidth(found: Any) -> dict[str, Any] | None:

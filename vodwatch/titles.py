@@ -177,3 +177,26 @@ def write_mapping(inbox: Path, title: str, **fields: Any) -> None:
     data.update(fields, title=normal(title))
     write_atomic(folder / f"{digest(title)}.json", json.dumps(data, ensure_ascii=False) + "\n")
 
+
+
+def all_mappings(inbox: Path, limit: int = 100) -> list[dict[str, Any]]:
+    """The share's title map for ``status`` and the web page: newest asked first, at most
+    ``limit``; unreadable entries are left out, an unreadable folder gives []."""
+    found: list[dict[str, Any]] = []
+    try:
+        paths = list(titles_dir(inbox).glob("*.json"))
+    except OSError:
+        return []
+    for path in paths:
+        try:
+            data = json.loads(read_or_none(path) or "null")
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("title"), str):
+            found.append(data)
+    found.sort(key=lambda d: (-_number(d.get("requested_at")), str(d["title"])))
+    return found[:limit]
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
