@@ -29,6 +29,7 @@ Decisions:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -180,14 +181,19 @@ def write_mapping(inbox: Path, title: str, **fields: Any) -> None:
 
 
 def all_mappings(inbox: Path, limit: int = 100) -> list[dict[str, Any]]:
-    """The share's title map for ``status`` and the web page: newest asked first, at most
-    ``limit``; unreadable entries are left out, an unreadable folder gives []."""
+    """The share's title map for ``status`` and the web page: the ``limit`` entries
+    written last (only those are read: the web page asks every 2 s), newest asked first;
+    unreadable entries are left out, an unreadable folder gives []."""
     found: list[dict[str, Any]] = []
     try:
-        paths = list(titles_dir(inbox).glob("*.json"))
+        stamped = []
+        for path in titles_dir(inbox).glob("*.json"):
+            with contextlib.suppress(FileNotFoundError):
+                stamped.append((path.stat().st_mtime, path))
     except OSError:
         return []
-    for path in paths:
+    stamped.sort(reverse=True)
+    for _, path in stamped[:limit]:
         try:
             data = json.loads(read_or_none(path) or "null")
         except (OSError, ValueError):

@@ -13,7 +13,14 @@ from vodwatch.errors import BadName
 from vodwatch.finish import NAME_MAX, numbered_name
 from vodwatch.group import ReadyFile, plan_jobs
 from vodwatch.names import Kind, parse_name
-from vodwatch.titles import digest, job_lock, known_title, shorten, write_mapping
+from vodwatch.titles import (
+    all_mappings,
+    digest,
+    job_lock,
+    known_title,
+    shorten,
+    write_mapping,
+)
 
 
 def test_titles_only_in_create_mode() -> None:
@@ -156,3 +163,15 @@ def test_refused_subtitle_language_with_a_number_is_still_refused() -> None:
         parse_name("Ep.1.english (2).srt", create=True)
     with pytest.raises(BadName):
         parse_name("Ep.1. (2).srt", create=True)
+
+
+def test_all_mappings_reads_only_the_latest_and_skips_broken_ones(tmp_path: Path) -> None:
+    """The status page reads the entries written last, newest asked first; a broken entry
+    is left out, and a share without a title map has none."""
+    assert all_mappings(tmp_path) == []
+    (tmp_path / ".vodwatch").mkdir()
+    for n in range(5):
+        write_mapping(tmp_path, f"T{n}", token=f"vw{n:012d}", requested_at=100.0 + n)
+    (tmp_path / ".vodwatch" / "titles" / "broken.json").write_text("{not json")
+    assert [m["title"] for m in all_mappings(tmp_path)] == ["T4", "T3", "T2", "T1", "T0"]
+    assert len(all_mappings(tmp_path, limit=2)) <= 2
