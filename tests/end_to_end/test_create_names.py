@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
+
 from tests.conftest import Setup, write_bytes
 from tests.end_to_end.test_create import create_mode, creates, mapping
 
@@ -153,3 +155,24 @@ def test_follow_titles_true_a_later_video_is_refused_not_a_new_asset(setup: Setu
     assert setup.cli("once").returncode == 1
     (made,) = setup.emulator.assets_created()
     assert made["asset_id"] in (setup.failed / "Harbour.mp4.error.txt").read_text()
+
+
+@pytest.mark.parametrize(("name", "sidecar", "sent"), [
+    ("clip.mp4", "title: Evening news\n", "Evening news"),
+    ("Ä" * 70 + ".mp4", None, "Ä" * 64),  # 140 bytes: VOD gets 64 characters
+])
+def test_a_lost_answer_is_recovered_by_the_title_as_sent(
+        setup: Setup, name: str, sidecar: str | None, sent: str) -> None:
+    """Recovery compares the list's titles with the title VOD was given: the metadata
+    file's title, or the file's title shortened to 128 bytes."""
+    create_mode(setup)
+    setup.emulator.add_fault("reset", "create_asset", 1, phase="response")
+    write_bytes(setup.inbox / name, 100_000)
+    if sidecar is not None:
+        (setup.inbox / name.replace(".mp4", ".yaml")).write_text(sidecar, encoding="utf-8")
+    result = setup.cli("once")
+    assert result.returncode == 0, result.stdout + result.stderr
+    (made,) = setup.emulator.assets_created()
+    assert made["title"] == sent
+    assert len(creates(setup)) == 1
+    assert setup.emulator.confirms(made["asset_id"]) == ["CANCELLED", "CREATED"]
