@@ -18,7 +18,7 @@ from .finish import read_failed_detail
 from .journal import JobRow, Journal
 from .log import redact
 from .pause import ManualPause, read_state
-from .states import JobState
+from .states import WORKING_STATES, JobState
 from .status_text import ago, fraction
 from .titles import all_mappings
 from .words import printable
@@ -27,10 +27,9 @@ from .words import printable
 HEARTBEAT_TIMEOUT_SECONDS = 10.0
 RECENT = 10  # how many done and failed files are listed per folder set
 
-# Every state a job can be in before it ends (the journal's words).
-ACTIVE_STATES = (JobState.CLAIMING, JobState.CLAIMED, JobState.READY, JobState.REQUESTING,
-                 JobState.REQUESTED, JobState.UPLOADING,
-                 JobState.CONFIRMING, JobState.CONFIRMED, JobState.FINISHING)
+# Every state a job can be in before it ends (the journal's words), create mode's
+# "creating" included: taken from the states themselves so that none is ever left out.
+ACTIVE_STATES = tuple(state for state in JobState if state in WORKING_STATES)
 
 _URL_WITH_QUERY = re.compile(r"(?i)\b(?:https?|s3)://[^\s\"'<>]*\?[^\s\"'<>]*")
 

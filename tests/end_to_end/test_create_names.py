@@ -92,6 +92,7 @@ def test_lost_create_answer_and_a_lagging_list_make_exactly_one_asset(setup: Set
     video = write_bytes(setup.inbox / "Slow list.mp4", 300_000)
     result = setup.cli("once")
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "checking whether VOD created the asset" in result.stdout  # the plain wait
     (made,) = setup.emulator.assets_created()
     assert len(creates(setup)) == 1
     aid = made["asset_id"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 
-from tests.conftest import Setup, write_bytes
+from tests.conftest import Setup, wait_for, write_bytes
 from tests.end_to_end.test_create import create_mode
 from vodwatch.status_text import clock_time
 from vodwatch.titles import write_mapping
@@ -59,3 +59,30 @@ def test_web_page_lists_the_titles() -> None:
     assert "Episode &lt;12&gt;" in page and "a" * 32 in page
     assert "Half made" in page and "being created since " in page
     assert "Titles created here" not in render_folder({**folder, "titles": []})
+
+
+def test_status_says_plainly_that_a_create_is_being_checked(
+        setup: Setup, daemon_factory) -> None:  # type: ignore[no-untyped-def]
+    """While VOD's list does not show an asset whose create answer was lost, status shows
+    the job waiting with a plain reason, and the title as being created."""
+    create_mode(setup)
+    setup.emulator.add_fault("reset", "create_asset", 1, phase="response")
+    setup.emulator.add_fault("lag", "create_asset", 1, delay=8)
+    write_bytes(setup.inbox / "Checked.mp4", 100_000)
+    d = daemon_factory()
+
+    def waiting() -> dict | None:
+        data = json.loads(setup.cli("status", "--json").stdout)
+        if not data["folders"]:
+            return None  # the journal is not there yet
+        folder = data["folders"][0]
+        found = [w for w in folder["waiting"]
+                 if w["reason"] == "checking whether VOD created the asset"]
+        return folder if found else None
+
+    folder = wait_for(waiting, 20, interval=0.2, what="the plain wait in status")
+    assert folder["titles"] == [{"title": "Checked", "asset_id": None,
+                                 "since": folder["titles"][0]["since"]}]
+    wait_for(lambda: (setup.done / "Checked.mp4").exists(), 30, what="done")
+    assert d.stop() == 0
+    assert len(setup.emulator.assets_created()) == 1
