@@ -117,6 +117,11 @@ def read_sidecar(path: Path) -> dict[str, Any]:
     return check_meta(raw)
 
 
+def asset_title(title: str, meta: Mapping[str, Any]) -> str:
+    """The title a new asset is given: the sidecar's or the file's, shortened for VOD."""
+    return shorten(str(meta.get("title") or title))
+
+
 def create_request(title: str, files: Sequence[ReadyFile], meta: Mapping[str, Any],
                    token: str) -> dict[str, Any]:
     """The CreateAssetByFileUpload body: metadata, the video, cover and subtitles, and
@@ -126,7 +131,7 @@ def create_request(title: str, files: Sequence[ReadyFile], meta: Mapping[str, An
         raise ValueError("a new asset needs its video")
     name = video.parsed.name
     body: dict[str, Any] = {
-        "title": shorten(str(meta.get("title") or title)),
+        "title": asset_title(title, meta),
         "video_name": shorten(name, keep_suffix=f".{video.parsed.ext}"),
         "video_type": video.parsed.file_type, "video_md5": video.md5_b64,
         "tags": ",".join([*meta.get("tags", []), token]),

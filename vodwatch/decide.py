@@ -59,6 +59,15 @@ class FailFile(VodwatchError):
         self.failure = failure
 
 
+class Later(VodwatchError):
+    """Carry on from the same state in ``delay`` seconds; ``why`` is the plain reason."""
+
+    def __init__(self, why: str, delay: float) -> None:
+        super().__init__(why)
+        self.why = why
+        self.delay = delay
+
+
 class TakenOver(VodwatchError):
     """Another daemon owns this job's files now: touch nothing, cancel nothing."""
 
@@ -112,6 +121,8 @@ def decide(s: Situation, policy: RetryPolicy,
         return Verdict(Next.LEAVE, "taken_over", why=str(err))
     if isinstance(err, FailFile):
         return Verdict(Next.FAIL, "failed", failure=err.failure)
+    if isinstance(err, Later):
+        return Verdict(Next.RETRY, "later", delay=err.delay, why=err.why)
     if isinstance(err, FileVanished):
         if not s.share_present:  # the whole share went away: an outage, not a deletion
             return Verdict(Next.UNAVAILABLE, "share_gone",

@@ -29,7 +29,7 @@ from .pause import is_pause_file
 from .prehash import Prehasher, entry_identity
 from .settle import Settler
 from .share_faults import probe_write, remove_stale_probes, share_fault
-from .titles import job_lock, read_mapping
+from .titles import job_lock, known_title, read_mapping
 from .watch import Entry, EventWatcher, choose_mode, scan, stat_entry
 from .words import printable
 
@@ -285,13 +285,14 @@ class FolderWatch:
             asset_id, title = batch[0][1].asset_id, batch[0][1].title
             if group_key(batch[0][1]) in waiting:
                 continue  # files dropped together go together (group.groups_settling)
-            key = job_lock(asset_id, title)
-            if key in self.active_assets:
-                continue  # serialised: the next batch waits for this asset's job
             try:
+                title = known_title(self.folder_set.inbox, title)  # "<title> (2)" moved back
+                key = job_lock(asset_id, title)
+                if key in self.active_assets:
+                    continue  # serialised: the next batch waits for this asset's job
                 if not self.claims.lock_asset(key):
                     continue  # another daemon is updating this asset
-                if title:  # the asset this title became, if any (every daemon sees it)
+                if title and self.folder_set.follow_titles:  # the asset it became, if any
                     asset_id = str((read_mapping(self.folder_set.inbox, title)
                                     or {}).get("asset_id")
                                    or "")

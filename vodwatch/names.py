@@ -34,6 +34,8 @@ Copies (SPEC §2 "Copy markers are ignored"):
   from the end and the first name that parses wins, so a name accepted as it is is
   never cut. Only names with an asset ID are cut: a create-mode title such as
   ``Episode 12.mp4`` never loses its ``12``. Marker case is ignored (`` - copy``).
+  Create mode accepts vodwatch's own `` (N)`` back in its own way (vodwatch.titles):
+  after ``.cover`` and ``.<n>.<lang>``, and on a title the share's title map knows.
 - ``finish.unique_target`` names a second file `` (2)`` before the extension (the
   Windows form), so every name vodwatch gives a file in done/ or failed/ parses
   back to the same asset, kind, subtitle number and language.

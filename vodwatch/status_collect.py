@@ -18,18 +18,18 @@ from .finish import read_failed_detail
 from .journal import JobRow, Journal
 from .log import redact
 from .pause import ManualPause, read_state
-from .states import JobState
+from .states import WORKING_STATES, JobState
 from .status_text import ago, fraction
+from .titles import all_mappings
 from .words import printable
 
 # The daemon writes a heartbeat every 2 s; missing about five of them means it is gone.
 HEARTBEAT_TIMEOUT_SECONDS = 10.0
 RECENT = 10  # how many done and failed files are listed per folder set
 
-# Every state a job can be in before it ends (the journal's words).
-ACTIVE_STATES = (JobState.CLAIMING, JobState.CLAIMED, JobState.READY, JobState.REQUESTING,
-                 JobState.REQUESTED, JobState.UPLOADING,
-                 JobState.CONFIRMING, JobState.CONFIRMED, JobState.FINISHING)
+# Every state a job can be in before it ends (the journal's words), create mode's
+# "creating" included: taken from the states themselves so that none is ever left out.
+ACTIVE_STATES = tuple(state for state in JobState if state in WORKING_STATES)
 
 _URL_WITH_QUERY = re.compile(r"(?i)\b(?:https?|s3)://[^\s\"'<>]*\?[^\s\"'<>]*")
 
@@ -104,6 +104,7 @@ def collect(journal: Journal, config: Config, now: float) -> dict[str, Any]:
                             for e in journal.recent_events(["done"], RECENT, name)],
             "recent_failed": [_outcome(journal, e)
                               for e in journal.recent_events(["failed"], RECENT, name)],
+            "titles": _titles(folder_set),
         })
     data: dict[str, Any] = {
         "journal": clean(journal.path),
@@ -116,6 +117,16 @@ def collect(journal: Journal, config: Config, now: float) -> dict[str, Any]:
     data["problems"] = problems(data)
     data["healthy"] = not data["problems"]
     return data
+
+
+def _titles(folder_set: FolderSet | None) -> list[dict[str, Any]]:
+    """Create mode: the titles of the folder set and the asset each became (None while
+    only its intent is recorded, ``since`` when it was first asked)."""
+    if folder_set is None or not folder_set.create_assets:
+        return []
+    return [{"title": clean(m["title"]), "asset_id": _opt(m.get("asset_id") or None),
+             "since": m["requested_at"] if isinstance(m.get("requested_at"), int | float)
+             else None} for m in all_mappings(folder_set.inbox)]
 
 
 def _bandwidth(found: Any) -> dict[str, Any] | None:

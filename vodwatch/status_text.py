@@ -134,8 +134,22 @@ def _folder_lines(f: Mapping[str, Any], now: float, live: bool) -> list[str]:
                 text += f"{code}: {_short(e['detail'])}" if e["detail"] or code else ""
             elif e["detail"] and e["detail"] != e["file"]:
                 text += f" -> {e['detail']}"
+            if kind == "done" and e["file"] and e["asset_id"] and not e["file"].startswith(
+                    e["asset_id"]):
+                text += f"  (asset {e['asset_id']})"  # a created asset: its new ID
             lines.append(text)
+    titles = f.get("titles") or []
+    if titles:
+        lines.append(f"  titles ({len(titles)}):")
+    for t in titles:
+        lines.append(f"    {t['title']} -> asset {t['asset_id']}" if t["asset_id"] else
+                     f"    {t['title']}: being created since {clock_time(t['since'])}")
     return lines
+
+
+def clock_time(at: float | None) -> str:
+    """``2026-05-12 08:01:02`` in local time, as the web page shows times."""
+    return "" if at is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
 
 
 def bandwidth_line(b: Mapping[str, Any]) -> str:

@@ -17,11 +17,19 @@ Decisions:
 - VOD takes at most 128 bytes of title and of video name: longer ones are cut at a
   character boundary (the video name keeps its extension); the journal and the
   delivery record keep the full file name.
-- Copy markers are never taken off a title (``Episode 12.mp4`` keeps its 12).
+- Copy markers are never taken off a title (``Episode 12.mp4`` keeps its 12), with
+  two exceptions for the names vodwatch itself gives a second file in done/ or failed/
+  (``finish.numbered_name``), so that each is accepted back as it is (SPEC §2/§3):
+  `` (N)`` after ``.cover`` or after ``.<n>.<lang>`` is taken off (``Episode 12.cover
+  (2).jpg`` is a cover of ``Episode 12``; the title itself is untouched there); and
+  ``<title> (N).<ext>`` belongs to ``<title>`` when the share's title map knows
+  ``<title>`` and does not know ``<title> (N)`` (``known_title``). To create another
+  asset from a title that already became one, name it differently (``Episode 12 v2.mp4``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -55,9 +63,12 @@ METADATA_EXTS = ("yaml", "yml", "json")
 MAX_TITLE_BYTES = 128  # VOD's limit for title and video_name
 TITLES_DIR = "titles"
 
-_SUBTITLE_RE = re.compile(r"(?P<title>.+)\.(?P<n>[0-9]{1,3})\.(?P<lang>[^.]+)\.(?P<ext>srt|vtt)",
-                          FLAGS)
-_COVER_RE = re.compile(r"(?P<title>.+)\.cover\.(?P<ext>jpg|jpeg|png)", FLAGS)
+# `` (N)`` markers vodwatch gives a second file (finish.numbered_name), repeated or not.
+_NUMBERS = r"(?P<copy>(?: \([0-9]{1,9}\))*)"
+_NUMBER_RE = re.compile(r" \([0-9]{1,9}\)$")
+_SUBTITLE_RE = re.compile(
+    rf"(?P<title>.+)\.(?P<n>[0-9]{{1,3}})\.(?P<lang>[^.]+?){_NUMBERS}\.(?P<ext>srt|vtt)", FLAGS)
+_COVER_RE = re.compile(rf"(?P<title>.+)\.cover{_NUMBERS}\.(?P<ext>jpg|jpeg|png)", FLAGS)
 _MEDIA_EXTS = "|".join([*VIDEO_TYPES, *AUDIO_TYPES])
 _VIDEO_RE = re.compile(rf"(?P<title>.+)\.(?P<ext>{_MEDIA_EXTS})", FLAGS)
 _META_RE = re.compile(rf"(?P<title>.+)\.(?P<ext>{'|'.join(METADATA_EXTS)})", FLAGS)
@@ -72,11 +83,13 @@ def parse_title(name: str, language_map: Mapping[str, str]) -> ParsedName | None
             return None
         ext = match["ext"].lower()
         return _made(name, match["title"], Kind.SUBTITLE, ext, SUBTITLE_TYPES[ext],
-                     SUBTITLE_CONTENT_TYPE, number, language_code(lang, language_map))
+                     SUBTITLE_CONTENT_TYPE, number, language_code(lang, language_map),
+                     copy_marker=match["copy"])
     if match := _COVER_RE.fullmatch(name):
         ext = match["ext"].lower()
         cover_type, content_type = COVER_TYPES[ext]
-        return _made(name, match["title"], Kind.COVER, ext, cover_type, content_type)
+        return _made(name, match["title"], Kind.COVER, ext, cover_type, content_type,
+                     copy_marker=match["copy"])
     if match := _META_RE.fullmatch(name):
         ext = match["ext"].lower()
         return _made(name, match["title"], Kind.METADATA, ext, ext.upper(), "")
@@ -88,12 +101,28 @@ def parse_title(name: str, language_map: Mapping[str, str]) -> ParsedName | None
 
 
 def _made(name: str, title: str, kind: Kind, ext: str, file_type: str, content_type: str,
-          subtitle_id: int | None = None, language: str | None = None) -> ParsedName | None:
+          subtitle_id: int | None = None, language: str | None = None,
+          copy_marker: str = "") -> ParsedName | None:
     if (not title.strip() or any(unicodedata.category(c) == "Cc" for c in title)
             or LIKE_AN_ID.fullmatch(title)):
         return None  # a mistyped asset ID must not create an asset: it is refused
     return ParsedName(name, "", kind, ext, file_type, content_type, subtitle_id, language,
-                      title=title)
+                      copy_marker=copy_marker, title=title)
+
+
+def known_title(inbox: Path, title: str) -> str:
+    """The title a name's files belong to: ``title`` itself, unless the share's title map
+    does not know it and it is a known title with vodwatch's `` (N)`` numbers after it
+    (``Episode 12 (2)`` -> ``Episode 12``: a second copy moved back from done/ or failed/).
+    Numbers are taken off one at a time from the end; the first known title wins."""
+    if not title or read_mapping(inbox, title) is not None:
+        return title
+    stem = title
+    while (match := _NUMBER_RE.search(stem)) is not None and match.start() > 0:
+        stem = stem[:match.start()]
+        if read_mapping(inbox, stem) is not None:
+            return stem
+    return title
 
 
 def normal(title: str) -> str:
@@ -149,3 +178,31 @@ def write_mapping(inbox: Path, title: str, **fields: Any) -> None:
     data.update(fields, title=normal(title))
     write_atomic(folder / f"{digest(title)}.json", json.dumps(data, ensure_ascii=False) + "\n")
 
+
+
+def all_mappings(inbox: Path, limit: int = 100) -> list[dict[str, Any]]:
+    """The share's title map for ``status`` and the web page: the ``limit`` entries
+    written last (only those are read: the web page asks every 2 s), newest asked first;
+    unreadable entries are left out, an unreadable folder gives []."""
+    found: list[dict[str, Any]] = []
+    try:
+        stamped = []
+        for path in titles_dir(inbox).glob("*.json"):
+            with contextlib.suppress(FileNotFoundError):
+                stamped.append((path.stat().st_mtime, path))
+    except OSError:
+        return []
+    stamped.sort(reverse=True)
+    for _, path in stamped[:limit]:
+        try:
+            data = json.loads(read_or_none(path) or "null")
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("title"), str):
+            found.append(data)
+    found.sort(key=lambda d: (-_number(d.get("requested_at")), str(d["title"])))
+    return found[:limit]
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0

@@ -109,6 +109,13 @@ APP_JS = r"""'use strict';
         h('span', {'class': 'file', text: o.file}), ' ',
         h('span', {'class': 'meta', text: o.asset_id}));
     }), 'nothing yet'));
+    if ((f.titles || []).length) {
+      art.appendChild(list('Titles created here', 'titles', f.titles.map(function (t) {
+        return h('li', {}, h('span', {'class': 'file', text: t.title}), ' ',
+          h('span', {'class': 'meta',
+            text: t.asset_id ? t.asset_id : 'being created since ' + when(t.since)}));
+      }), ''));
+    }
     return art;
   }
   function render(data) {

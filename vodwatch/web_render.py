@@ -76,6 +76,10 @@ def render_folder(f: Mapping[str, Any]) -> str:
               f'<button type="button" class="act" data-action="retry" data-folder="{name}" '
               f'data-file="{_e(o["file"])}">Retry</button></li>'
               for o in f.get("recent_failed") or []]
+    titles = [f'<li><span class="file">{_e(t["title"])}</span> <span class="meta">'
+              + (_e(t["asset_id"]) if t["asset_id"] else
+                 f'being created since {_e(_when(t["since"]))}') + '</span></li>'
+              for t in f.get("titles") or []]
     why_html = f' <span class="why">{_e(why)}</span>' if why else ""
     return (f'<article class="folder {state}" data-folder="{name}"><h2>{_e(label)} '
             f'<span class="state">{state}</span>{why_html} {button}</h2>'
@@ -86,6 +90,7 @@ def render_folder(f: Mapping[str, Any]) -> str:
             + (_list("Waiting to retry", "waiting", waiting, "") if waiting else "")
             + _list("Failed", "failed", failed, "no failed files")
             + _list("Done", "done", done, "nothing yet")
+            + (_list("Titles created here", "titles", titles, "") if titles else "")
             + "</article>")
 
 

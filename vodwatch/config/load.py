@@ -59,7 +59,8 @@ def _folder_set(entry: FolderEntry, vod: VodSettings) -> FolderSet:
                      label=entry.name or default_label(entry.inbox),
                      status_file=entry.status_file, notify=entry.notify,
                      notify_deliveries=entry.notify_deliveries,
-                     create_assets=entry.create_assets, asset_defaults=entry.asset_defaults or ())
+                     create_assets=entry.create_assets, asset_defaults=entry.asset_defaults or (),
+                     follow_titles=entry.follow_titles)
 
 
 def load_config(path: Path, env: Mapping[str, str] | None = None, *,

@@ -59,6 +59,7 @@ class FolderSet:
     notify_deliveries: bool = False
     create_assets: bool = False  # names without an asset ID create assets (vodwatch.titles)
     asset_defaults: tuple[tuple[str, Any], ...] = ()  # vodwatch.asset_meta keys
+    follow_titles: bool = True  # later files of a created title update it (vodwatch.titles)
 
     def __post_init__(self) -> None:
         if not self.label:

@@ -337,6 +337,12 @@ done and failed must be on the inbox's filesystem (files are moved by rename).""
         details="Keys: description, category_id, tags, auto_publish, template_group_name; a "
                 "<title>.yaml beside the video gives its own (and title), which win. e.g. "
                 "{category_id: 12345, tags: [news], auto_publish: false}")
+    follow_titles: bool = key(
+        checks.boolean, True, "create mode: later files of a created title update that asset",
+        details="true: a later <title>.cover.jpg or <title>.<n>.<lang>.srt updates the asset "
+                "<title> became (the share's title map, shown by status). false: such a file "
+                "fails and its error file says to name it with the asset ID, and a later "
+                "<title>.mp4 creates another asset once the first one has its video.")
 
 
 # The sections in the order config.example.yaml shows them.

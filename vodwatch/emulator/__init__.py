@@ -60,6 +60,8 @@ any):
 - ``slow``: ``delay=`` seconds before the request is handled.
 - ``hang``: the body is read, then no answer until the client hangs up (or the
   emulator stops).
+- ``lag``: on create_asset only; the asset the next create makes stays out of
+  ListAssetList for ``delay=`` seconds (a list index behind the create).
 - ``expired``: on update_asset/authority/create_asset (or "any"), the URLs of the
   next answer carry an Expires already past; on an obs_* target the next such
   request is refused as expired whatever its Expires says.

@@ -42,6 +42,7 @@ class Asset:
     history: list[str] = field(default_factory=list)
     created: float = field(default_factory=time.time)
     updated: float = field(default_factory=time.time)
+    unlisted_until: float = 0.0  # a "lag" fault: ListAssetList does not show it before this
 
     def set_status(self, status: str) -> None:
         self.status = status

@@ -7,7 +7,7 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
-KINDS = ("status", "reset", "slow", "hang", "expired")
+KINDS = ("status", "reset", "slow", "hang", "expired", "lag")
 VOD_TARGETS = ("update_asset", "confirm", "authority", "asset_info", "asset_details",
                "create_asset", "list_assets", "check_md5_duplication")
 OBS_TARGETS = ("obs_put", "obs_part", "obs_initiate", "obs_complete", "obs_list",
@@ -32,7 +32,7 @@ class Fault:
     retry_after: float | None = None
     after_bytes: int = 0          # reset: body bytes read before the connection drops
     phase: str = "request"        # reset: "request" (before handling) or "response"
-    delay: float = 2.0            # slow: seconds before answering
+    delay: float = 2.0            # slow: seconds before answering; lag: seconds unlisted
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -49,6 +49,9 @@ def make_fault(fault_id: int, kind: str, target: str, count: int | None,
                                   or target in OBS_TARGETS):
         raise ValueError(f"an expired fault needs a target that hands out URLs"
                          f" ({', '.join(sorted(URL_ISSUERS))}), an obs_* target or any")
+    if kind == "lag" and target != "create_asset":
+        raise ValueError("a lag fault needs the target create_asset (the asset it creates "
+                         "stays out of ListAssetList for delay seconds)")
     if count is not None and count < 1:
         raise ValueError("count must be >= 1 (or None for until cleared)")
     allowed = {"status", "code", "message", "retry_after", "after_bytes", "phase", "delay"}

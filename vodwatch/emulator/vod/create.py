@@ -35,6 +35,9 @@ class CreateApi(VodBase):
             asset.auto_publish = wanted.auto_publish
             asset.options = wanted.options
             asset.origin = "create"
+            lag = self.faults.take(ex.operation, kinds=("lag",))
+            if lag is not None:  # the list's index lags behind the create
+                asset.unlisted_until = self.clock() + lag.delay
             self.book.created.append(asset.asset_id)
             reply = self._grant(ex, pid, asset, wanted.plan)
             assert asset.video is not None

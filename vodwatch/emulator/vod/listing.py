@@ -47,7 +47,7 @@ class ListApi(VodBase):
         send_json(ex, 200, {"total": min(len(found), LIST_MAX_RESULTS), "assets": assets})
 
     def _listed(self, asset: Asset, q: _ListQuery) -> bool:
-        if asset.status == "DELETED":
+        if asset.status == "DELETED" or asset.unlisted_until > self.clock():
             return False
         if q.asset_ids and asset.asset_id not in q.asset_ids:
             return False
