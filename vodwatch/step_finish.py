@@ -93,6 +93,10 @@ def _finishing(services: Services, job: JobRow) -> None:
         if f.final_path:
             target = Path(f.final_path)
         else:
+            if failed:
+                # A file moved back by hand that fails again: its old error file (now an
+                # orphan) would reserve its name; the new error file replaces it.
+                _forget_old_failures(services, f.name)
             target = unique_target(directory, f.name)
             services.journal.set_file(f.id, final_path=str(target))
         try:
@@ -113,8 +117,7 @@ def _finishing(services: Services, job: JobRow) -> None:
             _say_if_changed_at_the_move(f, target)
             # No error file may say it failed once it is delivered: its own, and those of
             # names it had in failed/ before it was moved back by hand.
-            with contextlib.suppress(OSError):  # failed/ unreadable: not this file's fault
-                remove_error_files_about(services.failed_dir, f.name, services.language_map)
+            _forget_old_failures(services, f.name)
         services.journal.set_file(f.id, state="failed" if failed else "done")
         services.journal.event(services.folder, "failed" if failed else "done", job_id=job.id,
                           asset_id=job.asset_id, file=f.name,
@@ -133,6 +136,15 @@ def _finishing(services: Services, job: JobRow) -> None:
     if services.on_outcome is not None:
         services.on_outcome(services.journal.job(job.id),
                        services.journal.files(job.id))
+
+
+def _forget_old_failures(services: Services, name: str) -> None:
+    """Remove the error files in failed/ about ``name`` whose file has left failed/."""
+    with contextlib.suppress(OSError):  # failed/ unreadable: not this file's fault
+        removed = remove_error_files_about(services.failed_dir, name, services.language_map)
+        if removed:
+            log.info("finish.old_error_files_removed", file=name,
+                     removed=[p.name for p in removed])
 
 
 def _move(source: Path, target: Path, directory: Path) -> bool:

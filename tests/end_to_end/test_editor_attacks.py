@@ -466,32 +466,51 @@ def test_a_blocked_delivery_record_never_holds_a_file_back_and_is_written_later(
 # ---- names vodwatch gives, and copies --------------------------------------------------------
 
 
+def _error_files_match_files(failed: Path) -> None:
+    """Each file in failed/ has exactly one error file, and no error file is an orphan."""
+    names = [n for n in os.listdir(failed) if not n.startswith(".")]
+    files = sorted(n for n in names if not n.endswith(".error.txt"))
+    errors = sorted(n for n in names if n.endswith(".error.txt"))
+    assert errors == sorted(f"{n}.error.txt" for n in files), names
+
+
 def test_a_failed_file_moved_back_by_hand_again_and_again_is_accepted_each_time(
         setup: Setup, daemon_factory) -> None:
-    """A file that keeps failing and is moved back by hand each time (error files left behind)
-    gets names vodwatch accepts back; once the asset is fixed it reaches done/ with its
-    bytes in VOD."""
+    """A file that keeps failing and is moved back by hand each time fails under its own
+    name again: its old error file (left behind by the move) is replaced, never an orphan
+    reserving the name; its copies (`(2)`) come back too; once the asset is fixed it reaches
+    done/ with its bytes in VOD, and no error file about it is left."""
     aid = asset_id(9070)
     setup.emulator.seed_asset(aid, "PUBLISHED")  # a video is refused in this state
     daemon = daemon_factory()
-    write_bytes(setup.inbox / f"{aid}.mp4", 3000)
-    chain = [f"{aid}.mp4"]
-    for _ in range(2):
-        wait_for(lambda: (setup.failed / chain[-1]).exists(), 30, what=chain[-1])
-        shutil.move(str(setup.failed / chain[-1]), str(setup.inbox / chain[-1]))
-        wait_for(lambda: not (setup.inbox / chain[-1]).exists(), 30, what="taken")
-        new = wait_for(lambda: [n for n in setup.names(setup.failed)
-                                if not n.endswith(".error.txt") and n not in chain], 30,
-                       what="the next name in failed/")
-        assert len(new) == 1, new
-        chain.append(new[0])
-    assert (setup.failed / chain[-1]).exists()
+    name, copy = f"{aid}.mp4", f"{aid} (2).mp4"
+    write_bytes(setup.inbox / name, 3000)
+    for moved in (name, name, copy):
+        if moved == copy:  # a second file of that name fails beside the first: ` (2)`
+            write_bytes(setup.inbox / name, 3100)
+            wait_for(lambda: (setup.failed / f"{copy}.error.txt").exists(), 30, what=copy)
+        here, back, old = (setup.failed / moved, setup.inbox / moved,
+                           setup.failed / f"{moved}.error.txt")
+        wait_for(old.exists, 30, what=moved)
+        _error_files_match_files(setup.failed)
+        old.write_text(old.read_text() + "(the old explanation)\n")
+        shutil.move(str(here), str(back))
+        wait_for(lambda: not back.exists(), 30, what="taken")  # noqa: B023
+        wait_for(here.exists, 30, what=f"{moved} failed again")
+        wait_for(lambda: "(the old explanation)" not in _read(old), 30,  # noqa: B023
+                 what="the old error file replaced by a new one")
+        time.sleep(0.5)
+        _error_files_match_files(setup.failed)
+    assert sorted(setup.names(setup.failed)) == sorted(
+        [name, f"{name}.error.txt", copy, f"{copy}.error.txt"])
     setup.emulator.seed_asset(aid, "UPLOAD_FAILED")
-    shutil.move(str(setup.failed / chain[-1]), str(setup.inbox / chain[-1]))
-    wait_for(lambda: (setup.done / chain[-1]).exists(), 30, what="done at last")
+    shutil.move(str(setup.failed / copy), str(setup.inbox / copy))
+    wait_for(lambda: (setup.done / copy).exists(), 30, what="done at last")
+    time.sleep(0.5)
     assert daemon.stop() == 0
-    assert setup.emulator.read_object(aid, "video") == (setup.done / chain[-1]).read_bytes()
-    assert len(set(chain)) == 3, chain
+    assert setup.emulator.read_object(aid, "video") == (setup.done / copy).read_bytes()
+    _error_files_match_files(setup.failed)
+    assert sorted(setup.names(setup.failed)) == [name, f"{name}.error.txt"]
 
 
 def test_no_stale_error_file_is_left_once_a_file_moved_back_by_hand_is_delivered(
