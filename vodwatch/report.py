@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from .explain import FAILED_WAITING_TO_MOVE
 from .journal import FileRow, JobRow, Journal
 from .metrics import Metrics
 from .news import view as news_view
+from .states import JobState
 from .status_collect import upload_progress
 from .upload import Progress
 
@@ -126,7 +128,13 @@ def file_state(job: JobRow, f: FileRow, progress: Progress | None, running: bool
     if f.size is None:  # not hashed yet: the size the file has now, never a false "0 bytes"
         with contextlib.suppress(OSError):
             entry["size"] = os.stat(f.inbox_path).st_size
-    if running:
+    to = "failed" if job.outcome == "failed" or f.error is not None else "done"
+    if job.state == JobState.FINISHING and (running or (job.wait_reason or "").startswith(
+            ("delivered, waiting to move", FAILED_WAITING_TO_MOVE))):
+        # Sent (or failed): only the move is left. Each file says where it goes: a job's
+        # failed file may wait beside delivered ones.
+        entry.update(state="moving", to=to)
+    elif running:
         entry["state"] = "uploading"
         if progress is not None and progress.total:
             p = upload_progress({"file": f.name, "asset_id": job.asset_id,
@@ -134,8 +142,6 @@ def file_state(job: JobRow, f: FileRow, progress: Progress | None, running: bool
                                  "elapsed_s": time.monotonic() - progress.started})
             entry.update(percent=p["percent"], rate_bytes_per_s=p["rate_bytes_per_s"],
                          eta_s=p["eta_s"])
-    elif (job.wait_reason or "").startswith("delivered, waiting to move"):
-        entry["state"] = "moving"
     elif paused:
         entry["state"] = "paused"
     else:

@@ -19,6 +19,7 @@ from .errors import (
     VodwatchError,
 )
 from .explain import (
+    FAILED_WAITING_TO_MOVE,
     MISSING,
     UPDATABLE,
     UPLOADING,
@@ -100,12 +101,12 @@ def _finishing(services: Services, job: JobRow) -> None:
             target = unique_target(directory, f.name)
             services.journal.set_file(f.id, final_path=str(target))
         try:
-            moved = _move(source, target, directory)
+            moved = _move(source, target, directory, to_failed=failed)
         except FileExistsError:
             # Someone put a file there between our choice and the move: choose again.
             target = unique_target(directory, f.name)
             services.journal.set_file(f.id, final_path=str(target))
-            moved = _move(source, target, directory)
+            moved = _move(source, target, directory, to_failed=failed)
         services.claims.release(Path(f.marker))
         if not moved:
             log.warning("finish.file_missing", file=f.name, asset_id=job.asset_id)
@@ -147,7 +148,7 @@ def _forget_old_failures(services: Services, name: str) -> None:
                      removed=[p.name for p in removed])
 
 
-def _move(source: Path, target: Path, directory: Path) -> bool:
+def _move(source: Path, target: Path, directory: Path, *, to_failed: bool) -> bool:
     """Move a finished file; MoveRefused when only the file itself refuses (open by an editor)."""
     try:
         return settle_move(source, target)
@@ -159,8 +160,19 @@ def _move(source: Path, target: Path, directory: Path) -> bool:
             # A move's error names the file being moved; say which folder refused.
             raise refusing_folder(exc, (directory, source.parent)) from None
         probe_write(directory)  # OSError here: the folder is the problem, not the file
+        if to_failed:
+            raise FailedMoveRefused(f"{source.name} failed but cannot be moved to failed/ yet "
+                                    f"({exc.strerror})",
+                                    "it is moved as soon as nobody has it open") from None
         raise MoveRefused(f"{source.name} is delivered but cannot be moved yet ({exc.strerror})",
                           "it is moved as soon as nobody has it open") from None
+
+
+class FailedMoveRefused(MoveRefused):
+    """failed/ is writable but a failed file cannot be moved there now: it is not
+    delivered, and status must not say so."""
+
+    reason = FAILED_WAITING_TO_MOVE
 
 
 def _ours(services: Services, job: JobRow) -> bool:

@@ -748,3 +748,41 @@ def test_the_page_says_paused_and_why_with_wrong_credentials(setup: Setup,
     assert daemon.stop() == 0
     assert setup.names(setup.failed) == []
     assert not [r for r in log_lines(daemon.output()) if WRONG_SK in json.dumps(r)]
+
+
+def test_a_file_that_cannot_be_moved_says_where_it_is_going(setup: Setup,
+                                                            daemon_factory) -> None:
+    """A failed file that cannot be moved yet (held by a bind mount over itself, as a file
+    an editor has open) is never called delivered: `status` says it waits to move to
+    failed/ and the page says it failed; a delivered one beside it says delivered. Both
+    move once released."""
+    bad, good = asset_id(9140), asset_id(9141)
+    setup.emulator.seed_asset(bad, "PUBLISHED")  # a new video is refused: the file fails
+    setup.emulator.seed_asset(good, "PUBLISHED")  # a cover is accepted
+    failing, delivered = f"{bad}.mp4", f"{good}.cover.jpg"
+    write_bytes(setup.inbox / failing, 3000)
+    write_bytes(setup.inbox / delivered, 3000)
+    with bind(setup.inbox / failing, setup.inbox / failing, read_only=True), \
+            bind(setup.inbox / delivered, setup.inbox / delivered, read_only=True):
+        daemon = daemon_factory()
+        page = _wait_page(setup, lambda t: "failed, being moved to failed" in t
+                          and "delivered, being moved to done" in t, 30,
+                          "both files waiting to move")
+        assert f"{failing} (3.0 kB): failed, being moved to failed" in page, page
+        assert f"{delivered} (3.0 kB): delivered, being moved to done" in page, page
+        seen: list[str] = []
+
+        def status_says_both() -> bool:
+            seen.append(setup.cli("status").stdout)
+            lines = seen[-1].splitlines()
+            return any(failing in line and "failed, waiting to move to failed/" in line
+                       for line in lines) and any(
+                delivered in line and "delivered, waiting to move" in line for line in lines)
+
+        wait_for(status_says_both, 30, what="status saying where each file goes")
+        assert not [line for text in seen for line in text.splitlines()
+                    if failing in line and "delivered" in line], seen
+    wait_for(lambda: (setup.failed / f"{failing}.error.txt").exists(), 30, what="failed/ at last")
+    wait_for(lambda: (setup.done / delivered).exists(), 30, what="done/ at last")
+    assert daemon.stop() == 0
+    assert (setup.failed / failing).exists() and not (setup.inbox / failing).exists()
