@@ -10,10 +10,11 @@ import shutil
 import signal
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 from tests.conftest import Setup, asset_id, wait_for, write_bytes
-from tests.end_to_end.attack_helpers import make_big, parts_sent
+from tests.end_to_end.attack_helpers import free_port, make_big, parts_sent
 from tests.receiver import Receiver
 
 MB = 1_000_000
@@ -21,6 +22,11 @@ MB = 1_000_000
 
 def _page(setup: Setup) -> Path:
     return setup.inbox.parent / f"{setup.inbox.name} status.txt"
+
+
+def _scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        return str(resp.read().decode())
 
 
 def _read_page(setup: Setup) -> str:
@@ -148,12 +154,15 @@ def test_a_sub_folder_is_named_on_the_status_page(setup: Setup, daemon_factory) 
 def test_failures_are_notified_grouped_and_a_failing_target_does_not_delay(
         setup: Setup, daemon_factory) -> None:
     """Three failures in a minute arrive as one message at a local webhook; a second target
-    that refuses everything does not delay the files."""
+    that refuses everything does not delay the files, is retried, and once it has refused
+    every attempt `status` and /metrics count the message it did not get."""
+    port = free_port()
     with Receiver() as good, Receiver(status=500) as bad:
         setup.write_config(folders=[{
             "inbox": str(setup.inbox), "done": str(setup.done), "failed": str(setup.failed),
             "notify": [f"json://127.0.0.1:{good.port}/hook",
-                       f"json://127.0.0.1:{bad.port}/hook"]}])
+                       f"json://127.0.0.1:{bad.port}/hook"]}],
+            metrics={"address": f"127.0.0.1:{port}"})
         daemon = daemon_factory()
         wait_for(lambda: "daemon.ready" in daemon.output(), 20, what="ready")
         started = time.monotonic()
@@ -163,6 +172,15 @@ def test_failures_are_notified_grouped_and_a_failing_target_does_not_delay(
         assert time.monotonic() - started < 15
         messages = wait_for(lambda: [r for r in good.requests if "failed" in
                                      str(r.body.get("title", ""))], 90, what="the message")
+        wait_for(lambda: len(bad.requests) >= 2, 30, what="the failing target retried")
+        status = wait_for(lambda: (t := setup.cli("status").stdout)
+                          and "notifications not delivered: 1" in t and t, 40,
+                          what="status counting the message not delivered")
+        assert f"127.0.0.1:{bad.port}" not in status  # a target's URL is never shown
+        metrics = _scrape(port)
+        failures = [float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                    if line.startswith("vodwatch_notification_failures{")]
+        assert failures and max(failures) > 0, metrics
         assert daemon.stop() == 0
         assert len(messages) == 1
         body = messages[0].body["message"]
