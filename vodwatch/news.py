@@ -61,6 +61,7 @@ class News:
         self._view: dict[str, Any] | None = None
         self._said: str | None = None  # the last state the notifications told
         self._stamp = 0.0  # when the news last changed
+        self._records_error: str | None = None  # the last records problem logged
 
     # ---- moments ---------------------------------------------------------------------
 
@@ -120,6 +121,7 @@ class News:
         self.state(view["state"], view.get("why"))
         if share_ok:
             self.records.flush()
+            self._say_records_problem()
         if self.page is None or not (share_ok or self.page_place_ok()):
             return  # never write into an empty mount point
         comparable = {k: v for k, v in view.items() if k != "updated_at"}
@@ -132,6 +134,19 @@ class News:
         if not self.page.update(view) and self.page.last_error:
             log.warning("status_page.not_written", folder=self.folder_set.label,
                         error=self.page.last_error)
+
+    def _say_records_problem(self) -> None:
+        """Log a delivery record that cannot be written (e.g. Excel holds the day's CSV open)
+        once when it starts and once when it ends, not at every refresh."""
+        error = self.records.last_error
+        if error == self._records_error:
+            return
+        before, self._records_error = self._records_error, error
+        if error is not None:
+            log.warning("delivery_record.not_written", folder=self.folder_set.label,
+                        error=error, hint="it is kept and written as soon as done/ allows")
+        elif before is not None:
+            log.info("delivery_record.written", folder=self.folder_set.label)
 
     def stopped(self, share_ok: bool) -> None:
         if self.page is not None and (share_ok or self.page_place_ok()):
