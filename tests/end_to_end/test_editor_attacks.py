@@ -750,6 +750,30 @@ def test_the_page_says_paused_and_why_with_wrong_credentials(setup: Setup,
     assert not [r for r in log_lines(daemon.output()) if WRONG_SK in json.dumps(r)]
 
 
+def test_wrong_credentials_notify_a_pause_naming_the_folder_set(setup: Setup,
+                                                                daemon_factory) -> None:
+    """Rejected credentials: the webhook receives one "paused" message naming the folder set
+    and saying why, without the secret key; nothing says it works again meanwhile."""
+    aid = asset_id(9130)
+    setup.emulator.seed_asset(aid, "UPLOAD_FAILED")
+    with Receiver() as hook:
+        setup.write_config(folders=[_folder(setup, name="News desk",
+                                            notify=[f"json://127.0.0.1:{hook.port}/hook"])])
+        write_bytes(setup.inbox / f"{aid}.mp4", 10_000)
+        daemon = daemon_factory(HUAWEICLOUD_SDK_SK=WRONG_SK)
+        wait_for(lambda: [r for r in hook.requests if "paused" in str(r.body.get("title", ""))],
+                 30, what="the pause told")
+        time.sleep(3)  # every refresh repeats the state: it is told once
+        assert daemon.stop() == 0
+    paused = [r for r in hook.requests if "paused" in str(r.body.get("title", ""))]
+    assert len(paused) == 1, hook.requests
+    assert paused[0].body["title"] == "vodwatch: uploads from News desk are paused"
+    message = paused[0].body["message"]
+    assert message.startswith("Uploads from News desk are paused: ") and len(message) > 40
+    assert not [r for r in hook.requests if "works again" in str(r.body.get("title", ""))]
+    assert WRONG_SK not in json.dumps([r.body for r in hook.requests])
+
+
 def test_a_file_that_cannot_be_moved_says_where_it_is_going(setup: Setup,
                                                             daemon_factory) -> None:
     """A failed file that cannot be moved yet (held by a bind mount over itself, as a file
