@@ -62,12 +62,13 @@ def test_a_reader_never_sees_a_half_written_page(setup: Setup, daemon_factory) -
     seen: list[str] = []
     stop = threading.Event()
 
-    def read() -> None:
+    def read() -> None:  # the page exists all along: a missing or empty read is a failure
         while not stop.is_set():
-            with open(_page(setup), "rb") if _page(setup).exists() else io.BytesIO() as fh:
-                data = fh.read()
-            if data:
-                seen.append(data.decode("utf-8-sig"))
+            try:
+                data = _page(setup).read_bytes()
+            except OSError as exc:
+                data = repr(exc).encode()
+            seen.append(data.decode("utf-8-sig", "replace"))
 
     daemon = daemon_factory()
     wait_for(lambda: _page(setup).exists(), 20, what="the page")
@@ -87,6 +88,31 @@ def test_a_reader_never_sees_a_half_written_page(setup: Setup, daemon_factory) -
     whole = [t for t in seen if t.startswith("Upload status")
              and t.rstrip().endswith("changes made to it are lost.")]
     assert len(whole) == len(seen), "every read saw a whole page"
+
+
+def test_a_dropped_file_is_on_the_page_within_5_s_and_an_idle_page_is_left_alone(
+        setup: Setup, daemon_factory) -> None:
+    """A file dropped into the inbox is named on the page within 5 seconds; once nothing
+    happens, the page is not rewritten (same inode and modification time for 6 s)."""
+    aid = asset_id(715)
+    setup.emulator.seed_asset(aid, "PUBLISHED")
+    daemon = daemon_factory()
+    wait_for(lambda: "Working" in _read_page(setup), 20, what="the page")
+    name = f"{aid}.cover.jpg"
+    write_bytes(setup.inbox / name, 4000)
+    dropped = time.monotonic()
+    wait_for(lambda: name in _read_page(setup), 5, interval=0.05, what="the file on the page")
+    assert time.monotonic() - dropped <= 5
+    wait_for(lambda: (setup.done / name).exists(), 30, what="delivered")
+    wait_for(lambda: name in _read_page(setup).split("Latest results")[-1]
+             and name not in _read_page(setup).split("Latest results")[0], 10,
+             what="the page saying it was delivered")
+    time.sleep(3)  # the last refreshes after the delivery
+    before = os.stat(_page(setup))
+    time.sleep(6)
+    after = os.stat(_page(setup))
+    assert daemon.stop() == 0
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
 
 
 def test_a_delivery_record_names_the_file_and_the_asset(setup: Setup, daemon_factory) -> None:
