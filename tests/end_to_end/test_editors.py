@@ -4,6 +4,7 @@ stale error files, sub-folders and notifications, end to end with `vodwatch run`
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import os
 import shutil
@@ -14,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 from tests.conftest import Setup, asset_id, wait_for, write_bytes
-from tests.end_to_end.attack_helpers import free_port, make_big, parts_sent
+from tests.end_to_end.attack_helpers import free_port, make_big, ops, parts_sent
 from tests.receiver import Receiver
 
 MB = 1_000_000
@@ -116,10 +117,11 @@ def test_a_dropped_file_is_on_the_page_within_5_s_and_an_idle_page_is_left_alone
 
 
 def test_a_delivery_record_names_the_file_and_the_asset(setup: Setup, daemon_factory) -> None:
-    """After done/, done/ holds a CSV record an editor opens, naming the file and asset."""
+    """After done/, done/ holds a CSV record an editor opens, naming the file and asset, with
+    the file's size, its MD5 and the request ID VOD answered when it was sent."""
     aid = asset_id(720)
     setup.emulator.seed_asset(aid, "PUBLISHED")
-    write_bytes(setup.inbox / f"{aid}.cover.jpg", 5000)
+    data = write_bytes(setup.inbox / f"{aid}.cover.jpg", 5000)
     daemon = daemon_factory()
     wait_for(lambda: (setup.done / f"{aid}.cover.jpg").exists(), 30, what="done")
     records = wait_for(lambda: list(setup.done.glob("deliveries *.csv")), 20, what="record")
@@ -127,9 +129,13 @@ def test_a_delivery_record_names_the_file_and_the_asset(setup: Setup, daemon_fac
     assert f"{aid}.cover.jpg" not in _read_page(setup).split("Latest results")[0], (
         "the page's last word does not list a delivered file as waiting")
     rows = list(csv.reader(io.StringIO(records[0].read_text(encoding="utf-8-sig"))))
-    assert rows[0][:3] == ["Time", "File", "Asset ID"]
-    assert [r for r in rows[1:] if r[1] == f"{aid}.cover.jpg" and r[2] == aid and
-            r[3] == "cover"]
+    assert rows[0] == ["Time", "File", "Asset ID", "Became", "Size", "MD5", "VOD request ID",
+                       "Folder"]
+    (row,) = [r for r in rows[1:] if r[1] == f"{aid}.cover.jpg"]
+    assert (row[2], row[3]) == (aid, "cover")
+    assert row[4] == "5000" and row[5] == hashlib.md5(data).hexdigest()
+    answered = [r.request_id for r in ops(setup, "update_asset") if r.status == 200]
+    assert row[6] and row[6] in answered, (row, answered)
 
 
 def test_a_renamed_failed_copy_moved_back_by_hand_reaches_done(setup: Setup,
