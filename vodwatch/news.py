@@ -194,25 +194,40 @@ def _result(item: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
+def shown_name(path: Path | str, inbox: Path | None) -> str:
+    """How the page names a file of the inbox: its path from the inbox (``Episode 12/<id>.mp4``
+    in a recursive inbox, where two folders may hold files of one name), else its name."""
+    path = Path(path)
+    if inbox is not None:
+        try:
+            return path.relative_to(inbox).as_posix()
+        except ValueError:
+            pass
+    return path.name
+
+
 def view(*, state: str, why: str | None, pending: Mapping[Path, Any],
          jobs: list[dict[str, Any]], not_handled: Mapping[str, str],
          recent: list[dict[str, Any]],
-         language_map: Mapping[str, str] = DEFAULT_LANGUAGE_MAP) -> dict[str, Any]:
+         language_map: Mapping[str, str] = DEFAULT_LANGUAGE_MAP,
+         inbox: Path | None = None) -> dict[str, Any]:
     """The status page's view of one folder set from what the daemon knows.
 
     ``pending`` is the settler's snapshot (files still copying, or settled and waiting
     for a worker); ``jobs`` lists files of this daemon's unfinished jobs with their
     state. Queue positions follow the order files are sent (:func:`queue_positions`).
+    Files are named by their path from ``inbox`` (:func:`shown_name`).
     """
     files: list[dict[str, Any]] = []
     places = queue_positions({p: info.size for p, info in pending.items() if info.settled},
                              language_map)
     for path, info in sorted(pending.items()):
+        name = shown_name(path, inbox)
         if info.settled:
-            files.append({"name": path.name, "state": "paused" if state == "paused" else "queued",
+            files.append({"name": name, "state": "paused" if state == "paused" else "queued",
                           "size": info.size, "position": places[path]})
         else:
-            files.append({"name": path.name, "state": "copying", "size": info.size})
+            files.append({"name": name, "state": "copying", "size": info.size})
     files.extend(jobs)
     return {"state": state, "why": why, "files": files, "not_handled": dict(not_handled),
             "recent": [_result(item) for item in recent]}

@@ -179,8 +179,38 @@ def test_a_sub_folder_is_named_on_the_status_page(setup: Setup, daemon_factory) 
     daemon = daemon_factory()
     text = wait_for(lambda: (t := _read_page(setup)) and "Episode 12" in t and t, 20,
                     what="the page naming the folder")
-    assert "folder" in text.lower()
+    (line,) = [line for line in text.splitlines() if "Episode 12" in line]
+    assert "does not look inside folders" in line, text
+    assert "move the files themselves into the inbox" in line.lower(), text
     assert daemon.stop() == 0
+
+
+def test_a_recursive_inbox_lists_a_dropped_folders_files_by_their_path(
+        setup: Setup, daemon_factory) -> None:
+    """With `recursive: true` files in dropped folders are on the page by their path, as
+    `Episode 12/<file>` (two files of one name in two folders stay two lines, never merged
+    into one bare name), then they are delivered."""
+    aid = asset_id(750)
+    setup.emulator.seed_asset(aid, "PUBLISHED")  # covers are accepted
+    setup.write_config(folders=[{"inbox": str(setup.inbox), "done": str(setup.done),
+                                 "failed": str(setup.failed), "recursive": True}])
+    setup.emulator.add_fault("slow", "obs_put", count=None, delay=3)
+    name = f"{aid}.cover.jpg"
+    daemon = daemon_factory()
+    wait_for(lambda: "Working" in _read_page(setup), 20, what="the page")
+    for folder in ("Episode 12", "Episode 13"):
+        (setup.inbox / folder).mkdir()
+        write_bytes(setup.inbox / folder / name, 3000)
+    text = wait_for(lambda: (t := _read_page(setup)) and f"Episode 12/{name}" in t
+                    and f"Episode 13/{name}" in t and t, 20, what="both files by their path")
+    files = text.split("Files in the inbox")[1].split("Latest results")[0]
+    assert f"  {name} (" not in files, text  # never the bare name
+    assert "does not look inside folders" not in text, text  # handled, not refused
+    wait_for(lambda: len([n for n in setup.names(setup.done) if n.endswith(".jpg")]) == 2, 60,
+             what="both delivered")
+    assert daemon.stop() == 0
+    assert not (setup.inbox / "Episode 12" / name).exists()
+    assert setup.names(setup.failed) == []
 
 
 def test_failures_are_notified_grouped_and_a_failing_target_does_not_delay(

@@ -199,3 +199,16 @@ def test_a_delivery_record_that_cannot_be_written_is_logged_once(tmp_path: Path)
     assert [e["event"] for e in logs if e["event"].startswith("delivery_record")] == [
         "delivery_record.written"]
     assert [n for n in os.listdir(done) if n.endswith(".csv")]
+
+
+def test_files_of_a_recursive_inbox_are_named_by_their_path() -> None:
+    """Two files of one name in two sub-folders are two lines, each with its folder; a file
+    outside the inbox (never expected) keeps its bare name."""
+    inbox = Path("/share/inbox")
+    pending = {inbox / "Episode 12" / f"{A}.mp4": _pending(),
+               inbox / "Episode 13" / f"{A}.mp4": _pending(settled=False),
+               inbox / f"{B}.mp4": _pending(), Path("/elsewhere") / f"{C}.mp4": _pending()}
+    shown = view(state="working", why=None, pending=pending, jobs=[], not_handled={},
+                 recent=[], inbox=inbox)
+    assert sorted(f["name"] for f in shown["files"]) == sorted(
+        [f"Episode 12/{A}.mp4", f"Episode 13/{A}.mp4", f"{B}.mp4", f"{C}.mp4"])
