@@ -82,6 +82,8 @@ class LeaseLost(VodwatchError):
 class MoveRefused(VodwatchError):
     """done/ is writable but the file cannot be moved now (an editor has it open)."""
 
+    reason = "delivered, waiting to move"  # where the file is going, for status
+
 
 @dataclass(frozen=True)
 class Situation:
@@ -135,7 +137,7 @@ def decide(s: Situation, policy: RetryPolicy,
     if isinstance(err, LeaseLost):
         return _retry(s, policy, rand, "lease", str(err))
     if isinstance(err, MoveRefused):
-        return _retry(s, policy, rand, "delivered, waiting to move", str(err))
+        return _retry(s, policy, rand, err.reason, str(err))
     if isinstance(err, RemoteError | TransportError):
         return _remote(s, err, policy, rand)
     if isinstance(err, OSError):

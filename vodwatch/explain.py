@@ -31,6 +31,10 @@ UPDATABLE = frozenset({"UPLOAD_FAILED", "CANCELLED", "SERVER_ERROR"})
 UPLOADING = frozenset({"CREATING"})
 MISSING = frozenset({"UNCREATED", "DELETED", "NO_ASSET", "DELETING"})
 
+# How status says that a failed file cannot be moved to failed/ yet (someone has it open);
+# a delivered one is "delivered, waiting to move" (decide.MoveRefused).
+FAILED_WAITING_TO_MOVE = "failed, waiting to move to failed/"
+
 AGAIN = "Put the file back in the inbox to send it again"
 ASK_OPERATOR = ("Ask the person who runs vodwatch to read the part for the operator "
                 "below; the file itself is probably fine")

@@ -61,6 +61,7 @@ class News:
         self._view: dict[str, Any] | None = None
         self._said: str | None = None  # the last state the notifications told
         self._stamp = 0.0  # when the news last changed
+        self._records_error: str | None = None  # the last records problem logged
 
     # ---- moments ---------------------------------------------------------------------
 
@@ -120,6 +121,7 @@ class News:
         self.state(view["state"], view.get("why"))
         if share_ok:
             self.records.flush()
+            self._say_records_problem()
         if self.page is None or not (share_ok or self.page_place_ok()):
             return  # never write into an empty mount point
         comparable = {k: v for k, v in view.items() if k != "updated_at"}
@@ -132,6 +134,19 @@ class News:
         if not self.page.update(view) and self.page.last_error:
             log.warning("status_page.not_written", folder=self.folder_set.label,
                         error=self.page.last_error)
+
+    def _say_records_problem(self) -> None:
+        """Log a delivery record that cannot be written (e.g. Excel holds the day's CSV open)
+        once when it starts and once when it ends, not at every refresh."""
+        error = self.records.last_error
+        if error == self._records_error:
+            return
+        before, self._records_error = self._records_error, error
+        if error is not None:
+            log.warning("delivery_record.not_written", folder=self.folder_set.label,
+                        error=error, hint="it is kept and written as soon as done/ allows")
+        elif before is not None:
+            log.info("delivery_record.written", folder=self.folder_set.label)
 
     def stopped(self, share_ok: bool) -> None:
         if self.page is not None and (share_ok or self.page_place_ok()):
@@ -179,25 +194,40 @@ def _result(item: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
+def shown_name(path: Path | str, inbox: Path | None) -> str:
+    """How the page names a file of the inbox: its path from the inbox (``Episode 12/<id>.mp4``
+    in a recursive inbox, where two folders may hold files of one name), else its name."""
+    path = Path(path)
+    if inbox is not None:
+        try:
+            return path.relative_to(inbox).as_posix()
+        except ValueError:
+            pass
+    return path.name
+
+
 def view(*, state: str, why: str | None, pending: Mapping[Path, Any],
          jobs: list[dict[str, Any]], not_handled: Mapping[str, str],
          recent: list[dict[str, Any]],
-         language_map: Mapping[str, str] = DEFAULT_LANGUAGE_MAP) -> dict[str, Any]:
+         language_map: Mapping[str, str] = DEFAULT_LANGUAGE_MAP,
+         inbox: Path | None = None) -> dict[str, Any]:
     """The status page's view of one folder set from what the daemon knows.
 
     ``pending`` is the settler's snapshot (files still copying, or settled and waiting
     for a worker); ``jobs`` lists files of this daemon's unfinished jobs with their
     state. Queue positions follow the order files are sent (:func:`queue_positions`).
+    Files are named by their path from ``inbox`` (:func:`shown_name`).
     """
     files: list[dict[str, Any]] = []
     places = queue_positions({p: info.size for p, info in pending.items() if info.settled},
                              language_map)
     for path, info in sorted(pending.items()):
+        name = shown_name(path, inbox)
         if info.settled:
-            files.append({"name": path.name, "state": "paused" if state == "paused" else "queued",
+            files.append({"name": name, "state": "paused" if state == "paused" else "queued",
                           "size": info.size, "position": places[path]})
         else:
-            files.append({"name": path.name, "state": "copying", "size": info.size})
+            files.append({"name": name, "state": "copying", "size": info.size})
     files.extend(jobs)
     return {"state": state, "why": why, "files": files, "not_handled": dict(not_handled),
             "recent": [_result(item) for item in recent]}

@@ -15,9 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from .explain import FAILED_WAITING_TO_MOVE
 from .journal import FileRow, JobRow, Journal
 from .metrics import Metrics
+from .news import shown_name
 from .news import view as news_view
+from .states import JobState
 from .status_collect import upload_progress
 from .upload import Progress
 
@@ -120,13 +123,21 @@ def log_progress(items: Iterable[Mapping[str, Any]]) -> None:
 
 
 def file_state(job: JobRow, f: FileRow, progress: Progress | None, running: bool,
-               paused: bool) -> dict[str, Any]:
-    """One file of an unfinished job as the status page shows it."""
-    entry: dict[str, Any] = {"name": f.name, "size": f.size}
+               paused: bool, inbox: Path | None = None) -> dict[str, Any]:
+    """One file of an unfinished job as the status page shows it, named by its path from
+    ``inbox`` (a file in a sub-folder of a recursive inbox: ``Episode 12/<name>``)."""
+    entry: dict[str, Any] = {"name": shown_name(f.inbox_path, inbox) if f.inbox_path
+                             else f.name, "size": f.size}
     if f.size is None:  # not hashed yet: the size the file has now, never a false "0 bytes"
         with contextlib.suppress(OSError):
             entry["size"] = os.stat(f.inbox_path).st_size
-    if running:
+    to = "failed" if job.outcome == "failed" or f.error is not None else "done"
+    if job.state == JobState.FINISHING and (running or (job.wait_reason or "").startswith(
+            ("delivered, waiting to move", FAILED_WAITING_TO_MOVE))):
+        # Sent (or failed): only the move is left. Each file says where it goes: a job's
+        # failed file may wait beside delivered ones.
+        entry.update(state="moving", to=to)
+    elif running:
         entry["state"] = "uploading"
         if progress is not None and progress.total:
             p = upload_progress({"file": f.name, "asset_id": job.asset_id,
@@ -134,8 +145,6 @@ def file_state(job: JobRow, f: FileRow, progress: Progress | None, running: bool
                                  "elapsed_s": time.monotonic() - progress.started})
             entry.update(percent=p["percent"], rate_bytes_per_s=p["rate_bytes_per_s"],
                          eta_s=p["eta_s"])
-    elif (job.wait_reason or "").startswith("delivered, waiting to move"):
-        entry["state"] = "moving"
     elif paused:
         entry["state"] = "paused"
     else:
@@ -161,7 +170,8 @@ def page_view(runtime: FolderSetRuntime, journal: Journal, running: set[int]) ->
             if f.state in ("done", "failed"):
                 continue
             jobs.append(file_state(job, f, runtime.services.progress.get(f.id), job.id in running,
-                                   bool(runtime.paused or runtime.held)))
+                                   bool(runtime.paused or runtime.held),
+                                   runtime.folder_set.inbox))
     recent = [{"at": e["at"], "file": e["file"] or "", "outcome": e["event"],
                # a done event's detail is the name in done/: worth saying if it differs
                "detail": "" if e["detail"] == e["file"] else (
@@ -171,7 +181,8 @@ def page_view(runtime: FolderSetRuntime, journal: Journal, running: set[int]) ->
               for e in journal.recent_events(["done", "failed"], 20, runtime.folder_set.name)]
     return news_view(state=state, why=why, pending=runtime.watch.settler.pending(), jobs=jobs,
                      not_handled=runtime.watch.skipped, recent=recent,
-                     language_map=runtime.services.language_map)
+                     language_map=runtime.services.language_map,
+                     inbox=runtime.folder_set.inbox)
 
 
 def held_words(held: ManualPause) -> str:
@@ -185,7 +196,8 @@ def queue_snapshot(runtime: FolderSetRuntime, limit: int = 50) -> list[dict[str,
     now = runtime.watch.clock()
     out = []
     for path, info in list(runtime.watch.settler.pending().items())[:limit]:
-        out.append({"file": path.name, "size": info.size, "settled": info.settled,
+        out.append({"file": shown_name(path, runtime.folder_set.inbox), "size": info.size,
+                    "settled": info.settled,
                     "stable_for_s": round(now - info.stable_since, 1),
                     "waiting_for_s": round(now - info.first_seen, 1)})
     return out

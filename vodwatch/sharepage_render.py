@@ -211,6 +211,9 @@ def _file_words(entry: Mapping[str, Any], tz: tzinfo | None, day: str) -> str:
         words = "waiting to try again" if retry_at is None else \
             f"waiting to try again at {_clock(retry_at, tz, day)}"
         return f"{words}: {why}" if why else words
+    if state == "moving" and entry.get("to") == "failed":
+        return f"failed, waiting to be moved to failed ({why})" if why else \
+            "failed, being moved to failed"
     if state == "moving":
         return f"delivered, waiting to be moved ({why})" if why else \
             "delivered, being moved to done"

@@ -19,6 +19,7 @@ from .errors import (
     VodwatchError,
 )
 from .explain import (
+    FAILED_WAITING_TO_MOVE,
     MISSING,
     UPDATABLE,
     UPLOADING,
@@ -93,15 +94,19 @@ def _finishing(services: Services, job: JobRow) -> None:
         if f.final_path:
             target = Path(f.final_path)
         else:
+            if failed:
+                # A file moved back by hand that fails again: its old error file (now an
+                # orphan) would reserve its name; the new error file replaces it.
+                _forget_old_failures(services, f.name)
             target = unique_target(directory, f.name)
             services.journal.set_file(f.id, final_path=str(target))
         try:
-            moved = _move(source, target, directory)
+            moved = _move(source, target, directory, to_failed=failed)
         except FileExistsError:
             # Someone put a file there between our choice and the move: choose again.
             target = unique_target(directory, f.name)
             services.journal.set_file(f.id, final_path=str(target))
-            moved = _move(source, target, directory)
+            moved = _move(source, target, directory, to_failed=failed)
         services.claims.release(Path(f.marker))
         if not moved:
             log.warning("finish.file_missing", file=f.name, asset_id=job.asset_id)
@@ -113,8 +118,7 @@ def _finishing(services: Services, job: JobRow) -> None:
             _say_if_changed_at_the_move(f, target)
             # No error file may say it failed once it is delivered: its own, and those of
             # names it had in failed/ before it was moved back by hand.
-            with contextlib.suppress(OSError):  # failed/ unreadable: not this file's fault
-                remove_error_files_about(services.failed_dir, f.name, services.language_map)
+            _forget_old_failures(services, f.name)
         services.journal.set_file(f.id, state="failed" if failed else "done")
         services.journal.event(services.folder, "failed" if failed else "done", job_id=job.id,
                           asset_id=job.asset_id, file=f.name,
@@ -135,7 +139,16 @@ def _finishing(services: Services, job: JobRow) -> None:
                        services.journal.files(job.id))
 
 
-def _move(source: Path, target: Path, directory: Path) -> bool:
+def _forget_old_failures(services: Services, name: str) -> None:
+    """Remove the error files in failed/ about ``name`` whose file has left failed/."""
+    with contextlib.suppress(OSError):  # failed/ unreadable: not this file's fault
+        removed = remove_error_files_about(services.failed_dir, name, services.language_map)
+        if removed:
+            log.info("finish.old_error_files_removed", file=name,
+                     removed=[p.name for p in removed])
+
+
+def _move(source: Path, target: Path, directory: Path, *, to_failed: bool) -> bool:
     """Move a finished file; MoveRefused when only the file itself refuses (open by an editor)."""
     try:
         return settle_move(source, target)
@@ -147,8 +160,19 @@ def _move(source: Path, target: Path, directory: Path) -> bool:
             # A move's error names the file being moved; say which folder refused.
             raise refusing_folder(exc, (directory, source.parent)) from None
         probe_write(directory)  # OSError here: the folder is the problem, not the file
+        if to_failed:
+            raise FailedMoveRefused(f"{source.name} failed but cannot be moved to failed/ yet "
+                                    f"({exc.strerror})",
+                                    "it is moved as soon as nobody has it open") from None
         raise MoveRefused(f"{source.name} is delivered but cannot be moved yet ({exc.strerror})",
                           "it is moved as soon as nobody has it open") from None
+
+
+class FailedMoveRefused(MoveRefused):
+    """failed/ is writable but a failed file cannot be moved there now: it is not
+    delivered, and status must not say so."""
+
+    reason = FAILED_WAITING_TO_MOVE
 
 
 def _ours(services: Services, job: JobRow) -> bool:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import queue
@@ -20,9 +22,11 @@ from typing import IO, Any
 import pytest
 
 from tests.conftest import ROOT, wait_for
+from vodwatch.demo import GOOD_ASSET
 
 VODWATCH = Path(sys.executable).parent / "vodwatch"  # the venv's script, as `make demo` runs it
 ADDRESS = re.compile(r"The web page \(the control room\): (http://127\.0\.0\.1:\d+/)")
+RECORD = re.compile(r"--- done/deliveries [^\n]*\.csv \(a record of each delivery\) ---\n")
 TRY_HEADER = re.compile(r"or run these in another shell, in (.+):$")
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -142,6 +146,16 @@ def test_demo_web_page_answers_and_every_printed_command_works(demo: Demo,
     page = text.split("--- inbox status.txt")[1].split("\n\n---")[0].split("The emulator")[0]
     results = page.partition("Latest results")[2]
     assert "✓ Harbour at dawn.mp4" in results and "✗ holiday-final-v3.webm" in results, page
+    # ... and the delivery record in done/: a CSV row per delivered file, with its asset.
+    found_record = RECORD.search(text)
+    assert found_record, text
+    rows = list(csv.reader(io.StringIO(
+        text[found_record.end():].split("\n\n")[0].strip("\n"))))
+    assert rows[0][:4] == ["Time", "File", "Asset ID", "Became"], rows
+    delivered = {row[1]: row for row in rows[1:]}
+    assert delivered[f"{GOOD_ASSET}.mp4"][2:4] == [GOOD_ASSET, "video"], rows
+    assert delivered[f"{GOOD_ASSET}.cover.jpg"][2] == GOOD_ASSET, rows
+    assert all(len(row[5]) == 32 and row[6] for row in rows[1:]), rows  # MD5, request ID
     # The page answers this test too, while the demo runs: each of its four addresses.
     code, html = _get(url)
     assert code == 200 and b"<html" in html.lower()

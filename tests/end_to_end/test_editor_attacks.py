@@ -466,32 +466,51 @@ def test_a_blocked_delivery_record_never_holds_a_file_back_and_is_written_later(
 # ---- names vodwatch gives, and copies --------------------------------------------------------
 
 
+def _error_files_match_files(failed: Path) -> None:
+    """Each file in failed/ has exactly one error file, and no error file is an orphan."""
+    names = [n for n in os.listdir(failed) if not n.startswith(".")]
+    files = sorted(n for n in names if not n.endswith(".error.txt"))
+    errors = sorted(n for n in names if n.endswith(".error.txt"))
+    assert errors == sorted(f"{n}.error.txt" for n in files), names
+
+
 def test_a_failed_file_moved_back_by_hand_again_and_again_is_accepted_each_time(
         setup: Setup, daemon_factory) -> None:
-    """A file that keeps failing and is moved back by hand each time (error files left behind)
-    gets names vodwatch accepts back; once the asset is fixed it reaches done/ with its
-    bytes in VOD."""
+    """A file that keeps failing and is moved back by hand each time fails under its own
+    name again: its old error file (left behind by the move) is replaced, never an orphan
+    reserving the name; its copies (`(2)`) come back too; once the asset is fixed it reaches
+    done/ with its bytes in VOD, and no error file about it is left."""
     aid = asset_id(9070)
     setup.emulator.seed_asset(aid, "PUBLISHED")  # a video is refused in this state
     daemon = daemon_factory()
-    write_bytes(setup.inbox / f"{aid}.mp4", 3000)
-    chain = [f"{aid}.mp4"]
-    for _ in range(2):
-        wait_for(lambda: (setup.failed / chain[-1]).exists(), 30, what=chain[-1])
-        shutil.move(str(setup.failed / chain[-1]), str(setup.inbox / chain[-1]))
-        wait_for(lambda: not (setup.inbox / chain[-1]).exists(), 30, what="taken")
-        new = wait_for(lambda: [n for n in setup.names(setup.failed)
-                                if not n.endswith(".error.txt") and n not in chain], 30,
-                       what="the next name in failed/")
-        assert len(new) == 1, new
-        chain.append(new[0])
-    assert (setup.failed / chain[-1]).exists()
+    name, copy = f"{aid}.mp4", f"{aid} (2).mp4"
+    write_bytes(setup.inbox / name, 3000)
+    for moved in (name, name, copy):
+        if moved == copy:  # a second file of that name fails beside the first: ` (2)`
+            write_bytes(setup.inbox / name, 3100)
+            wait_for(lambda: (setup.failed / f"{copy}.error.txt").exists(), 30, what=copy)
+        here, back, old = (setup.failed / moved, setup.inbox / moved,
+                           setup.failed / f"{moved}.error.txt")
+        wait_for(old.exists, 30, what=moved)
+        _error_files_match_files(setup.failed)
+        old.write_text(old.read_text() + "(the old explanation)\n")
+        shutil.move(str(here), str(back))
+        wait_for(lambda: not back.exists(), 30, what="taken")  # noqa: B023
+        wait_for(here.exists, 30, what=f"{moved} failed again")
+        wait_for(lambda: "(the old explanation)" not in _read(old), 30,  # noqa: B023
+                 what="the old error file replaced by a new one")
+        time.sleep(0.5)
+        _error_files_match_files(setup.failed)
+    assert sorted(setup.names(setup.failed)) == sorted(
+        [name, f"{name}.error.txt", copy, f"{copy}.error.txt"])
     setup.emulator.seed_asset(aid, "UPLOAD_FAILED")
-    shutil.move(str(setup.failed / chain[-1]), str(setup.inbox / chain[-1]))
-    wait_for(lambda: (setup.done / chain[-1]).exists(), 30, what="done at last")
+    shutil.move(str(setup.failed / copy), str(setup.inbox / copy))
+    wait_for(lambda: (setup.done / copy).exists(), 30, what="done at last")
+    time.sleep(0.5)
     assert daemon.stop() == 0
-    assert setup.emulator.read_object(aid, "video") == (setup.done / chain[-1]).read_bytes()
-    assert len(set(chain)) == 3, chain
+    assert setup.emulator.read_object(aid, "video") == (setup.done / copy).read_bytes()
+    _error_files_match_files(setup.failed)
+    assert sorted(setup.names(setup.failed)) == [name, f"{name}.error.txt"]
 
 
 def test_no_stale_error_file_is_left_once_a_file_moved_back_by_hand_is_delivered(
@@ -729,3 +748,65 @@ def test_the_page_says_paused_and_why_with_wrong_credentials(setup: Setup,
     assert daemon.stop() == 0
     assert setup.names(setup.failed) == []
     assert not [r for r in log_lines(daemon.output()) if WRONG_SK in json.dumps(r)]
+
+
+def test_wrong_credentials_notify_a_pause_naming_the_folder_set(setup: Setup,
+                                                                daemon_factory) -> None:
+    """Rejected credentials: the webhook receives one "paused" message naming the folder set
+    and saying why, without the secret key; nothing says it works again meanwhile."""
+    aid = asset_id(9130)
+    setup.emulator.seed_asset(aid, "UPLOAD_FAILED")
+    with Receiver() as hook:
+        setup.write_config(folders=[_folder(setup, name="News desk",
+                                            notify=[f"json://127.0.0.1:{hook.port}/hook"])])
+        write_bytes(setup.inbox / f"{aid}.mp4", 10_000)
+        daemon = daemon_factory(HUAWEICLOUD_SDK_SK=WRONG_SK)
+        wait_for(lambda: [r for r in hook.requests if "paused" in str(r.body.get("title", ""))],
+                 30, what="the pause told")
+        time.sleep(3)  # every refresh repeats the state: it is told once
+        assert daemon.stop() == 0
+    paused = [r for r in hook.requests if "paused" in str(r.body.get("title", ""))]
+    assert len(paused) == 1, hook.requests
+    assert paused[0].body["title"] == "vodwatch: uploads from News desk are paused"
+    message = paused[0].body["message"]
+    assert message.startswith("Uploads from News desk are paused: ") and len(message) > 40
+    assert not [r for r in hook.requests if "works again" in str(r.body.get("title", ""))]
+    assert WRONG_SK not in json.dumps([r.body for r in hook.requests])
+
+
+def test_a_file_that_cannot_be_moved_says_where_it_is_going(setup: Setup,
+                                                            daemon_factory) -> None:
+    """A failed file that cannot be moved yet (held by a bind mount over itself, as a file
+    an editor has open) is never called delivered: `status` says it waits to move to
+    failed/ and the page says it failed; a delivered one beside it says delivered. Both
+    move once released."""
+    bad, good = asset_id(9140), asset_id(9141)
+    setup.emulator.seed_asset(bad, "PUBLISHED")  # a new video is refused: the file fails
+    setup.emulator.seed_asset(good, "PUBLISHED")  # a cover is accepted
+    failing, delivered = f"{bad}.mp4", f"{good}.cover.jpg"
+    write_bytes(setup.inbox / failing, 3000)
+    write_bytes(setup.inbox / delivered, 3000)
+    with bind(setup.inbox / failing, setup.inbox / failing, read_only=True), \
+            bind(setup.inbox / delivered, setup.inbox / delivered, read_only=True):
+        daemon = daemon_factory()
+        page = _wait_page(setup, lambda t: "failed, being moved to failed" in t
+                          and "delivered, being moved to done" in t, 30,
+                          "both files waiting to move")
+        assert f"{failing} (3.0 kB): failed, being moved to failed" in page, page
+        assert f"{delivered} (3.0 kB): delivered, being moved to done" in page, page
+        seen: list[str] = []
+
+        def status_says_both() -> bool:
+            seen.append(setup.cli("status").stdout)
+            lines = seen[-1].splitlines()
+            return any(failing in line and "failed, waiting to move to failed/" in line
+                       for line in lines) and any(
+                delivered in line and "delivered, waiting to move" in line for line in lines)
+
+        wait_for(status_says_both, 30, what="status saying where each file goes")
+        assert not [line for text in seen for line in text.splitlines()
+                    if failing in line and "delivered" in line], seen
+    wait_for(lambda: (setup.failed / f"{failing}.error.txt").exists(), 30, what="failed/ at last")
+    wait_for(lambda: (setup.done / delivered).exists(), 30, what="done/ at last")
+    assert daemon.stop() == 0
+    assert (setup.failed / failing).exists() and not (setup.inbox / failing).exists()

@@ -4,16 +4,18 @@ stale error files, sub-folders and notifications, end to end with `vodwatch run`
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import os
 import shutil
 import signal
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 from tests.conftest import Setup, asset_id, wait_for, write_bytes
-from tests.end_to_end.attack_helpers import make_big, parts_sent
+from tests.end_to_end.attack_helpers import free_port, make_big, ops, parts_sent
 from tests.receiver import Receiver
 
 MB = 1_000_000
@@ -21,6 +23,11 @@ MB = 1_000_000
 
 def _page(setup: Setup) -> Path:
     return setup.inbox.parent / f"{setup.inbox.name} status.txt"
+
+
+def _scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        return str(resp.read().decode())
 
 
 def _read_page(setup: Setup) -> str:
@@ -56,12 +63,13 @@ def test_a_reader_never_sees_a_half_written_page(setup: Setup, daemon_factory) -
     seen: list[str] = []
     stop = threading.Event()
 
-    def read() -> None:
+    def read() -> None:  # the page exists all along: a missing or empty read is a failure
         while not stop.is_set():
-            with open(_page(setup), "rb") if _page(setup).exists() else io.BytesIO() as fh:
-                data = fh.read()
-            if data:
-                seen.append(data.decode("utf-8-sig"))
+            try:
+                data = _page(setup).read_bytes()
+            except OSError as exc:
+                data = repr(exc).encode()
+            seen.append(data.decode("utf-8-sig", "replace"))
 
     daemon = daemon_factory()
     wait_for(lambda: _page(setup).exists(), 20, what="the page")
@@ -83,11 +91,37 @@ def test_a_reader_never_sees_a_half_written_page(setup: Setup, daemon_factory) -
     assert len(whole) == len(seen), "every read saw a whole page"
 
 
+def test_a_dropped_file_is_on_the_page_within_5_s_and_an_idle_page_is_left_alone(
+        setup: Setup, daemon_factory) -> None:
+    """A file dropped into the inbox is named on the page within 5 seconds; once nothing
+    happens, the page is not rewritten (same inode and modification time for 6 s)."""
+    aid = asset_id(715)
+    setup.emulator.seed_asset(aid, "PUBLISHED")
+    daemon = daemon_factory()
+    wait_for(lambda: "Working" in _read_page(setup), 20, what="the page")
+    name = f"{aid}.cover.jpg"
+    write_bytes(setup.inbox / name, 4000)
+    dropped = time.monotonic()
+    wait_for(lambda: name in _read_page(setup), 5, interval=0.05, what="the file on the page")
+    assert time.monotonic() - dropped <= 5
+    wait_for(lambda: (setup.done / name).exists(), 30, what="delivered")
+    wait_for(lambda: name in _read_page(setup).split("Latest results")[-1]
+             and name not in _read_page(setup).split("Latest results")[0], 10,
+             what="the page saying it was delivered")
+    time.sleep(3)  # the last refreshes after the delivery
+    before = os.stat(_page(setup))
+    time.sleep(6)
+    after = os.stat(_page(setup))
+    assert daemon.stop() == 0
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
 def test_a_delivery_record_names_the_file_and_the_asset(setup: Setup, daemon_factory) -> None:
-    """After done/, done/ holds a CSV record an editor opens, naming the file and asset."""
+    """After done/, done/ holds a CSV record an editor opens, naming the file and asset, with
+    the file's size, its MD5 and the request ID VOD answered when it was sent."""
     aid = asset_id(720)
     setup.emulator.seed_asset(aid, "PUBLISHED")
-    write_bytes(setup.inbox / f"{aid}.cover.jpg", 5000)
+    data = write_bytes(setup.inbox / f"{aid}.cover.jpg", 5000)
     daemon = daemon_factory()
     wait_for(lambda: (setup.done / f"{aid}.cover.jpg").exists(), 30, what="done")
     records = wait_for(lambda: list(setup.done.glob("deliveries *.csv")), 20, what="record")
@@ -95,9 +129,13 @@ def test_a_delivery_record_names_the_file_and_the_asset(setup: Setup, daemon_fac
     assert f"{aid}.cover.jpg" not in _read_page(setup).split("Latest results")[0], (
         "the page's last word does not list a delivered file as waiting")
     rows = list(csv.reader(io.StringIO(records[0].read_text(encoding="utf-8-sig"))))
-    assert rows[0][:3] == ["Time", "File", "Asset ID"]
-    assert [r for r in rows[1:] if r[1] == f"{aid}.cover.jpg" and r[2] == aid and
-            r[3] == "cover"]
+    assert rows[0] == ["Time", "File", "Asset ID", "Became", "Size", "MD5", "VOD request ID",
+                       "Folder"]
+    (row,) = [r for r in rows[1:] if r[1] == f"{aid}.cover.jpg"]
+    assert (row[2], row[3]) == (aid, "cover")
+    assert row[4] == "5000" and row[5] == hashlib.md5(data).hexdigest()
+    answered = [r.request_id for r in ops(setup, "update_asset") if r.status == 200]
+    assert row[6] and row[6] in answered, (row, answered)
 
 
 def test_a_renamed_failed_copy_moved_back_by_hand_reaches_done(setup: Setup,
@@ -141,19 +179,52 @@ def test_a_sub_folder_is_named_on_the_status_page(setup: Setup, daemon_factory) 
     daemon = daemon_factory()
     text = wait_for(lambda: (t := _read_page(setup)) and "Episode 12" in t and t, 20,
                     what="the page naming the folder")
-    assert "folder" in text.lower()
+    (line,) = [line for line in text.splitlines() if "Episode 12" in line]
+    assert "does not look inside folders" in line, text
+    assert "move the files themselves into the inbox" in line.lower(), text
     assert daemon.stop() == 0
+
+
+def test_a_recursive_inbox_lists_a_dropped_folders_files_by_their_path(
+        setup: Setup, daemon_factory) -> None:
+    """With `recursive: true` files in dropped folders are on the page by their path, as
+    `Episode 12/<file>` (two files of one name in two folders stay two lines, never merged
+    into one bare name), then they are delivered."""
+    aid = asset_id(750)
+    setup.emulator.seed_asset(aid, "PUBLISHED")  # covers are accepted
+    setup.write_config(folders=[{"inbox": str(setup.inbox), "done": str(setup.done),
+                                 "failed": str(setup.failed), "recursive": True}])
+    setup.emulator.add_fault("slow", "obs_put", count=None, delay=3)
+    name = f"{aid}.cover.jpg"
+    daemon = daemon_factory()
+    wait_for(lambda: "Working" in _read_page(setup), 20, what="the page")
+    for folder in ("Episode 12", "Episode 13"):
+        (setup.inbox / folder).mkdir()
+        write_bytes(setup.inbox / folder / name, 3000)
+    text = wait_for(lambda: (t := _read_page(setup)) and f"Episode 12/{name}" in t
+                    and f"Episode 13/{name}" in t and t, 20, what="both files by their path")
+    files = text.split("Files in the inbox")[1].split("Latest results")[0]
+    assert f"  {name} (" not in files, text  # never the bare name
+    assert "does not look inside folders" not in text, text  # handled, not refused
+    wait_for(lambda: len([n for n in setup.names(setup.done) if n.endswith(".jpg")]) == 2, 60,
+             what="both delivered")
+    assert daemon.stop() == 0
+    assert not (setup.inbox / "Episode 12" / name).exists()
+    assert setup.names(setup.failed) == []
 
 
 def test_failures_are_notified_grouped_and_a_failing_target_does_not_delay(
         setup: Setup, daemon_factory) -> None:
     """Three failures in a minute arrive as one message at a local webhook; a second target
-    that refuses everything does not delay the files."""
+    that refuses everything does not delay the files, is retried, and once it has refused
+    every attempt `status` and /metrics count the message it did not get."""
+    port = free_port()
     with Receiver() as good, Receiver(status=500) as bad:
         setup.write_config(folders=[{
             "inbox": str(setup.inbox), "done": str(setup.done), "failed": str(setup.failed),
             "notify": [f"json://127.0.0.1:{good.port}/hook",
-                       f"json://127.0.0.1:{bad.port}/hook"]}])
+                       f"json://127.0.0.1:{bad.port}/hook"]}],
+            metrics={"address": f"127.0.0.1:{port}"})
         daemon = daemon_factory()
         wait_for(lambda: "daemon.ready" in daemon.output(), 20, what="ready")
         started = time.monotonic()
@@ -163,6 +234,15 @@ def test_failures_are_notified_grouped_and_a_failing_target_does_not_delay(
         assert time.monotonic() - started < 15
         messages = wait_for(lambda: [r for r in good.requests if "failed" in
                                      str(r.body.get("title", ""))], 90, what="the message")
+        wait_for(lambda: len(bad.requests) >= 2, 30, what="the failing target retried")
+        status = wait_for(lambda: (t := setup.cli("status").stdout)
+                          and "notifications not delivered: 1" in t and t, 40,
+                          what="status counting the message not delivered")
+        assert f"127.0.0.1:{bad.port}" not in status  # a target's URL is never shown
+        metrics = _scrape(port)
+        failures = [float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                    if line.startswith("vodwatch_notification_failures{")]
+        assert failures and max(failures) > 0, metrics
         assert daemon.stop() == 0
         assert len(messages) == 1
         body = messages[0].body["message"]

@@ -323,3 +323,23 @@ def test_other_schemes_go_through_apprise(fake_apprise: type[FakeApprise]) -> No
     fake_apprise.answer = False
     assert Alerts([url], FOLDER).send_test() == [
         ("slack://…", "the service did not accept the message (apprise logs why)")]
+
+
+def test_json_targets_stay_built_in_when_apprise_is_installed(
+        fake_apprise: type[FakeApprise], receiver: Receiver,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Installing the extra never changes what a json:// target means: the receiver gets the
+    built-in body, and apprise (here one that would take any URL) sends nothing."""
+    monkeypatch.setattr(FakeApprise, "add", lambda self, url: self.urls.append(url) or True)
+    url = receiver.url("/hook")
+    assert target_problem(url) is None
+    alerts = Alerts([url], FOLDER, **FAST)
+    alerts.paused("the keys were refused")
+    (got,) = receiver.wait(1)
+    assert Alerts([url], FOLDER).send_test() == [(redact_url(url), None)]
+    alerts.close()
+    assert got.body == {"version": "1.0", "title": "vodwatch: uploads from vod-drop/inbox are "
+                        "paused", "message": "Uploads from vod-drop/inbox are paused: the keys "
+                        "were refused", "type": "warning", "attachments": []}
+    assert got.headers["user-agent"] == "vodwatch"
+    assert fake_apprise.sent == []

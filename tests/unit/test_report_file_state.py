@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from vodwatch.journal_rows import FileRow, JobRow
@@ -28,3 +29,26 @@ def test_a_file_not_hashed_yet_shows_its_size_now_not_zero_bytes(tmp_path: Path)
 def test_a_file_gone_meanwhile_shows_no_size(tmp_path: Path) -> None:
     entry = file_state(JOB, _row(tmp_path / "gone.mp4", None), None, False, False)
     assert entry["size"] is None and entry["state"] == "waiting"
+
+
+
+def _finishing(outcome: str, why: str | None) -> JobRow:
+    return replace(JOB, state="finishing", outcome=outcome, wait_reason=why)
+
+
+def test_a_file_only_waiting_to_move_says_where_it_goes(tmp_path: Path) -> None:
+    """A failed file that cannot be moved yet is never shown as delivered; a file whose job
+    is moving it is not shown as uploading."""
+    row = _row(tmp_path / "clip.mp4", 10)
+    failed = file_state(_finishing("failed", "failed, waiting to move to failed/: open"),
+                        row, None, False, False)
+    assert (failed["state"], failed["to"]) == ("moving", "failed")
+    done = file_state(_finishing("done", "delivered, waiting to move: open"), row, None,
+                      False, True)
+    assert (done["state"], done["to"]) == ("moving", "done")
+    one_failed = file_state(_finishing("done", "delivered, waiting to move: open"),
+                            replace(row, error="{}"), None, False, False)
+    assert one_failed["to"] == "failed"  # a job's failed file beside delivered ones
+    assert file_state(_finishing("done", None), row, None, True, False)["state"] == "moving"
+    assert file_state(_finishing("done", "lease: slow"), row, None, False, False)["state"] \
+        == "waiting"

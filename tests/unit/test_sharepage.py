@@ -99,6 +99,10 @@ def test_stopped_on_an_earlier_day_names_the_date() -> None:
     ({"state": "moving", "why": "someone has it open"},
      "delivered, waiting to be moved (someone has it open)"),
     ({"state": "moving"}, "delivered, being moved to done"),
+    ({"state": "moving", "to": "done"}, "delivered, being moved to done"),
+    ({"state": "moving", "to": "failed"}, "failed, being moved to failed"),
+    ({"state": "moving", "to": "failed", "why": "someone has it open"},
+     "failed, waiting to be moved to failed (someone has it open)"),
 ])
 def test_file_state_words(entry: dict[str, Any], words: str) -> None:
     """Every file state reads as plain words, with place in line, speed and times."""
