@@ -11,14 +11,17 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Daemon, Setup, asset_id, wait_for, write_bytes
+from tests.conftest import OUTPUTS, Daemon, Setup, asset_id, wait_for, write_bytes
 from tests.end_to_end.attack_helpers import (
     MB,
     Sampler,
@@ -34,6 +37,7 @@ from tests.end_to_end.attack_helpers import (
 )
 from tests.mounts import _mount, fill, is_mount, tmpfs, umount
 from vodwatch.claim import marker_name
+from vodwatch.emulator import Emulator
 from vodwatch.share import daemon_id
 
 
@@ -422,3 +426,109 @@ def test_a_stop_while_the_state_dir_is_unusable_is_not_an_unexpected_error(
     assert name in visible(setup.inbox)
 
 
+
+
+# ---- 4. a file vodwatch cannot read ---------------------------------------------------
+
+NOBODY = 65534
+
+
+@pytest.fixture
+def nobody_setup(emulator: Emulator) -> Iterator[Setup]:
+    """Folders, state and config that user 65534 owns, under a folder it can reach (the
+    tests' own temporary folders are private to root)."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv is not installed: cannot run vodwatch as another user")
+    top = Path(tempfile.mkdtemp(prefix="vodwatch-other-user-"))
+    try:
+        os.chmod(top, 0o755)
+        s = Setup(top / "site", emulator)
+        for d in (s.root, s.inbox, s.done, s.failed):
+            d.mkdir(parents=True, exist_ok=True)
+            os.chown(d, NOBODY, NOBODY)
+        s.write_config()
+        yield s
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def as_nobody(setup: Setup, *args: str, timeout: float = 120,
+              ) -> subprocess.CompletedProcess[str]:
+    """``vodwatch ARGS`` run as user 65534 (no groups), to completion."""
+    command = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+               sys.executable, "-m", "vodwatch", *args, "--config", str(setup.config_path)]
+    result = subprocess.run(command, env=setup.env(HOME=str(setup.root)), cwd=setup.root,
+                            capture_output=True, text=True, timeout=timeout)
+    OUTPUTS.append((f"vodwatch {' '.join(args)} as {NOBODY}", result.stdout + result.stderr))
+    return result
+
+
+def test_an_unreadable_file_ends_in_failed_with_the_reason_and_once_exits_1(
+        nobody_setup: Setup) -> None:
+    """vodwatch runs as a user that cannot read one dropped file (mode 000): that file goes
+    to failed/ with an error file saying it cannot be read; the file beside it is
+    delivered; ``once`` ends (exit 1) rather than retrying it, and a second ``once`` has
+    nothing left to do."""
+    setup = nobody_setup
+    locked_aid, good_aid = asset_id(9501), asset_id(9502)
+    for aid in (locked_aid, good_aid):
+        setup.emulator.seed_asset(aid, "PUBLISHED")
+    locked, good = f"{locked_aid}.cover.jpg", f"{good_aid}.cover.jpg"
+    for name in (locked, good):
+        write_bytes(setup.inbox / name, 4000)
+        os.chown(setup.inbox / name, NOBODY, NOBODY)
+    os.chmod(setup.inbox / locked, 0)
+    probe = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}",
+                            "--clear-groups", "cat", str(setup.inbox / locked)],
+                           capture_output=True, check=False)
+    assert probe.returncode != 0, "the other user can read the locked file"
+    started = time.monotonic()
+    first = as_nobody(setup, "once", timeout=90)
+    assert first.returncode == 1, first.stdout[-3000:] + first.stderr[-2000:]
+    assert time.monotonic() - started < 60
+    assert setup.names(setup.done) == [good]
+    assert setup.names(setup.failed) == [locked, f"{locked}.error.txt"]
+    text = error_text(setup, locked)
+    assert locked in text and "cannot be read" in text, text
+    assert setup.emulator.read_object(locked_aid, "cover") is None
+    assert [n for n in os.listdir(setup.inbox) if not n.startswith(".")] == []
+    again = as_nobody(setup, "once", timeout=90)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-2000:]
+    assert setup.names(setup.failed) == [locked, f"{locked}.error.txt"]
+
+
+def test_the_service_fails_an_unreadable_file_once_and_keeps_quiet_about_it(
+        nobody_setup: Setup) -> None:
+    """``run`` as a user that cannot read a dropped file: the file lands in failed/ with its
+    error file once, and is not tried again (the log says nothing more about it)."""
+    setup = nobody_setup
+    aid = asset_id(9503)
+    setup.emulator.seed_asset(aid, "PUBLISHED")
+    locked = f"{aid}.cover.jpg"
+    write_bytes(setup.inbox / locked, 4000)
+    os.chown(setup.inbox / locked, NOBODY, NOBODY)
+    os.chmod(setup.inbox / locked, 0)
+    log_path = setup.root / "daemon.log"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+             sys.executable, "-m", "vodwatch", "run", "--config", str(setup.config_path)],
+            env=setup.env(HOME=str(setup.root)), cwd=setup.root, stdout=log,
+            stderr=subprocess.STDOUT)
+        try:
+            wait_for(lambda: (setup.failed / f"{locked}.error.txt").exists(), 30,
+                     what="the unreadable file in failed/")
+            time.sleep(0.5)
+            seen = len(log_path.read_text())
+            time.sleep(4)  # many scans and rescans
+            later = log_path.read_text()[seen:]
+            assert proc.poll() is None
+            assert locked not in later, later[-2000:]
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(timeout=60)
+            # The folder is removed after the test: its text is kept for the secrets scan.
+            OUTPUTS.append((f"daemon run as {NOBODY}", log_path.read_text(errors="replace")))
+    assert code == 0, log_path.read_text()[-2000:]
+    assert setup.names(setup.failed) == [locked, f"{locked}.error.txt"]
+    assert setup.emulator.read_object(aid, "cover") is None
