@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import OUTPUTS, Daemon, Setup, asset_id, wait_for, write_bytes
+from tests.conftest import _SIGNATURE, OUTPUTS, Daemon, Setup, asset_id, wait_for, write_bytes
 from tests.end_to_end.attack_helpers import (
     MB,
     Sampler,
@@ -38,7 +38,7 @@ from tests.end_to_end.attack_helpers import (
 )
 from tests.mounts import _mount, fill, is_mount, tmpfs, umount
 from vodwatch.claim import marker_name
-from vodwatch.emulator import Emulator
+from vodwatch.emulator import DEFAULT_SK, Emulator
 from vodwatch.share import daemon_id
 
 
@@ -636,3 +636,71 @@ def test_a_rewrite_in_place_with_the_mtime_put_back_is_abandoned_and_sent_again(
     assert ops(setup, "obs_abort") or "CANCELLED" in confirms, (
         "the upload of the old bytes was neither aborted nor cancelled")
     assert len(ops(setup, "update_asset")) >= 2  # asked again for the new bytes
+
+
+# ---- 6. nothing secret where people look -----------------------------------------------
+
+def _secrets_in(text: str) -> list[str]:
+    found = []
+    if DEFAULT_SK in text:
+        found.append("the SK")
+    found += [m.group(0)[:40] for m in _SIGNATURE.finditer(text)]
+    if "AccessKeyId=" in text:
+        found.append("a signed URL (AccessKeyId=)")
+    return found
+
+
+def test_no_signature_or_secret_on_the_status_page_or_in_status_json(
+        setup: Setup, daemon_factory) -> None:
+    """While and after uploads (a multipart with a reset part and 503s, a single PUT the
+    store refuses with SignatureDoesNotMatch, a normal one), the status page beside the
+    inbox (and the parts it is made from) and ``vodwatch status --json`` hold no URL
+    signature, no signed URL and not the SK."""
+    setup.write_config(upload={"part_size_mb": 1, "parallel_parts": 2})
+    big, refused, fine = asset_id(9701), asset_id(9702), asset_id(9703)
+    setup.emulator.seed_asset(big, "UPLOAD_FAILED")
+    for aid in (refused, fine):
+        setup.emulator.seed_asset(aid, "PUBLISHED")
+    setup.emulator.add_fault("slow", "obs_part", count=None, delay=0.2)
+    setup.emulator.add_fault("reset", "obs_part", count=1, after_bytes=1000)
+    setup.emulator.add_fault("status", "obs_part", count=2, status=503)
+    setup.emulator.add_fault("status", "obs_put", count=1, status=403,
+                             code="SignatureDoesNotMatch", message="signature mismatch")
+    make_big(setup.inbox / f"{big}.mp4", 21 * MB)
+    write_bytes(setup.inbox / f"{refused}.cover.jpg", 3000)
+    daemon = daemon_factory()
+    write_bytes(setup.inbox / f"{fine}.cover.jpg", 3000)
+    page = setup.root / "inbox status.txt"
+
+    def everything_shown() -> dict[str, str]:
+        shown = {"status --json": setup.cli("status", "--json").stdout,
+                 "status": setup.cli("status").stdout}
+        # The page, and the parts it is made from (with the rest of the hidden folder).
+        for path in [page, *(setup.inbox / ".vodwatch").rglob("*")]:
+            with contextlib.suppress(OSError):  # replaced or removed meanwhile
+                if path.is_file():
+                    shown[str(path)] = path.read_text(errors="replace")
+        return shown
+
+    seen: dict[str, str] = {}
+    wait_for(lambda: page.exists(), 30, what="the status page")
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        for label, text in everything_shown().items():
+            seen[label] = seen.get(label, "") + text
+        if f"{big}.mp4" in visible(setup.done) | visible(setup.failed):
+            break
+        time.sleep(0.3)
+    time.sleep(2.5)  # the page and the heartbeat catch up with the end
+    for label, text in everything_shown().items():
+        seen[label] = seen.get(label, "") + text
+    assert daemon.stop() == 0
+    for label, text in everything_shown().items():
+        seen[label] = seen.get(label, "") + text
+    assert f"{big}.mp4" in visible(setup.done)
+    assert len(visible(setup.failed)) == 2  # one cover and its error file
+    assert any("in_flight" in t for t in seen.values())
+    assert page.exists() and str(page) in seen
+    assert any("/.vodwatch/status/" in label for label in seen), sorted(seen)
+    leaks = {label: found for label, text in seen.items() if (found := _secrets_in(text))}
+    assert leaks == {}, leaks
