@@ -243,3 +243,24 @@ def rehash_matches(path: Path, md5_b64: str, stop: threading.Event | None = None
         if not 1 <= p.part_number <= len(part_md5s) or part_md5s[p.part_number - 1] != p.md5:
             return None
     return snap
+
+
+def check_same_bytes(path: Path, row: FileRow, stop: threading.Event | None = None, *,
+                     parts: Sequence[PartRow] = ()) -> Snapshot | None:
+    """:func:`check_unchanged`, where only metadata moving is not yet a change.
+
+    None: the file is as journaled. A snapshot: only its ctime or inode moved and its
+    bytes (and each sent part's, with ``parts``) are still what was hashed and sent; the
+    caller journals that snapshot and goes on. FileChanged when the content moved.
+    """
+    try:
+        check_unchanged(path, row)
+        return None
+    except MetadataChanged:
+        snap = rehash_matches(path, row.md5 or "", stop, parts=parts,
+                              part_size=row.part_size or 0)
+    if snap is None:
+        raise FileChanged(f"{row.name} changed while vodwatch was sending it",
+                          "it will be sent again once it stays unchanged")
+    log.info("file.attributes_changed", file=row.name, verdict="content is the same")
+    return snap

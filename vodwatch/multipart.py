@@ -25,7 +25,7 @@ from .errors import (
     TransportError,
 )
 from .group import md5_b64
-from .identity import check_unchanged, journaled_snapshot
+from .identity import check_same_bytes, journaled_snapshot
 from .journal import FileRow, Journal, PartRow
 from .part_plan import PartPlanner
 from .parts_ahead import PartHashes, SettledStore, Signed
@@ -149,7 +149,11 @@ class MultipartSender(PartPlanner):
                 hashes = self._hashes(fd, size, part_size, todo, known)
             self._send_parts(row, fd, bucket, key, upload_id, part_size, hashes, len(todo),
                              progress)
-            check_unchanged(path, row)
+            snap = check_same_bytes(path, self.journal.file(row.id), self.stop,
+                                    parts=self.journal.parts(row.id))
+            if snap is not None:  # only metadata moved, the bytes sent are the file's
+                self.journal.set_file(row.id, size=snap.size, mtime_ns=snap.mtime_ns,
+                                      ctime_ns=snap.ctime_ns, ino=snap.ino)
             parts = [(p.part_number, p.etag) for p in self.journal.parts(row.id)]
             if [n for n, _ in parts] != list(range(1, count + 1)):
                 raise FileChanged("the journal and the store disagree about the parts",

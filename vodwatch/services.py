@@ -17,9 +17,10 @@ from typing import Any
 import structlog
 
 from .claim import Claims
-from .errors import AssetStateError, FileChanged, MetadataChanged, RemoteError
+from .errors import AssetStateError, RemoteError
 from .explain import state_words
 from .finish import Failure
+from .identity import check_same_bytes
 from .journal import FileRow, JobRow, Journal
 from .names import Kind, ParsedName, parse_name
 from .prehash import Prehasher
@@ -28,8 +29,6 @@ from .titles import job_lock
 from .upload import (
     Progress,
     Uploader,
-    check_unchanged,
-    rehash_matches,
 )
 from .vod.api import VodClient
 
@@ -109,18 +108,11 @@ def still_same(services: Services, f: FileRow) -> None:
     client setting ChangeTime, FUSE or ``noserverino`` inodes): hashed again, and
     accepted only if byte-identical, parts included.
     """
-    path = Path(f.inbox_path)
-    try:
-        check_unchanged(path, f)
-    except MetadataChanged:
-        snap = rehash_matches(path, f.md5 or "", services.stop, parts=services.journal.parts(f.id),
-                              part_size=f.part_size or 0)
-        if snap is None:
-            raise FileChanged(f"{f.name} changed while vodwatch was sending it",
-                              "it will be sent again once it stays unchanged") from None
+    snap = check_same_bytes(Path(f.inbox_path), f, services.stop,
+                            parts=services.journal.parts(f.id))
+    if snap is not None:
         services.journal.set_file(f.id, size=snap.size, mtime_ns=snap.mtime_ns,
-                             ctime_ns=snap.ctime_ns, ino=snap.ino)
-        log.info("file.attributes_changed", file=f.name, verdict="content is the same")
+                                  ctime_ns=snap.ctime_ns, ino=snap.ino)
 
 
 def refuse(services: Services, job: JobRow, f: FileRow, failure: Failure) -> None:

@@ -598,11 +598,6 @@ def _slow_multipart(setup: Setup, n: int) -> tuple[str, Path]:
     return aid, path
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "MultipartUpload (multipart.py) calls check_unchanged before completing the upload; "
-    "the MetadataChanged it raises for a ctime-only change escapes as a FileChanged, so "
-    "the job is requeued: VOD's upload is cancelled (confirm CANCELLED) and the whole file "
-    "sent again, where services.still_same would hash it again and carry on"))
 def test_a_metadata_only_change_during_the_upload_is_confirmed_once(
         setup: Setup, daemon_factory) -> None:
     """While a multipart upload runs, the file's mode is set to what it was and its times
