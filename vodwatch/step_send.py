@@ -152,6 +152,11 @@ def _uploading(services: Services, job: JobRow) -> None:
     services.journal.set_job(job.id, state=JobState.CONFIRMING
                              if video_sent else JobState.CONFIRMED)
     if video_sent:
+        # The ticket says "confirming" before VOD hears the confirm: a peer taking over
+        # after we die then asks VOD whether it took effect, instead of resuming an upload
+        # VOD has closed.
+        if services.ticket is not None:
+            services.claims.write_ticket(job.id, services.ticket(job.id))
         _confirm(services, services.journal.job(job.id), fresh=True)
 
 

@@ -218,13 +218,6 @@ def test_two_daemons_with_one_instance_id_never_take_each_others_markers(
 
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the job's ticket on the share still says 'uploading' while the confirm is sent "
-    "(_uploading sets CONFIRMING and confirms within one step; the ticket is rewritten "
-    "only after the step): a daemon that dies once VOD took the confirm leaves a ticket "
-    "from which the survivor resumes the multipart upload, gets VOD.10135 from the "
-    "authority API (asset CREATED) and moves the delivered file to failed/ saying VOD "
-    "does not accept a new video"))
 def test_a_take_over_after_the_confirm_took_effect_delivers_the_file(
         setup: Setup, daemon_factory, tmp_path: Path) -> None:
     """The daemon uploading a file dies after VOD took its confirm but before it heard
