@@ -1,4 +1,5 @@
-"""Opening the state folder at start, and waiting while its disk cannot take it.
+"""The state folder's disk: opening the folder at start, waiting while its disk cannot
+take writes, and what ``status`` says of that disk.
 
 ``vodwatch run`` started while its state_dir is full, remounted read-only or failing
 (``StateUnavailable.passing``) does not exit: under systemd an exit 2 is final, so the
@@ -11,6 +12,7 @@ end at once with exit 2 and the fix.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +26,8 @@ from .state import StateLock, open_journal, prepare_state_dir
 log = structlog.get_logger("vodwatch.state")
 
 RECHECK_SECONDS = 10.0
+# Less free space than this under state_dir: the journal's next writes may not fit.
+LOW_SPACE_BYTES = 256 * 1024
 
 
 def open_state(state_dir: Path, *, once: bool) -> StateLock:
@@ -67,3 +71,19 @@ def open_state_waiting(state_dir: Path, notifier: Notifier, stopping: Callable[[
             notifier.watchdog()
             sleep(0.5)
             waited += 0.5
+
+
+def disk_fault(state_dir: Path) -> str | None:
+    """Why the disk under ``state_dir`` cannot take the journal's writes now, or None.
+
+    For ``status``, which reads a journal that such a disk stops the daemon writing.
+    """
+    try:
+        disk = os.statvfs(state_dir)
+    except OSError as exc:
+        return f"{state_dir} cannot be read ({exc.strerror or exc})"
+    if disk.f_flag & os.ST_RDONLY:
+        return f"{state_dir} is on a read-only filesystem"
+    if disk.f_bavail * disk.f_frsize < LOW_SPACE_BYTES:
+        return f"{state_dir} is full (no space left on its disk)"
+    return None

@@ -18,6 +18,8 @@ from .finish import read_failed_detail
 from .journal import JobRow, Journal
 from .log import redact
 from .pause import ManualPause, read_state
+from .state import is_locked
+from .state_wait import disk_fault
 from .states import WORKING_STATES, JobState
 from .status_text import ago, fraction
 from .titles import all_mappings
@@ -47,8 +49,13 @@ def collect(journal: Journal, config: Config, now: float) -> dict[str, Any]:
     """Everything ``status`` shows, as plain JSON-ready data (``now`` is wall-clock time)."""
     info = journal.daemon_info()
     daemon = daemon_summary(info, now)
+    disk = disk_fault(config.state_dir)
+    if (disk is not None and daemon["status"] == "not running" and daemon["state"] != "stopped"
+            and is_locked(config.state_dir)):
+        daemon["status"] = "degraded"  # alive (it holds the lock), but cannot write the journal
     live = daemon["status"] in ("running", "degraded", "starting")
     snapshot: Mapping[str, Any] = info["snapshot"] if info and live else {}
+    daemon["state_fault"] = clean(disk) if disk else _opt(snapshot.get("state_fault"))
     snap_folders: Mapping[str, Any] = snapshot.get("folders") or {}
     pauses = journal.pauses()
     unfinished = journal.jobs_in(ACTIVE_STATES, limit=1000)

@@ -411,11 +411,6 @@ def test_a_state_dir_turned_read_only_while_uploading_is_a_state_not_a_crash(
     assert setup.emulator.confirms(aid) == ["CREATED"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "status reads the daemon's state only from the journal, which a full state folder "
-    "stops the daemon from writing: it says 'healthy' until the last heartbeat is 10 s "
-    "old, then 'vodwatch is not running', never that the state folder is unavailable "
-    "(status_collect.daemon_summary never carries state_fault either)"))
 def test_status_says_the_state_folder_is_unavailable_while_it_is_full(
         setup: Setup, daemon_factory) -> None:
     """While the state folder is full, `vodwatch status` (text and JSON) says the daemon

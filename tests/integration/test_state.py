@@ -25,6 +25,7 @@ from vodwatch.state import (
     prepare_state_dir,
     read_holder,
 )
+from vodwatch.state_wait import disk_fault
 
 T0 = 1_796_032_800.0  # 2026-11-30 10:00:00 UTC
 
@@ -238,3 +239,17 @@ def test_kill_9_of_the_holder_frees_the_lock(tmp_path: Path) -> None:
         time.sleep(0.05)
     with StateLock.acquire(state, "run") as lock:
         assert lock.holder.pid == os.getpid()
+
+
+def test_the_state_disk_fault_status_reports(tmp_path: Path) -> None:
+    """status's look at the state disk: a normal folder is fine, a read-only mount and a
+    full disk are named (real mounts)."""
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert disk_fault(plain) is None
+    with read_only(plain):
+        assert disk_fault(plain) == f"{plain} is on a read-only filesystem"
+    with full_tmpfs(tmp_path / "full", size="1m") as full:
+        assert disk_fault(full) == f"{full} is full (no space left on its disk)"
+    assert disk_fault(tmp_path / "missing") == (f"{tmp_path / 'missing'} cannot be read "
+                                                "(No such file or directory)")
