@@ -132,7 +132,13 @@ class Recovery:
 
     def keep_lease(self, runtime: FolderSetRuntime) -> None:
         """Renew our lease, notice if we were taken over, and take over dead peers."""
-        if runtime.claims.lost_tickets():
+        try:
+            lost = runtime.claims.lost_tickets()
+        except OSError as exc:  # the share cannot even say whether our folder is there
+            runtime.watch.set_unavailable(share_fault(exc, exc.filename
+                                                      or str(runtime.claims.mine)))
+            return
+        if lost:
             self._disown(runtime)
         if not runtime.watch.renew():
             return

@@ -1,0 +1,187 @@
+"""One file's fault is not the share's, and the share's faults never escape as a crash.
+
+Real folders and a real journal; the faults a network share gives (EIO for one file,
+a connection lost) are injected at the one look that meets them.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from tests.integration.test_folder import make_watch
+from vodwatch import folder as folder_module
+from vodwatch import look as look_module
+from vodwatch import watch as watch_module
+from vodwatch.folder import FolderWatch
+from vodwatch.recovery import Recovery
+
+A1 = "a1" * 16
+A2 = "b2" * 16
+
+
+def _watch(tmp_path: Path) -> FolderWatch:
+    watch = make_watch(tmp_path, "polling")
+    assert watch.open_share()
+    return watch
+
+
+def _drop(watch: FolderWatch, *names: str) -> list[Path]:
+    paths = [watch.folder_set.inbox / name for name in names]
+    for path in paths:
+        path.write_bytes(b"video bytes")
+    return paths
+
+
+def _failing_look(monkeypatch: pytest.MonkeyPatch, bad: Path, code: int) -> None:
+    real = look_module.stat_entry
+
+    def stat_entry(path: Path) -> Any:
+        if path == bad:
+            raise OSError(code, os.strerror(code), str(path))
+        return real(path)
+
+    monkeypatch.setattr(look_module, "stat_entry", stat_entry)
+
+
+def test_one_unreadable_file_is_skipped_with_a_reason_and_the_others_carry_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """EIO on one file's fresh look: that file is shown as not handled, the other settles,
+    the folder set stays available, nothing raises."""
+    watch = _watch(tmp_path)
+    bad, good = _drop(watch, f"{A1}.mp4", f"{A2}.mp4")
+    _failing_look(monkeypatch, bad, errno.EIO)
+    assert watch.tick(100.0) == []
+    assert watch.tick(101.0) == [good]
+    assert watch.available
+    assert "cannot be read" in watch.skipped[bad.name]
+    assert watch.tick(102.0) == [good]  # a full scan keeps the reason shown
+    assert "cannot be read" in watch.skipped[bad.name]
+    monkeypatch.undo()  # readable again: it settles and the reason goes
+    watch.tick(103.0)
+    assert sorted(watch.tick(104.0)) == sorted([bad, good])
+    watch.tick(105.0)
+    assert bad.name not in watch.skipped
+    watch.journal.close()
+
+
+@pytest.mark.parametrize("code", [errno.ENOTCONN, errno.EHOSTDOWN])
+def test_a_lost_connection_on_one_look_makes_the_folder_set_unavailable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int) -> None:
+    """An SMB drop meets one file first: the whole folder set waits, with the cause."""
+    watch = _watch(tmp_path)
+    bad, _ = _drop(watch, f"{A1}.mp4", f"{A2}.mp4")
+    _failing_look(monkeypatch, bad, code)
+    watch.tick(100.0)
+    assert watch.tick(101.0) == []
+    assert watch.unavailable is not None and "does not answer" in watch.unavailable
+    assert os.strerror(code) in watch.unavailable
+    watch.journal.close()
+
+
+def test_eio_on_one_file_while_the_inbox_itself_fails_is_the_shares_fault(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """EIO on a file and on the share's hidden folder too: the share is in trouble."""
+    watch = _watch(tmp_path)
+    bad, _ = _drop(watch, f"{A1}.mp4", f"{A2}.mp4")
+    _failing_look(monkeypatch, bad, errno.EIO)
+    real_listdir = os.listdir
+
+    def listdir(path: Any) -> list[str]:
+        if str(path).endswith(".vodwatch"):
+            raise OSError(errno.EIO, os.strerror(errno.EIO), str(path))
+        return real_listdir(path)
+
+    watch.tick(100.0)
+    monkeypatch.setattr(look_module.os, "listdir", listdir)
+    assert watch.tick(101.0) == []
+    assert watch.unavailable is not None and "Input/output error" in watch.unavailable
+    watch.journal.close()
+
+
+class _Entry:
+    """A directory entry whose attributes cannot be read (EIO), as on a bad share block."""
+
+    def __init__(self, real: os.DirEntry[str]) -> None:
+        self._real = real
+        self.name, self.path = real.name, real.path
+
+    def stat(self, follow_symlinks: bool = True) -> os.stat_result:
+        raise OSError(errno.EIO, os.strerror(errno.EIO), self.path)
+
+
+def test_a_scan_that_cannot_read_one_entry_carries_on_with_the_others(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The directory scan meets EIO on one entry: it is skipped with a reason, not the share."""
+    watch = _watch(tmp_path)
+    bad, good = _drop(watch, f"{A1}.mp4", f"{A2}.mp4")
+    real_scandir = os.scandir
+
+    class Scandir:
+        def __init__(self, path: Any) -> None:
+            self._it = real_scandir(path)
+
+        def __enter__(self) -> Scandir:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self._it.close()
+
+        def __iter__(self) -> Any:
+            for entry in self._it:
+                yield _Entry(entry) if entry.path == str(bad) else entry
+
+    monkeypatch.setattr(watch_module.os, "scandir", Scandir)
+    watch.tick(100.0)
+    monkeypatch.undo()
+    assert watch.available
+    assert "cannot be read" in watch.skipped[bad.name]
+    assert good in watch.entries and bad not in watch.entries
+    watch.journal.close()
+
+
+def test_a_pause_file_hint_that_cannot_be_read_does_not_raise(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A change event for PAUSE whose look fails with EIO is ignored, never raised."""
+    watch = _watch(tmp_path)
+    pause = watch.folder_set.inbox / "PAUSE"
+    pause.write_text("")
+
+    def is_file(self: Path) -> bool:
+        raise OSError(errno.EIO, os.strerror(errno.EIO), str(self))
+
+    monkeypatch.setattr(folder_module.Path, "is_file", is_file)
+    watch.hint(pause)
+    monkeypatch.undo()
+    assert pause not in watch.pause_files
+    watch.journal.close()
+
+
+def _book(watch: FolderWatch) -> tuple[Recovery, Any]:
+    runtime = SimpleNamespace(folder_set=watch.folder_set, watch=watch, claims=watch.claims)
+    book = SimpleNamespace(journal=watch.journal, sets={watch.folder_set.name: runtime},
+                           config=SimpleNamespace(claims=SimpleNamespace(instance_id="me")),
+                           job_folder={}, waiting={}, running={})
+    return Recovery(book), runtime
+
+
+def test_keep_lease_when_the_share_cannot_say_whether_our_tickets_are_there(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """lost_tickets meets EACCES: the folder set is unavailable with the cause; no raise."""
+    watch = _watch(tmp_path)
+    recovery, runtime = _book(watch)
+
+    def is_dir(self: Path) -> bool:
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+
+    monkeypatch.setattr(type(watch.claims.mine), "is_dir", is_dir)
+    recovery.keep_lease(runtime)
+    monkeypatch.undo()
+    assert watch.unavailable is not None and "may not write" in watch.unavailable
+    recovery.keep_lease(runtime)  # the fault cleared: nothing else happens
+    watch.journal.close()
