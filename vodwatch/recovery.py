@@ -46,7 +46,7 @@ class Recovery:
 
     def __init__(self, book: JobBook) -> None:
         self.book = book
-        self._legacy_left = True
+        self._legacy_done: set[str] = set()  # folder sets with no 0.1 claim folder left
 
     def recover(self) -> None:
         """Carry on every unfinished job; a folder set whose share is away waits for it.
@@ -151,9 +151,10 @@ class Recovery:
         try:
             for dead in runtime.claims.dead_owners():
                 runtime.claims.take_over(dead, functools.partial(self._adopt, runtime))
-            if self._legacy_left:
-                instance = self.book.config.claims.instance_id
-                self._legacy_left = not upgrade.sweep(runtime.claims, instance)
+            name = runtime.folder_set.name
+            if name not in self._legacy_done and upgrade.sweep(
+                    runtime.claims, self.book.config.claims.instance_id):
+                self._legacy_done.add(name)  # each share has its own 0.1 leftovers
         except OSError as exc:
             runtime.watch.set_unavailable(share_fault(exc, exc.filename
                                                       or str(runtime.folder_set.inbox)))

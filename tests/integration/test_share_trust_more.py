@@ -14,10 +14,13 @@ from typing import Any
 
 import pytest
 
+from tests.clock import FakeClock
 from tests.integration.test_folder import make_watch
+from tests.integration.test_upgrade import _legacy_claim, _legacy_folder
 from vodwatch import folder as folder_module
 from vodwatch import look as look_module
 from vodwatch import watch as watch_module
+from vodwatch.claim import Claims
 from vodwatch.folder import FolderWatch
 from vodwatch.recovery import Recovery
 
@@ -185,3 +188,34 @@ def test_keep_lease_when_the_share_cannot_say_whether_our_tickets_are_there(
     assert watch.unavailable is not None and "may not write" in watch.unavailable
     recovery.keep_lease(runtime)  # the fault cleared: nothing else happens
     watch.journal.close()
+
+
+# ---- 0.1 leftovers, per folder set ----------------------------------------------------
+
+
+def test_hidden_0_1_files_come_back_on_every_folder_set(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two folder sets: the first has no 0.1 leftovers, the second holds a file a dead 0.1
+    daemon hid. Being done with the first must not stop the second's from coming back."""
+    clock = FakeClock()
+    watches = []
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        watch = _watch(tmp_path / name)
+        watch.claims = Claims(watch.folder_set.inbox, "me-1", 10.0, clock=clock)
+        watch.claims.prepare()
+        watches.append(watch)
+    hidden = _legacy_claim(_legacy_folder(watches[1].folder_set.inbox, "hostB"), 7,
+                           f"{A2}.mp4", b"theirs")
+    recovery, first = _book(watches[0])
+    second = SimpleNamespace(folder_set=watches[1].folder_set, watch=watches[1],
+                             claims=watches[1].claims)
+    recovery.book.sets[watches[1].folder_set.name] = second
+    for _ in range(4):  # the dead 0.1 daemon's lease stays unchanged for a lease
+        recovery.keep_lease(first)
+        recovery.keep_lease(second)
+        clock.now += 5.0
+    assert not hidden.exists()
+    assert (watches[1].folder_set.inbox / f"{A2}.mp4").read_bytes() == b"theirs"
+    for watch in watches:
+        watch.journal.close()
