@@ -70,6 +70,7 @@ class FolderWatch(ShareState):
     _names: dict[str, ParsedName | None] = field(default_factory=dict)
     _held: dict[str, float] = field(default_factory=dict)  # group -> waiting for siblings since
     _scan_unreadable: set[Path] = field(default_factory=set)
+    on_back: Callable[[], None] | None = None  # folder_share.ShareState.open_share
 
     def __post_init__(self) -> None:
         self.settler: Settler[Path] = Settler(self.settle_seconds, self.max_writing_seconds)

@@ -8,6 +8,7 @@ meanwhile.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
@@ -35,6 +36,7 @@ class ShareState:
     mode: str
     _watcher: EventWatcher | None
     _prepared: bool
+    on_back: Callable[[], None] | None  # run once when the share is first found usable
 
     @property
     def name(self) -> str:
@@ -74,7 +76,10 @@ class ShareState:
             return False
         self._prepared = True
         self.set_available()
-        return True
+        back, self.on_back = self.on_back, None
+        if back is not None:
+            back()  # the share is here for the first time since start: recover it now
+        return self.available
 
     def set_unavailable(self, why: str) -> None:
         """Say loudly (once) that the share cannot be used, and stop settling its files."""

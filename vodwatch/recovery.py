@@ -47,6 +47,7 @@ class Recovery:
     def __init__(self, book: JobBook) -> None:
         self.book = book
         self._legacy_done: set[str] = set()  # folder sets with no 0.1 claim folder left
+        self._recovered: set[str] = set()  # folder sets whose share recover_share has seen
 
     def recover(self) -> None:
         """Carry on every unfinished job; a folder set whose share is away waits for it.
@@ -56,8 +57,9 @@ class Recovery:
         when the share is there.
         """
         for runtime in self.book.sets.values():
-            if runtime.watch.open_share():
-                self.recover_share(runtime)
+            # A share away now is recovered when it first comes back (before its jobs run).
+            runtime.watch.on_back = functools.partial(self.recover_share, runtime)
+            runtime.watch.open_share()
         for job in self.book.journal.unfinished_jobs():
             owner = self.book.sets.get(job.folder)
             if owner is None:
@@ -73,8 +75,6 @@ class Recovery:
             # A restart is a natural moment to retry: recovered jobs run at once.
             self.book.waiting[job.id] = time.monotonic()
             log.info("recover.job", job_id=job.id, asset_id=job.asset_id, state=job.state)
-        if all(runtime.watch.available for runtime in self.book.sets.values()):
-            self.book.journal.set_meta("legacy_claims", None)
         for folder, pause in self.book.journal.pauses().items():
             paused = self.book.sets.get(folder)
             if paused is not None:
@@ -97,6 +97,11 @@ class Recovery:
         except OSError as exc:
             runtime.watch.set_unavailable(share_fault(exc, exc.filename
                                                       or str(runtime.folder_set.inbox)))
+            runtime.watch.on_back = functools.partial(self.recover_share, runtime)  # again
+            return
+        self._recovered.add(runtime.folder_set.name)
+        if all(name in self._recovered for name in self.book.sets):
+            self.book.journal.set_meta("legacy_claims", None)  # every 0.1 job is migrated
 
     def _adopt(self, runtime: FolderSetRuntime, ticket: dict[str, Any]) -> list[tuple[Path, int]]:
         """Journal a dead daemon's job as ours; it then resumes like one of our own.
