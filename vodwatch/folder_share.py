@@ -56,7 +56,8 @@ class ShareState:
         failed/ beside an inbox that exists.
         """
         key = f"share:{self.folder_set.name}"
-        problem, ident = self.identity.check(self.journal.get_meta(key))
+        known = self.journal.get_meta(key)
+        problem, ident = self.identity.check(known, expected=not known and self._expected())
         try:
             if problem is None:
                 self.claims.prepare()
@@ -80,6 +81,11 @@ class ShareState:
         if back is not None:
             back()  # the share is here for the first time since start: recover it now
         return self.available
+
+    def _expected(self) -> bool:
+        """Does the journal hold work for this inbox (its own jobs or 0.1's), so that a
+        share was there before?"""
+        return any(job.folder == self.folder_set.name for job in self.journal.unfinished_jobs())
 
     def set_unavailable(self, why: str) -> None:
         """Say loudly (once) that the share cannot be used, and stop settling its files."""

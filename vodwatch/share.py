@@ -70,8 +70,14 @@ class ShareIdentity:
                 return candidate
         return None
 
-    def check(self, known: dict[str, Any] | None) -> tuple[str | None, dict[str, Any] | None]:
-        """(problem or None, identity to remember). Writes an id only where none is known."""
+    def check(self, known: dict[str, Any] | None, expected: bool = False
+              ) -> tuple[str | None, dict[str, Any] | None]:
+        """(problem or None, identity to remember). Writes an id only where none is known.
+
+        ``expected``: the journal holds work for this inbox (jobs, or 0.1 claims), so a
+        share was there before; an empty folder with nothing mounted on it is then not
+        taken for a new share (the mount point of a share that is not mounted).
+        """
         try:
             st = os.stat(self.inbox)
         except OSError as exc:
@@ -93,7 +99,25 @@ class ShareIdentity:
             if missing:
                 return (f"the share is not mounted ({missing} is in /etc/fstab but not "
                         "mounted)"), None
+            if expected and self.bare_mount_point(st):
+                return (f"the share seems not mounted: {self.inbox} is an empty folder with "
+                        "nothing mounted on it, yet vodwatch has unfinished work there; "
+                        "mount the share and vodwatch carries on by itself (if this really "
+                        f"is a new, empty share, create a folder named {STATE_DIR_NAME} in "
+                        "it and vodwatch takes it as the share)"), None
         return None, None  # no id yet: the caller creates the hidden folder, then one
+
+    def bare_mount_point(self, st: os.stat_result) -> bool:
+        """True when the inbox is empty and nothing is mounted on it (it is not a mount
+        point, and is on its parent's device): what an unmounted share leaves behind."""
+        try:
+            if os.listdir(self.inbox):
+                return False
+            parent = os.stat(os.path.dirname(os.path.realpath(self.inbox)))
+        except OSError:
+            return False
+        return (parent.st_dev == st.st_dev
+                and os.path.realpath(self.inbox) not in _mount_points(self.mounts))
 
     def mount_point(self) -> str:
         """The mount the inbox is on (the longest mounted prefix of its real path): a bind

@@ -6,6 +6,7 @@ Real subprocesses, real folders, real bind mounts (root); no mocks.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -15,6 +16,8 @@ from tests.conftest import Setup, asset_id, wait_for, write_bytes
 from tests.end_to_end.attack_helpers import bind, visible
 from tests.mounts import is_mount
 from vodwatch.claim import marker_name
+from vodwatch.journal import CLAIMED, Journal, NewFile
+from vodwatch.names import DEFAULT_LANGUAGE_MAP, parse_name
 
 
 def _share_on_bind_mount(setup: Setup) -> tuple[Path, Path, Path]:
@@ -66,5 +69,45 @@ def test_a_share_away_at_start_is_recovered_when_it_comes_back(setup: Setup,
     assert again.proc.returncode == 0
 
 
-def _tickets(inbox: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in (inbox / ".vodwatch" / "jobs").rglob("*.json")]
+def _legacy_job(setup: Setup, inbox: Path, hidden: Path, name: str) -> None:
+    """The journal a 0.1 daemon left: an unfinished job whose file it hid in ``hidden``."""
+    journal = Journal.open(setup.state)
+    try:
+        slot = json.dumps(dataclasses.asdict(parse_name(name, DEFAULT_LANGUAGE_MAP)))
+        job_id, _ = journal.create_job(str(inbox), name[:32], False, [
+            NewFile(name, "cover", str(inbox / name), str(hidden), slot)])
+        journal.set_job(job_id, state=CLAIMED)
+        journal.set_meta("legacy_claims", "1")
+    finally:
+        journal.close()
+
+
+def test_a_first_start_on_an_empty_mount_point_creates_nothing_there(setup: Setup,
+                                                                     daemon_factory) -> None:
+    """The first start of this version (0.1's journal holds a job) while the share is not
+    mounted and no /etc/fstab entry says it should be: the mount point stays empty, the
+    folder set says the share seems not mounted; mounted, the hidden file comes back and
+    is delivered."""
+    backing, mount_point, done = _share_on_bind_mount(setup)
+    name = f"{asset_id(7311)}.cover.jpg"
+    setup.emulator.seed_asset(name[:32], "PUBLISHED")
+    legacy = backing / ".vodwatch" / "claims" / "test-host"
+    legacy.mkdir(parents=True)
+    (legacy / ".lease").write_text("1 1700000000.000\n")
+    write_bytes(legacy / f"1.{name}", 1000)
+    _legacy_job(setup, mount_point, mount_point / ".vodwatch" / "claims" / "test-host"
+                / f"1.{name}", name)
+
+    daemon = daemon_factory(name="first-start-unmounted")
+    wait_for(lambda: "seems not mounted" in daemon.output(), 30, what="the outage")
+    time.sleep(2)
+    assert daemon.proc.poll() is None
+    assert os.listdir(mount_point) == [], "created in the empty mount point"
+    status = setup.cli("status", "--json")
+    assert "seems not mounted" in status.stdout
+    with bind(backing, mount_point):
+        wait_for(lambda: name in visible(done), 60, what="the file in done/ after the mount")
+        assert daemon.stop() == 0
+        assert (mount_point / ".vodwatch" / "share-id").is_file()
+        assert not (mount_point / ".vodwatch" / "claims").exists()
+    assert not (mount_point / ".vodwatch").exists()
