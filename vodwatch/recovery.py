@@ -88,9 +88,17 @@ class Recovery:
             runtime.claims.release_all_locks()
             for work, dead in runtime.claims.unfinished_takeovers():
                 runtime.claims.finish_take_over(work, dead, functools.partial(self._adopt, runtime))
-            needed = {f.marker for job in self.book.journal.unfinished_jobs()
-                      if job.folder == runtime.folder_set.name
+            unfinished = {job.id: job for job in self.book.journal.unfinished_jobs()
+                          if job.folder == runtime.folder_set.name}
+            needed = {f.marker for job in unfinished.values()
                       for f in self.book.journal.files(job.id)}
+            for job_id, ticket in runtime.claims.my_tickets().items():
+                job = unfinished.get(job_id)
+                if job is None or not _same_job(ticket, job.created_at):
+                    # A job that ended before its ticket went (kill -9), or one of a
+                    # journal moved aside: a peer must never adopt it as a second job.
+                    runtime.claims.drop_ticket(job_id)
+                    log.info("recover.stale_ticket_dropped", job_id=job_id)
             for marker in runtime.claims.my_markers():
                 if str(marker) not in needed:
                     runtime.claims.release(marker)
@@ -182,3 +190,10 @@ class Recovery:
                                job_lock(job.asset_id, job.title))
         with contextlib.suppress(OSError):
             runtime.claims.mine.mkdir(parents=False)
+
+
+def _same_job(ticket: dict[str, Any] | None, created_at: float) -> bool:
+    """Is ``ticket`` the one of our journal's job created at ``created_at``? (A journal
+    moved aside starts its job ids again.)"""
+    job = (ticket or {}).get("job")
+    return isinstance(job, dict) and job.get("created_at") == created_at

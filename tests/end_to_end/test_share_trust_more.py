@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import Setup, asset_id, wait_for, write_bytes
-from tests.end_to_end.attack_helpers import bind, visible
+from tests.end_to_end.attack_helpers import MB, bind, file_md5, make_big, parts_sent, visible
 from tests.mounts import is_mount
 from vodwatch.claim import marker_name
 from vodwatch.journal import CLAIMED, Journal, NewFile
@@ -111,3 +111,53 @@ def test_a_first_start_on_an_empty_mount_point_creates_nothing_there(setup: Setu
         assert (mount_point / ".vodwatch" / "share-id").is_file()
         assert not (mount_point / ".vodwatch" / "claims").exists()
     assert not (mount_point / ".vodwatch").exists()
+
+
+def test_a_journal_moved_aside_with_work_in_flight_leaves_no_ticket_for_a_peer(
+        setup: Setup, daemon_factory, tmp_path: Path) -> None:
+    """Killed mid-upload, its journal moved aside (the documented way out of a corrupt
+    one), restarted: the file is delivered once, the old job's ticket is gone from the
+    share, and a peer that later takes the daemon over adopts no duplicate job."""
+    configs = []
+    for who in ("alpha", "beta"):
+        setup.write_config(state_dir=str(tmp_path / f"state-{who}"),
+                           claims={"instance_id": who, "lease_seconds": 3},
+                           upload={"part_size_mb": 1, "parallel_parts": 1})
+        path = setup.root / f"{who}.yaml"
+        os.replace(setup.config_path, path)
+        configs.append(path)
+    cover, big = asset_id(7321), asset_id(7322)
+    setup.emulator.seed_asset(cover, "PUBLISHED")
+    setup.emulator.seed_asset(big, "UPLOAD_FAILED")
+    write_bytes(setup.inbox / f"{cover}.cover.jpg", 1000)
+    alpha = daemon_factory(name="alpha", config=configs[0])
+    wait_for(lambda: f"{cover}.cover.jpg" in visible(setup.done), 30, what="job 1 done")
+    setup.emulator.add_fault("slow", "obs_part", count=None, delay=0.3)
+    big_name = f"{big}.mp4"
+    digest = make_big(setup.inbox / big_name, 21 * MB)
+    wait_for(lambda: len(parts_sent(setup)) >= 2, 60, what="job 2 under way")
+    alpha.kill()
+    state = tmp_path / "state-alpha"
+    me = (state / "daemon-id").read_text().strip()
+    mine = setup.inbox / ".vodwatch" / "jobs" / me
+    assert [p.name for p in mine.iterdir()] == ["2.json"]
+    aside = tmp_path / "journal-aside"
+    aside.mkdir()
+    for part in state.glob("journal.sqlite3*"):
+        os.replace(part, aside / part.name)
+    setup.emulator.clear_faults()
+
+    again = daemon_factory(name="alpha-new-journal", config=configs[0])
+    wait_for(lambda: big_name in visible(setup.done), 90, what="the file in done/")
+    wait_for(lambda: not list(mine.glob("*.json")), 10, what="no ticket left")
+    again.kill()  # presumed dead by the peer below
+    peer = daemon_factory(name="beta", config=configs[1])
+    wait_for(lambda: not (setup.inbox / ".vodwatch" / "daemons" / me).exists(), 30,
+             what="the peer's take-over of the killed daemon")
+    assert peer.stop() == 0
+    assert "recover.adopted" not in peer.output()
+    assert visible(setup.done) == {big_name, f"{cover}.cover.jpg"}
+    assert visible(setup.inbox) == set() and visible(setup.failed) == set()
+    assert file_md5(setup.done / big_name) == digest
+    # The upload the lost journal started is cancelled by the new job: delivered once.
+    assert setup.emulator.confirms(big).count("CREATED") == 1

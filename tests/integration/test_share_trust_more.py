@@ -7,6 +7,7 @@ a connection lost) are injected at the one look that meets them.
 from __future__ import annotations
 
 import errno
+import json
 import os
 from pathlib import Path
 from types import SimpleNamespace
@@ -219,3 +220,45 @@ def test_hidden_0_1_files_come_back_on_every_folder_set(
     assert (watches[1].folder_set.inbox / f"{A2}.mp4").read_bytes() == b"theirs"
     for watch in watches:
         watch.journal.close()
+
+
+# ---- stale tickets --------------------------------------------------------------------
+
+
+def _job(watch: FolderWatch, asset: str, state: str) -> int:
+    job_id, _ = watch.journal.create_job(watch.folder_set.name, asset, False, [])
+    watch.journal.set_job(job_id, state=state)
+    watch.claims.write_ticket(job_id, watch.ticket(job_id))
+    return job_id
+
+
+def test_recovery_keeps_the_tickets_of_unfinished_jobs_and_drops_every_other(
+        tmp_path: Path) -> None:
+    """Tickets of ours on the share: the one of an unfinished job stays; one whose job
+    ended, one of another journal's job with the same id, and an unreadable one go."""
+    watch = _watch(tmp_path)
+    running, ended = _job(watch, A1, "claimed"), _job(watch, A2, "abandoned")
+    recovery, runtime = _book(watch)
+    mine = watch.claims.mine
+    other = watch.ticket(running)
+    other["job"] = {**other["job"], "id": 77, "created_at": other["job"]["created_at"] - 3600}
+    (mine / "77.json").write_text(json.dumps(other))  # a job no journal of ours has
+    (mine / "78.json").write_text("{not json")
+    (mine / "notes.txt").write_text("not a ticket")
+    recovery.recover_share(runtime)
+    assert sorted(p.name for p in mine.iterdir()) == sorted([f"{running}.json", "notes.txt"])
+    assert ended and watch.available
+    watch.journal.close()
+
+
+def test_recovery_drops_a_ticket_whose_id_a_new_journal_reused(tmp_path: Path) -> None:
+    """The journal moved aside: the new one's job 1 is not the ticket's job 1."""
+    watch = _watch(tmp_path)
+    job_id = _job(watch, A1, "claimed")
+    ticket = watch.ticket(job_id)
+    ticket["job"]["created_at"] += 1.5
+    (watch.claims.mine / f"{job_id}.json").write_text(json.dumps(ticket))
+    recovery, runtime = _book(watch)
+    recovery.recover_share(runtime)
+    assert not (watch.claims.mine / f"{job_id}.json").exists()
+    watch.journal.close()
