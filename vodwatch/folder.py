@@ -201,8 +201,12 @@ class FolderWatch(ShareState):
         """Feed the settler; a file that looks still is hashed while it settles."""
         before = self.entries.get(path)
         self.entries[path] = entry
-        self.settler.observe(path, entry.size, entry.mtime_ns, now, entry.ino,
-                             ctime_ns=entry.ctime_ns, fresh=entry.fresh)
+        if self.settler.observe(path, entry.size, entry.mtime_ns, now, entry.ino,
+                                ctime_ns=entry.ctime_ns, fresh=entry.fresh):
+            log.warning("share.inodes_unstable", folder=self.name, file=printable(path.name),
+                        hint="this filesystem gives a file a new inode number on each look "
+                        "(FUSE, or an SMB mount with noserverino): settling no longer "
+                        "compares inode numbers here")
         now_seen = entry_identity(entry)
         still = before is not None and entry_identity(before) == now_seen
         if self.prehash is not None and entry.is_file and (entry.fresh or still):

@@ -6,18 +6,24 @@ a connection lost) are injected at the one look that meets them.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
+import itertools
 import json
 import os
+import shutil
+import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from tests.clock import FakeClock
 from tests.integration.test_folder import make_watch
 from tests.integration.test_upgrade import _legacy_claim, _legacy_folder
+from tests.mounts import umount
 from vodwatch import folder as folder_module
 from vodwatch import look as look_module
 from vodwatch import watch as watch_module
@@ -262,3 +268,66 @@ def test_recovery_drops_a_ticket_whose_id_a_new_journal_reused(tmp_path: Path) -
     recovery.recover_share(runtime)
     assert not (watch.claims.mine / f"{job_id}.json").exists()
     watch.journal.close()
+
+
+# ---- inodes that are not kept -----------------------------------------------------------
+
+
+def test_a_folder_set_whose_inodes_change_on_every_look_still_settles(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every look (scan or fresh) gives the file a new inode number, as on a FUSE or
+    `noserverino` mount: the file settles anyway, and the log says why once."""
+    watch = _watch(tmp_path)
+    (path,) = _drop(watch, f"{A1}.mp4")
+    numbers = itertools.count(1000)
+    real_scan, real_stat = folder_module.scan, look_module.stat_entry
+
+    def scan(*args: Any, **kwargs: Any) -> Any:
+        return [dataclasses.replace(e, ino=next(numbers)) for e in real_scan(*args, **kwargs)]
+
+    def stat_entry(p: Path) -> Any:
+        entry = real_stat(p)
+        return entry and dataclasses.replace(entry, ino=next(numbers))
+
+    monkeypatch.setattr(folder_module, "scan", scan)
+    monkeypatch.setattr(look_module, "stat_entry", stat_entry)
+    ready: list[Path] = []
+    with capture_logs() as logs:
+        for step in range(12):
+            ready = watch.tick(100.0 + step * 0.5)
+            if ready:
+                break
+    assert ready == [path]
+    assert [e["event"] for e in logs].count("share.inodes_unstable") == 1
+    watch.journal.close()
+
+
+def test_on_a_fuse_mount_that_keeps_inodes_the_inode_still_counts(
+        tmp_path: Path) -> None:
+    """bindfs (FUSE) keeps the inode numbers of the folder it shows: files settle, and the
+    inode is never dropped from the comparison there."""
+    if shutil.which("bindfs") is None:
+        pytest.skip("bindfs is not installed (Debian package bindfs): no FUSE mount to try")
+    backing, shown = tmp_path / "backing", tmp_path / "shown"
+    backing.mkdir()
+    shown.mkdir()
+    run = subprocess.run(["bindfs", str(backing), str(shown)], capture_output=True,
+                         text=True, check=False)
+    if run.returncode != 0:
+        pytest.skip(f"cannot mount with bindfs here: {run.stderr.strip()}")
+    try:
+        watch = make_watch(shown, "polling", state=tmp_path / "state")
+        assert watch.open_share()
+        (path,) = _drop(watch, f"{A1}.mp4")
+        ready: list[Path] = []
+        with capture_logs() as logs:
+            for step in range(12):
+                ready = watch.tick(100.0 + step * 0.5)
+                if ready:
+                    break
+        assert ready == [path]
+        assert watch.settler.use_inode is True
+        assert "share.inodes_unstable" not in [e["event"] for e in logs]
+        watch.journal.close()
+    finally:
+        umount(shown)
