@@ -331,3 +331,36 @@ def test_on_a_fuse_mount_that_keeps_inodes_the_inode_still_counts(
         watch.journal.close()
     finally:
         umount(shown)
+
+
+# ---- a share away at start --------------------------------------------------------------
+
+
+def test_recovery_of_a_share_that_fails_half_way_is_tried_again_when_it_is_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Away at start, back, gone again in the middle of its recovery, back again: the
+    recovery runs once more, and only then is the 0.1 journal called migrated."""
+    watch = _watch(tmp_path)
+    watch.journal.set_meta("legacy_claims", "1")
+    recovery, _ = _book(watch)
+    inbox = watch.folder_set.inbox
+    os.rename(inbox, tmp_path / "away")
+    recovery.recover()
+    assert not watch.available and watch.on_back is not None
+    os.rename(tmp_path / "away", inbox)
+    calls = []
+
+    def release_all_locks() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError(errno.EIO, os.strerror(errno.EIO), str(inbox))
+
+    monkeypatch.setattr(watch.claims, "release_all_locks", release_all_locks)
+    assert watch.open_share() is False
+    assert watch.unavailable is not None and "Input/output error" in watch.unavailable
+    assert watch.journal.get_meta("legacy_claims")
+    assert watch.open_share() is True
+    assert len(calls) == 2 and watch.on_back is None
+    assert watch.journal.get_meta("legacy_claims") is None
+    assert watch.open_share() is True and len(calls) == 2  # once is enough
+    watch.journal.close()
