@@ -53,6 +53,7 @@ class ShareIdentity:
     inbox: Path
     fstab: str = "/etc/fstab"
     mounts: str = "/proc/self/mounts"
+    units: str = "/etc/systemd/system"  # *.mount units: mounts set up as fstab's are
 
     @property
     def path(self) -> Path:
@@ -63,7 +64,8 @@ class ShareIdentity:
 
         Covers the first start ever, before any identity is known, on an empty mount point.
         """
-        wanted, mounted = _mount_points(self.fstab), _mount_points(self.mounts)
+        wanted = _mount_points(self.fstab) | _unit_mount_points(self.units)
+        mounted = _mount_points(self.mounts)
         path = os.path.abspath(self.inbox)
         for candidate in [path, *[str(p) for p in Path(path).parents]]:
             if candidate in wanted and candidate not in mounted:
@@ -97,8 +99,8 @@ class ShareIdentity:
         if not known:
             missing = self.unmounted_fstab_entry()
             if missing:
-                return (f"the share is not mounted ({missing} is in /etc/fstab but not "
-                        "mounted)"), None
+                return (f"the share is not mounted ({missing} is in /etc/fstab or a "
+                        "systemd mount unit, but not mounted)"), None
             if expected and self.bare_mount_point(st):
                 return (f"the share seems not mounted: {self.inbox} is an empty folder with "
                         "nothing mounted on it, yet vodwatch has unfinished work there; "
@@ -148,6 +150,26 @@ def _mount_points(table: str) -> set[str]:
         fields = line.split()
         if len(fields) >= 3 and not fields[0].startswith("#") and fields[1] != "/":
             out.add(fields[1].replace("\\040", " ").rstrip("/"))
+    return out
+
+
+def _unit_mount_points(folder: str) -> set[str]:
+    """The ``Where=`` of the systemd mount units in ``folder`` (``/etc/systemd/system``)."""
+    out: set[str] = set()
+    try:
+        names = [n for n in os.listdir(folder) if n.endswith(".mount")]
+    except OSError:
+        return out
+    for name in names:
+        try:
+            with open(os.path.join(folder, name), encoding="utf-8", errors="replace") as fh:
+                lines = fh.read().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            key, eq, value = line.strip().partition("=")
+            if eq and key.strip() == "Where" and value.strip() not in ("", "/"):
+                out.add(value.strip().rstrip("/"))
     return out
 
 

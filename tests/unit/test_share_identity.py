@@ -84,3 +84,25 @@ def test_an_empty_folder_without_work_or_with_a_mount_on_it_is_a_new_share(
     fstab, mounts = _tables(tmp_path, "", "/dev/sda1 / ext4 rw 0 0\n")
     (inbox / "a-file.mp4").write_bytes(b"x")
     assert ShareIdentity(inbox, fstab, mounts).check(None, expected=True) == (None, None)
+
+
+def test_a_first_start_on_a_systemd_mount_unit_that_is_not_mounted_is_unavailable(
+        tmp_path: Path) -> None:
+    """A share mounted by a systemd .mount unit (no /etc/fstab line): not mounted at the
+    very first start, the inbox is unavailable, and nothing is created in it."""
+    share = tmp_path / "media share"
+    share.mkdir()
+    units = tmp_path / "units"
+    units.mkdir()
+    (units / "srv-media.mount").write_text(
+        f"[Unit]\nDescription=media\n\n[Mount]\nWhat=//nas/media\nWhere={share}\nType=cifs\n")
+    (units / "other.service").write_text(f"[Service]\nWhere={tmp_path}\n")
+    fstab, mounts = _tables(tmp_path, "", "/dev/sda1 / ext4 rw 0 0\n")
+    identity = ShareIdentity(share, fstab, mounts, str(units))
+    problem, ident = identity.check(None)
+    assert problem is not None and "not mounted" in problem and str(share) in problem
+    assert ident is None and list(share.iterdir()) == []
+    mounted = tmp_path / "mounts-now"
+    escaped = str(share).replace(" ", "\\040")  # as the kernel writes it
+    mounted.write_text(f"/dev/sda1 / ext4 rw 0 0\n//nas/media {escaped} cifs rw 0 0\n")
+    assert ShareIdentity(share, fstab, str(mounted), str(units)).check(None) == (None, None)
