@@ -155,6 +155,11 @@ class Recovery:
             self._disown(runtime)
         if not runtime.watch.renew():
             return
+        if runtime.folder_set.name not in self._recovered and runtime.watch.on_back is None:
+            # Added by a reload while its share was away: recovered once it is here.
+            self.recover_share(runtime)
+            if not runtime.watch.available:
+                return
         for job_id, fut in self.book.running.items():
             if self.book.job_folder.get(job_id) == runtime.folder_set.name and not fut.done():
                 # Keep the ticket current (a multipart upload's ID and parts), so a peer

@@ -364,3 +364,20 @@ def test_recovery_of_a_share_that_fails_half_way_is_tried_again_when_it_is_back(
     assert watch.journal.get_meta("legacy_claims") is None
     assert watch.open_share() is True and len(calls) == 2  # once is enough
     watch.journal.close()
+
+
+def test_a_folder_set_added_while_its_share_was_away_is_recovered_once_it_is_here(
+        tmp_path: Path) -> None:
+    """A folder set added by a reload while its share was away never had its recovery:
+    the lease keeping does it once the share is here (a stale marker of ours goes)."""
+    watch = _watch(tmp_path)
+    (path,) = _drop(watch, f"{A1}.mp4")
+    marker = watch.claims.claim(path, 41)  # a job of ours no journal holds any more
+    assert marker is not None and marker.exists()
+    recovery, runtime = _book(watch)
+    recovery.keep_lease(runtime)
+    assert not marker.exists()
+    watch.claims.claim(path, 42)
+    recovery.keep_lease(runtime)  # once only: later markers are left alone
+    assert watch.claims.is_claimed(path)
+    watch.journal.close()
