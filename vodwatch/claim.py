@@ -287,6 +287,21 @@ class Claims:
         with contextlib.suppress(OSError):
             os.unlink(self.mine / f"{job_id}.json")
 
+    def my_tickets(self) -> dict[int, dict[str, Any] | None]:
+        """Our tickets on the share by job id (None: unreadable or not a ticket)."""
+        out: dict[int, dict[str, Any] | None] = {}
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(self.mine):
+                stem, dot, ext = entry.name.partition(".")
+                if not (stem.isdigit() and dot and ext == "json"):
+                    continue
+                try:
+                    data = json.loads(Path(entry.path).read_text())
+                except (OSError, ValueError):
+                    data = None
+                out[int(stem)] = data if isinstance(data, dict) else None
+        return out
+
     def lost_tickets(self) -> bool:
         """True when our tickets folder was taken by a peer (we were presumed dead)."""
         return not self.mine.is_dir() and self.root.is_dir()

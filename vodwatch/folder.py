@@ -21,23 +21,25 @@ import structlog
 from .claim import Claims, ShareIdentity
 from .config import FolderSet
 from .errors import BadName
-from .finish import Failure, fail_undecodable, failed_detail
+from .finish import Failure
+from .folder_share import ShareState
 from .group import group_key, groups_settling, plan_jobs
 from .journal import CLAIMED, Journal, NewFile
+from .look import fail_undecodable_now, look, note_unreadable, share_wide
 from .names import Kind, ParsedName, is_ignored, is_text, parse_name
 from .pause import is_pause_file
 from .prehash import Prehasher, entry_identity
 from .settle import Settler
-from .share_faults import probe_write, remove_stale_probes, share_fault
+from .share_faults import share_fault
 from .titles import job_lock, known_title, read_mapping
-from .watch import Entry, EventWatcher, choose_mode, scan, stat_entry
+from .watch import Entry, EventWatcher, choose_mode, scan
 from .words import printable
 
 log = structlog.get_logger("vodwatch.folder")
 
 
 @dataclass
-class FolderWatch:
+class FolderWatch(ShareState):
     """Scanning, settling and dispatching for one inbox."""
 
     folder_set: FolderSet
@@ -58,6 +60,7 @@ class FolderWatch:
     busy: set[Path] = field(default_factory=set)  # files of our unfinished jobs
     elsewhere: set[Path] = field(default_factory=set)  # files another daemon holds
     skipped: dict[str, str] = field(default_factory=dict)  # name -> why it is not handled
+    unreadable: dict[Path, str] = field(default_factory=dict)  # look.py: why, per path
     pause_files: set[Path] = field(default_factory=set)  # PAUSE files seen: they pause
     _next_scan: float = 0.0
     _watcher: EventWatcher | None = None
@@ -66,6 +69,8 @@ class FolderWatch:
     part_plan: Callable[[int], int] | None = None  # a new upload's part size (0: none)
     _names: dict[str, ParsedName | None] = field(default_factory=dict)
     _held: dict[str, float] = field(default_factory=dict)  # group -> waiting for siblings since
+    _scan_unreadable: set[Path] = field(default_factory=set)
+    on_back: Callable[[], None] | None = None  # folder_share.ShareState.open_share
 
     def __post_init__(self) -> None:
         self.settler: Settler[Path] = Settler(self.settle_seconds, self.max_writing_seconds)
@@ -81,14 +86,6 @@ class FolderWatch:
         self.language_map = language_map
         self._names.clear()  # the language map or create mode may have changed
         self._next_scan = 0.0  # look again now, with the new settings
-
-    @property
-    def name(self) -> str:
-        return str(self.folder_set.inbox)
-
-    @property
-    def available(self) -> bool:
-        return self.unavailable is None
 
     def start(self) -> None:
         """Choose events or polling, and start the watcher (falling back to polling)."""
@@ -112,72 +109,12 @@ class FolderWatch:
     def hint(self, path: Path) -> None:
         """A change event for a path in this inbox: look at it soon."""
         if is_pause_file(path.name) and path.parent == self.folder_set.inbox:
-            if path.is_file():
+            if _is_file(path):
                 self.pause_files.add(path)
             else:
                 self.pause_files.discard(path)
         elif not is_ignored(path.name) and path not in self.busy:
             self.settler.poke(path, self.clock())
-
-    # ---- is the share there? ----------------------------------------------------------
-
-    def open_share(self) -> bool:
-        """Check the share is the one we know and usable; prepare its hidden folder.
-
-        Returns True when available. Never creates the inbox; creates done/ and
-        failed/ beside an inbox that exists.
-        """
-        key = f"share:{self.folder_set.name}"
-        problem, ident = self.identity.check(self.journal.get_meta(key))
-        try:
-            if problem is None:
-                self.claims.prepare()
-                if ident is None:
-                    ident = self.identity.create()
-                    log.info("share.identity_created", folder=self.name)
-                if self.journal.get_meta(key) != ident:
-                    self.journal.set_meta(key, ident)
-                for folder in (self.folder_set.done, self.folder_set.failed):
-                    folder.mkdir(exist_ok=True)
-                    probe_write(folder)
-                    remove_stale_probes(folder, time.time())
-        except OSError as exc:
-            problem = share_fault(exc, exc.filename or self.name)
-        if problem is not None:
-            self.set_unavailable(problem)
-            return False
-        self._prepared = True
-        self.set_available()
-        return True
-
-    def set_unavailable(self, why: str) -> None:
-        """Say loudly (once) that the share cannot be used, and stop settling its files."""
-        if self.unavailable != why:
-            log.error("folder.unavailable", folder=self.name, reason=why,
-                      hint="files stay where they are; nothing is lost, cancelled or sent "
-                      "twice, and vodwatch carries on by itself when this is fixed")
-            self.journal.event(self.folder_set.name, "unavailable", detail=why)
-        self.unavailable = why
-        for path in list(self.entries):
-            self.settler.forget(path)
-        self.entries.clear()
-
-    def set_available(self) -> None:
-        if self.unavailable is not None:
-            log.warning("folder.available_again", folder=self.name, was=self.unavailable)
-            self.journal.event(self.folder_set.name, "available", detail="")
-            if self.mode == "events" and self._watcher is None:
-                self.start()
-        self.unavailable = None
-
-    def renew(self) -> bool:
-        """Renew our lease on the share; False (and unavailable) if the share refuses."""
-        try:
-            self.claims.renew()
-        except OSError as exc:
-            self.set_unavailable(share_fault(exc, str(self.claims.leases)))
-            return False
-        return True
 
     # ---- the scan is the truth --------------------------------------------------------
 
@@ -193,10 +130,16 @@ class FolderWatch:
         if not self.available:
             return []
         for path in self.settler.due(now):
-            entry = stat_entry(path)
+            try:
+                entry = look(path, self.folder_set.inbox, self.unreadable)
+            except OSError as exc:
+                self.set_unavailable(share_fault(exc, self.name))
+                return []
             if entry is None or not self._wanted(entry):
                 self.settler.forget(path)
                 self.entries.pop(path, None)
+                if path in self.unreadable:
+                    self.skipped[printable(path.name)] = self.unreadable[path]
             else:
                 self._observe(path, entry, now)
         return self.settler.ready(now)
@@ -210,7 +153,8 @@ class FolderWatch:
 
     def _full_scan(self, now: float) -> None:
         try:
-            found = list(scan(self.folder_set.inbox, self.folder_set.recursive))
+            found = list(scan(self.folder_set.inbox, self.folder_set.recursive,
+                              on_error=self._unreadable))
             share_there = self.identity.path.exists()
         except OSError as exc:
             self.set_unavailable(share_fault(exc, self.name))
@@ -228,6 +172,11 @@ class FolderWatch:
                                        "move the files themselves into the inbox")
             elif self._wanted(entry):
                 seen[entry.path] = entry
+        there = {e.path for e in found} | set(self._scan_unreadable)
+        for path in [p for p in self.unreadable if p not in there]:
+            del self.unreadable[path]  # gone, or removed by the editor
+        skipped.update((printable(p.name), why) for p, why in self.unreadable.items())
+        self._scan_unreadable.clear()
         self.skipped = skipped
         self.pause_files = {e.path for e in found if is_pause_file(e.name) and e.is_file
                             and e.path.parent == self.folder_set.inbox}
@@ -241,12 +190,23 @@ class FolderWatch:
         for path, entry in seen.items():
             self._observe(path, entry, now)
 
+    def _unreadable(self, path: Path, exc: OSError) -> None:
+        """A scan could not read one entry: the share's fault (raise) or the file's."""
+        if share_wide(exc, self.folder_set.inbox):
+            raise exc
+        self._scan_unreadable.add(path)
+        note_unreadable(self.unreadable, path, exc)
+
     def _observe(self, path: Path, entry: Entry, now: float) -> None:
         """Feed the settler; a file that looks still is hashed while it settles."""
         before = self.entries.get(path)
         self.entries[path] = entry
-        self.settler.observe(path, entry.size, entry.mtime_ns, now, entry.ino,
-                             ctime_ns=entry.ctime_ns, fresh=entry.fresh)
+        if self.settler.observe(path, entry.size, entry.mtime_ns, now, entry.ino,
+                                ctime_ns=entry.ctime_ns, fresh=entry.fresh):
+            log.warning("share.inodes_unstable", folder=self.name, file=printable(path.name),
+                        hint="this filesystem gives a file a new inode number on each look "
+                        "(FUSE, or an SMB mount with noserverino): settling no longer "
+                        "compares inode numbers here")
         now_seen = entry_identity(entry)
         still = before is not None and entry_identity(before) == now_seen
         if self.prehash is not None and entry.is_file and (entry.fresh or still):
@@ -265,7 +225,7 @@ class FolderWatch:
             if entry is None:
                 continue
             if not is_text(str(path)):
-                self._fail_undecodable(path)
+                fail_undecodable_now(self, path)
                 continue
             parsed = self._parse(path.name)
             if parsed is None or not entry.is_file or entry.size == 0:
@@ -306,22 +266,6 @@ class FolderWatch:
             else:
                 jobs.append(job)
         return jobs
-
-    def _fail_undecodable(self, path: Path) -> None:
-        """A name of bytes that are not text goes to failed/ at once (finish.py)."""
-        self.settler.forget(path)
-        self.entries.pop(path, None)
-        shown = printable(path.name)
-        try:
-            failure, target = fail_undecodable(path, self.folder_set.failed)
-        except OSError as exc:
-            self.skipped[shown] = ("its name is not readable text, and it could not be "
-                                   f"moved to failed/ ({exc})")
-            log.error("file.unmovable", folder=self.folder_set.name, file=shown, error=str(exc))
-            return
-        self.journal.event(self.folder_set.name, "failed", file=shown,
-                           detail=failed_detail(failure.sentence, target.name))
-        log.warning("file.failed", folder=self.folder_set.name, file=shown, reason=failure.sentence)
 
     def fail_before_claim(self, path: Path, failure: Failure) -> int | None:
         """Claim a file that is already known to fail, with the failure journaled first."""
@@ -398,3 +342,10 @@ class FolderWatch:
             self.busy.discard(path)
         if asset_id:
             self.active_assets.discard(asset_id)
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:
+        return False  # unreadable: the next scan tells the file's fault from the share's

@@ -46,7 +46,8 @@ class Recovery:
 
     def __init__(self, book: JobBook) -> None:
         self.book = book
-        self._legacy_left = True
+        self._legacy_done: set[str] = set()  # folder sets with no 0.1 claim folder left
+        self._recovered: set[str] = set()  # folder sets whose share recover_share has seen
 
     def recover(self) -> None:
         """Carry on every unfinished job; a folder set whose share is away waits for it.
@@ -56,8 +57,9 @@ class Recovery:
         when the share is there.
         """
         for runtime in self.book.sets.values():
-            if runtime.watch.open_share():
-                self.recover_share(runtime)
+            # A share away now is recovered when it first comes back (before its jobs run).
+            runtime.watch.on_back = functools.partial(self.recover_share, runtime)
+            runtime.watch.open_share()
         for job in self.book.journal.unfinished_jobs():
             owner = self.book.sets.get(job.folder)
             if owner is None:
@@ -73,8 +75,6 @@ class Recovery:
             # A restart is a natural moment to retry: recovered jobs run at once.
             self.book.waiting[job.id] = time.monotonic()
             log.info("recover.job", job_id=job.id, asset_id=job.asset_id, state=job.state)
-        if all(runtime.watch.available for runtime in self.book.sets.values()):
-            self.book.journal.set_meta("legacy_claims", None)
         for folder, pause in self.book.journal.pauses().items():
             paused = self.book.sets.get(folder)
             if paused is not None:
@@ -88,15 +88,28 @@ class Recovery:
             runtime.claims.release_all_locks()
             for work, dead in runtime.claims.unfinished_takeovers():
                 runtime.claims.finish_take_over(work, dead, functools.partial(self._adopt, runtime))
-            needed = {f.marker for job in self.book.journal.unfinished_jobs()
-                      if job.folder == runtime.folder_set.name
+            unfinished = {job.id: job for job in self.book.journal.unfinished_jobs()
+                          if job.folder == runtime.folder_set.name}
+            needed = {f.marker for job in unfinished.values()
                       for f in self.book.journal.files(job.id)}
+            for job_id, ticket in runtime.claims.my_tickets().items():
+                job = unfinished.get(job_id)
+                if job is None or not _same_job(ticket, job.created_at):
+                    # A job that ended before its ticket went (kill -9), or one of a
+                    # journal moved aside: a peer must never adopt it as a second job.
+                    runtime.claims.drop_ticket(job_id)
+                    log.info("recover.stale_ticket_dropped", job_id=job_id)
             for marker in runtime.claims.my_markers():
                 if str(marker) not in needed:
                     runtime.claims.release(marker)
         except OSError as exc:
             runtime.watch.set_unavailable(share_fault(exc, exc.filename
                                                       or str(runtime.folder_set.inbox)))
+            runtime.watch.on_back = functools.partial(self.recover_share, runtime)  # again
+            return
+        self._recovered.add(runtime.folder_set.name)
+        if all(name in self._recovered for name in self.book.sets):
+            self.book.journal.set_meta("legacy_claims", None)  # every 0.1 job is migrated
 
     def _adopt(self, runtime: FolderSetRuntime, ticket: dict[str, Any]) -> list[tuple[Path, int]]:
         """Journal a dead daemon's job as ours; it then resumes like one of our own.
@@ -132,10 +145,21 @@ class Recovery:
 
     def keep_lease(self, runtime: FolderSetRuntime) -> None:
         """Renew our lease, notice if we were taken over, and take over dead peers."""
-        if runtime.claims.lost_tickets():
+        try:
+            lost = runtime.claims.lost_tickets()
+        except OSError as exc:  # the share cannot even say whether our folder is there
+            runtime.watch.set_unavailable(share_fault(exc, exc.filename
+                                                      or str(runtime.claims.mine)))
+            return
+        if lost:
             self._disown(runtime)
         if not runtime.watch.renew():
             return
+        if runtime.folder_set.name not in self._recovered and runtime.watch.on_back is None:
+            # Added by a reload while its share was away: recovered once it is here.
+            self.recover_share(runtime)
+            if not runtime.watch.available:
+                return
         for job_id, fut in self.book.running.items():
             if self.book.job_folder.get(job_id) == runtime.folder_set.name and not fut.done():
                 # Keep the ticket current (a multipart upload's ID and parts), so a peer
@@ -145,9 +169,10 @@ class Recovery:
         try:
             for dead in runtime.claims.dead_owners():
                 runtime.claims.take_over(dead, functools.partial(self._adopt, runtime))
-            if self._legacy_left:
-                instance = self.book.config.claims.instance_id
-                self._legacy_left = not upgrade.sweep(runtime.claims, instance)
+            name = runtime.folder_set.name
+            if name not in self._legacy_done and upgrade.sweep(
+                    runtime.claims, self.book.config.claims.instance_id):
+                self._legacy_done.add(name)  # each share has its own 0.1 leftovers
         except OSError as exc:
             runtime.watch.set_unavailable(share_fault(exc, exc.filename
                                                       or str(runtime.folder_set.inbox)))
@@ -170,3 +195,10 @@ class Recovery:
                                job_lock(job.asset_id, job.title))
         with contextlib.suppress(OSError):
             runtime.claims.mine.mkdir(parents=False)
+
+
+def _same_job(ticket: dict[str, Any] | None, created_at: float) -> bool:
+    """Is ``ticket`` the one of our journal's job created at ``created_at``? (A journal
+    moved aside starts its job ids again.)"""
+    job = (ticket or {}).get("job")
+    return isinstance(job, dict) and job.get("created_at") == created_at

@@ -22,6 +22,13 @@ the change time (Windows SMB servers accept a ChangeTime in SetFileInformation) 
 reports ctime as mtime (some FUSE and SMB servers). For those, the identity check
 after hashing (``upload.compare``) and the MD5 remain.
 
+The inode counts only where the filesystem keeps inodes stable. On FUSE or
+``noserverino`` SMB mounts a file's inode number can change on every lookup; a file
+seen with the same size, mtime and ctime under another inode shows that, and from
+then on (after that one look, which still counts as a change) the inode is left
+out of the comparison for that folder set (``observe`` says so once), rather than
+never calling a file settled.
+
 Change events only make vodwatch look sooner: ``poke`` asks for a fresh stat and
 holds the file back until it has one, without restarting its clock.
 """
@@ -82,28 +89,42 @@ class Settler(Generic[K]):
         self.max_writing_seconds = max_writing_seconds
         self._entries: dict[K, _Entry] = {}
         self._poked_unknown: dict[K, float] = {}
+        self.use_inode = True  # False once this filesystem changed an unchanged file's inode
 
     def observe(self, key: K, size: int, mtime_ns: int, now: float, ino: int = 0, *,
-                ctime_ns: int = 0, fresh: bool = True) -> None:
+                ctime_ns: int = 0, fresh: bool = True) -> bool:
         """Record a stat result for ``key`` taken at ``now``.
 
         ``fresh=False`` for attributes that may come from a cache (a directory scan):
-        they can start or restart the clock but not settle the file.
+        they can start or restart the clock but not settle the file. True (once) when
+        this look shows the filesystem does not keep inodes stable.
         """
         signature = (size, mtime_ns, ctime_ns, ino)
         self._poked_unknown.pop(key, None)
         entry = self._entries.get(key)
         if entry is None:
             self._entries[key] = _Entry(signature, now, now, now, now if fresh else None)
-            return
-        if signature != entry.signature:
+            return False
+        # Only with a known ctime: a file replaced by another (by rename) never has the
+        # same change time to the nanosecond, so this is one file under two inodes.
+        unstable = (self.use_inode and ctime_ns != 0 and signature[:3] == entry.signature[:3]
+                    and signature[3] != entry.signature[3])
+        if signature[:3] != entry.signature[:3] or (
+                self.use_inode and signature[3] != entry.signature[3]):
+            # The look that shows it still counts as a change (the safe side); from then
+            # on the inode is left out for every file of the folder set.
             entry.signature = signature
             entry.stable_since = now
             entry.changes += 1
+        else:
+            entry.signature = signature  # the same file (its inode number may not be kept)
         entry.last_seen = max(entry.last_seen, now)
         if fresh:
             entry.last_fresh = now if entry.last_fresh is None else max(entry.last_fresh, now)
         entry.poked = False
+        if unstable:
+            self.use_inode = False
+        return unstable
 
     def poke(self, key: K, now: float) -> None:
         """Something changed at ``key``: look again soon; never marks it settled."""

@@ -53,6 +53,7 @@ class ShareIdentity:
     inbox: Path
     fstab: str = "/etc/fstab"
     mounts: str = "/proc/self/mounts"
+    units: str = "/etc/systemd/system"  # *.mount units: mounts set up as fstab's are
 
     @property
     def path(self) -> Path:
@@ -63,15 +64,22 @@ class ShareIdentity:
 
         Covers the first start ever, before any identity is known, on an empty mount point.
         """
-        wanted, mounted = _mount_points(self.fstab), _mount_points(self.mounts)
+        wanted = _mount_points(self.fstab) | _unit_mount_points(self.units)
+        mounted = _mount_points(self.mounts)
         path = os.path.abspath(self.inbox)
         for candidate in [path, *[str(p) for p in Path(path).parents]]:
             if candidate in wanted and candidate not in mounted:
                 return candidate
         return None
 
-    def check(self, known: dict[str, Any] | None) -> tuple[str | None, dict[str, Any] | None]:
-        """(problem or None, identity to remember). Writes an id only where none is known."""
+    def check(self, known: dict[str, Any] | None, expected: bool = False
+              ) -> tuple[str | None, dict[str, Any] | None]:
+        """(problem or None, identity to remember). Writes an id only where none is known.
+
+        ``expected``: the journal holds work for this inbox (jobs, or 0.1 claims), so a
+        share was there before; an empty folder with nothing mounted on it is then not
+        taken for a new share (the mount point of a share that is not mounted).
+        """
         try:
             st = os.stat(self.inbox)
         except OSError as exc:
@@ -91,9 +99,27 @@ class ShareIdentity:
         if not known:
             missing = self.unmounted_fstab_entry()
             if missing:
-                return (f"the share is not mounted ({missing} is in /etc/fstab but not "
-                        "mounted)"), None
+                return (f"the share is not mounted ({missing} is in /etc/fstab or a "
+                        "systemd mount unit, but not mounted)"), None
+            if expected and self.bare_mount_point(st):
+                return (f"the share seems not mounted: {self.inbox} is an empty folder with "
+                        "nothing mounted on it, yet vodwatch has unfinished work there; "
+                        "mount the share and vodwatch carries on by itself (if this really "
+                        f"is a new, empty share, create a folder named {STATE_DIR_NAME} in "
+                        "it and vodwatch takes it as the share)"), None
         return None, None  # no id yet: the caller creates the hidden folder, then one
+
+    def bare_mount_point(self, st: os.stat_result) -> bool:
+        """True when the inbox is empty and nothing is mounted on it (it is not a mount
+        point, and is on its parent's device): what an unmounted share leaves behind."""
+        try:
+            if os.listdir(self.inbox):
+                return False
+            parent = os.stat(os.path.dirname(os.path.realpath(self.inbox)))
+        except OSError:
+            return False
+        return (parent.st_dev == st.st_dev
+                and os.path.realpath(self.inbox) not in _mount_points(self.mounts))
 
     def mount_point(self) -> str:
         """The mount the inbox is on (the longest mounted prefix of its real path): a bind
@@ -124,6 +150,26 @@ def _mount_points(table: str) -> set[str]:
         fields = line.split()
         if len(fields) >= 3 and not fields[0].startswith("#") and fields[1] != "/":
             out.add(fields[1].replace("\\040", " ").rstrip("/"))
+    return out
+
+
+def _unit_mount_points(folder: str) -> set[str]:
+    """The ``Where=`` of the systemd mount units in ``folder`` (``/etc/systemd/system``)."""
+    out: set[str] = set()
+    try:
+        names = [n for n in os.listdir(folder) if n.endswith(".mount")]
+    except OSError:
+        return out
+    for name in names:
+        try:
+            with open(os.path.join(folder, name), encoding="utf-8", errors="replace") as fh:
+                lines = fh.read().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            key, eq, value = line.strip().partition("=")
+            if eq and key.strip() == "Where" and value.strip() not in ("", "/"):
+                out.add(value.strip().rstrip("/"))
     return out
 
 

@@ -18,7 +18,7 @@ import stat as S
 import struct
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,14 +107,17 @@ def choose_mode(setting: str, inbox: Path, mounts: str = "/proc/self/mounts"
     return "events", f"the inbox is on a local {fstype or 'unknown'} filesystem"
 
 
-def scan(inbox: Path, recursive: bool = False, include_dirs: bool = True) -> Iterator[Entry]:
+def scan(inbox: Path, recursive: bool = False, include_dirs: bool = True,
+         on_error: Callable[[Path, OSError], None] | None = None) -> Iterator[Entry]:
     """Everything in the inbox, one lstat each; hidden entries and our own folder skipped.
 
     Cheap on purpose (10,000-file inboxes): the attributes may come from a network
     client's cache, so entries are not ``fresh``; a file is called settled only on a
     ``stat_entry`` look. Sub-folders are yielded (kind "dir") unless ``include_dirs``
     is False; with ``recursive`` their visible contents are scanned either way.
-    Raises OSError if the inbox itself cannot be read (share gone).
+    Raises OSError if the inbox itself cannot be read (share gone). An entry whose
+    attributes cannot be read is given to ``on_error`` (which may raise) and skipped;
+    without ``on_error`` its error is raised.
     """
     stack = [inbox]
     while stack:
@@ -133,6 +136,11 @@ def scan(inbox: Path, recursive: bool = False, include_dirs: bool = True) -> Ite
                 try:
                     st = entry.stat(follow_symlinks=False)
                 except (FileNotFoundError, NotADirectoryError):
+                    continue
+                except OSError as exc:
+                    if on_error is None:
+                        raise
+                    on_error(Path(entry.path), exc)
                     continue
                 is_dir = S.S_ISDIR(st.st_mode)
                 if is_dir and recursive and not entry.name.startswith("."):
