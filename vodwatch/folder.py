@@ -31,6 +31,7 @@ from .pause import is_pause_file
 from .prehash import Prehasher, entry_identity
 from .settle import Settler
 from .share_faults import share_fault
+from .states import JobState
 from .titles import job_lock, known_title, read_mapping
 from .watch import Entry, EventWatcher, choose_mode, scan
 from .words import printable
@@ -301,7 +302,7 @@ class FolderWatch(ShareState):
         if title:
             self.journal.set_job(job_id, title=title)
         if failure is not None:
-            self.journal.set_job(job_id, outcome="failed",
+            self.journal.set_job(job_id, outcome=JobState.FAILED,
                                  outcome_reason=json.dumps(failure.__dict__))
         kept: list[Path] = []
         for (path, _), file_id in zip(files, file_ids, strict=True):
@@ -319,7 +320,7 @@ class FolderWatch(ShareState):
                     self.elsewhere.add(path)
                 self.journal.drop_file(file_id)
         if not kept:
-            self.journal.set_job(job_id, state="abandoned", wait_reason="claimed elsewhere")
+            self.journal.set_job(job_id, state=JobState.ABANDONED, wait_reason="claimed elsewhere")
             return None
         self.journal.set_job(job_id, state=CLAIMED)
         self.busy.update(kept)

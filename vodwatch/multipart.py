@@ -36,6 +36,7 @@ from .vod.obs import Body, ObsClient, url_expires
 if TYPE_CHECKING:
     from .upload import Progress
 
+from .states import FileState
 from .vod.obs import EXPIRY_MARGIN
 
 log = structlog.get_logger("vodwatch.upload")
@@ -133,7 +134,7 @@ class MultipartSender(PartPlanner):
                 assert part_size
                 self.journal.replace_parts(row.id, [])
                 self.journal.set_file(row.id, upload_id=upload_id, part_size=part_size,
-                                      state="uploading", upload_started_at=self.clock())
+                                      state=FileState.UPLOADING, upload_started_at=self.clock())
                 if self.on_started is not None:
                     self.on_started(row.job_id)  # the job's ticket on the share learns the ID
                 log.info("upload.multipart_started", file=row.name, parts=math.ceil(

@@ -30,6 +30,7 @@ from .journal import FileRow, JobRow
 from .names import DEFAULT_LANGUAGE_MAP, ParsedName, parse_name
 from .receipts import Delivery, DeliveryRecords, became
 from .sharepage import SharePage
+from .states import FileState
 
 log = structlog.get_logger("vodwatch.news")
 
@@ -68,12 +69,12 @@ class News:
     def finished(self, job: JobRow, files: Iterable[FileRow]) -> None:
         """A job ended: a record per delivered file; a notification per failed one."""
         for f in files:
-            if f.state == "done":
+            if f.state == FileState.DONE:
                 # Written with the others at the next refresh (a couple of seconds): a
                 # burst of deliveries rewrites the day's file once, not once per file.
                 self.records.record(self._delivery(job, f), write_now=False)
                 self.alerts.delivered(Path(f.final_path or f.name).name, job.asset_id)
-            elif f.state == "failed":
+            elif f.state == FileState.FAILED:
                 reason = json.loads(f.error or job.outcome_reason or "{}")
                 self.alerts.failed(f.name, str(reason.get("sentence", "it could not be sent")))
 

@@ -20,7 +20,7 @@ from .journal import FileRow, JobRow, Journal
 from .metrics import Metrics
 from .news import shown_name
 from .news import view as news_view
-from .states import JobState
+from .states import FileState, JobState
 from .status_collect import upload_progress
 from .upload import Progress
 
@@ -131,7 +131,7 @@ def file_state(job: JobRow, f: FileRow, progress: Progress | None, running: bool
     if f.size is None:  # not hashed yet: the size the file has now, never a false "0 bytes"
         with contextlib.suppress(OSError):
             entry["size"] = os.stat(f.inbox_path).st_size
-    to = "failed" if job.outcome == "failed" or f.error is not None else "done"
+    to = "failed" if job.outcome == JobState.FAILED or f.error is not None else "done"
     if job.state == JobState.FINISHING and (running or (job.wait_reason or "").startswith(
             ("delivered, waiting to move", FAILED_WAITING_TO_MOVE))):
         # Sent (or failed): only the move is left. Each file says where it goes: a job's
@@ -167,7 +167,7 @@ def page_view(runtime: FolderSetRuntime, journal: Journal, running: set[int]) ->
         if job.folder != runtime.folder_set.name:
             continue
         for f in journal.files(job.id):
-            if f.state in ("done", "failed"):
+            if f.state in (FileState.DONE, FileState.FAILED):
                 continue
             jobs.append(file_state(job, f, runtime.services.progress.get(f.id), job.id in running,
                                    bool(runtime.paused or runtime.held),

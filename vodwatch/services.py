@@ -25,6 +25,7 @@ from .journal import FileRow, JobRow, Journal
 from .names import Kind, ParsedName, parse_name
 from .prehash import Prehasher
 from .retry import RetryPolicy
+from .states import FileState
 from .titles import job_lock
 from .upload import (
     Progress,
@@ -115,7 +116,13 @@ def still_same(services: Services, f: FileRow) -> None:
                                   ctime_ns=snap.ctime_ns, ino=snap.ino)
 
 
+def to_send(services: Services, job_id: int) -> list[FileRow]:
+    """The job's files still to be sent: neither in the store yet nor refused."""
+    return [f for f in services.journal.files(job_id)
+            if f.state not in (FileState.UPLOADED, FileState.REFUSED)]
+
+
 def refuse(services: Services, job: JobRow, f: FileRow, failure: Failure) -> None:
     """This file fails on its own; the other files of the job carry on."""
-    services.journal.set_file(f.id, state="refused", error=json.dumps(failure.__dict__))
+    services.journal.set_file(f.id, state=FileState.REFUSED, error=json.dumps(failure.__dict__))
     log.warning("file.refused", file=f.name, asset_id=job.asset_id, reason=failure.sentence)

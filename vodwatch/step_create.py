@@ -39,8 +39,8 @@ from .finish import Failure
 from .group import ReadyFile
 from .journal import FileRow, JobRow
 from .names import Kind
-from .services import Services, cancel_upload, parsed_name, refuse
-from .states import JobState
+from .services import Services, cancel_upload, parsed_name, refuse, to_send
+from .states import FileState, JobState
 from .step_send import _ready, _urls_for
 from .titles import normal, read_mapping, write_mapping
 
@@ -69,7 +69,7 @@ def prepare_title(services: Services, job: JobRow, files: list[FileRow]) -> None
     """Read the sidecar of a new title (a bad one fails the group); refuse files that
     cannot go with this job (metadata for an existing asset, a second video for a title
     whose asset has its video)."""
-    live = [f for f in files if not f.error and f.state != "uploaded"]
+    live = [f for f in files if not f.error and f.state != FileState.UPLOADED]
     metadata = [f for f in live if f.kind == Kind.METADATA]
     if job.asset_id:  # the title became an asset earlier: this is an update of it
         for f in metadata:
@@ -101,7 +101,7 @@ def prepare_title(services: Services, job: JobRow, files: list[FileRow]) -> None
                 f"{f.name} cannot be used: {exc.key} {exc.problem}.",
                 f"{exc.fix} in {f.name}, then put it back in the inbox with the other files "
                 f"of {job.title}")) from None
-        services.journal.set_file(f.id, state="uploaded")  # read, never sent
+        services.journal.set_file(f.id, state=FileState.UPLOADED)  # read, never sent
     video = next((f for f in live if f.kind == Kind.VIDEO), None)
     if video is None:
         names = ", ".join(f.name for f in live)
@@ -212,14 +212,13 @@ def created_ids(records: Any, title: str) -> list[str]:
 def _adopt(services: Services, job: JobRow, asset_id: str) -> None:
     services.journal.set_asset(job.id, asset_id)
     write_mapping(services.claims.inbox, job.title or "", asset_id=asset_id)
-    if any(f.kind == Kind.VIDEO and f.state not in ("uploaded", "refused")
-           for f in services.journal.files(job.id)):
+    if any(f.kind == Kind.VIDEO for f in to_send(services, job.id)):
         cancel_upload(services, asset_id)
     services.journal.set_job(job.id, state=JobState.REQUESTING)
 
 
 def _send_create(services: Services, job: JobRow) -> None:
-    files = [f for f in services.journal.files(job.id) if f.state not in ("uploaded", "refused")]
+    files = to_send(services, job.id)
     ready = []
     for f in files:
         assert f.md5 is not None and f.size is not None

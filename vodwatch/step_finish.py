@@ -39,7 +39,7 @@ from .journal import FileRow, JobRow
 from .names import Kind
 from .services import Services, cancel_upload, still_same, unlock
 from .share_faults import probe_write, refusing_folder
-from .states import JobState
+from .states import FileState, JobState
 from .titles import job_lock, write_mapping
 
 log = structlog.get_logger("vodwatch.runner")
@@ -57,7 +57,7 @@ def _confirm(services: Services, job: JobRow, *, fresh: bool) -> None:
     _fence(services, job)
     if not fresh:
         for f in services.journal.files(job.id):
-            if f.state != "refused":
+            if f.state != FileState.REFUSED:
                 still_same(services, f)
         status = services.vod.asset_status(job.asset_id)
         if status not in UPLOADING:
@@ -79,16 +79,16 @@ def _confirm(services: Services, job: JobRow, *, fresh: bool) -> None:
 
 
 def _confirmed(services: Services, job: JobRow) -> None:
-    services.journal.set_job(job.id, state=JobState.FINISHING, outcome="done")
+    services.journal.set_job(job.id, state=JobState.FINISHING, outcome=JobState.DONE)
 
 
 def _finishing(services: Services, job: JobRow) -> None:
     """Move every file to done/ or failed/; the target is journaled before the move."""
     _fence(services, job)
     for f in services.journal.files(job.id):
-        if f.state in ("done", "failed"):
+        if f.state in (FileState.DONE, FileState.FAILED):
             continue  # moved before a crash or a retry
-        failed = job.outcome == "failed" or f.error is not None
+        failed = job.outcome == JobState.FAILED or f.error is not None
         directory = services.failed_dir if failed else services.done_dir
         source = Path(f.inbox_path)
         if f.final_path:
@@ -119,7 +119,7 @@ def _finishing(services: Services, job: JobRow) -> None:
             # No error file may say it failed once it is delivered: its own, and those of
             # names it had in failed/ before it was moved back by hand.
             _forget_old_failures(services, f.name)
-        services.journal.set_file(f.id, state="failed" if failed else "done")
+        services.journal.set_file(f.id, state=FileState.FAILED if failed else FileState.DONE)
         services.journal.event(services.folder, "failed" if failed else "done", job_id=job.id,
                           asset_id=job.asset_id, file=f.name,
                           detail=str(target.name) if not failed else failed_detail(json.loads(
@@ -132,7 +132,7 @@ def _finishing(services: Services, job: JobRow) -> None:
     if job.title and job.asset_id:
         write_mapping(services.claims.inbox, job.title, asset_id=job.asset_id)
     services.journal.set_job(job.id, state=JobState.FAILED
-                             if job.outcome == "failed" else JobState.DONE)
+                             if job.outcome == JobState.FAILED else JobState.DONE)
     unlock(services, job)
     if services.on_outcome is not None:
         services.on_outcome(services.journal.job(job.id),
@@ -181,7 +181,7 @@ def _ours(services: Services, job: JobRow) -> bool:
     if not services.claims.root.is_dir():
         return True
     return all(services.claims.owns(Path(f.marker)) for f in services.journal.files(job.id)
-               if f.state not in ("done", "failed"))
+               if f.state not in (FileState.DONE, FileState.FAILED))
 
 
 def _fence(services: Services, job: JobRow) -> None:
@@ -207,7 +207,7 @@ def _to_failed(services: Services, job: JobRow, failure: Failure) -> None:
         if f.upload_id:
             services.uploader.abort_multipart(f)
     reason = json.dumps(failure.__dict__)
-    services.journal.set_job(job.id, state=JobState.FINISHING, outcome="failed",
+    services.journal.set_job(job.id, state=JobState.FINISHING, outcome=JobState.FAILED,
                              outcome_reason=reason,
                         error_code=failure.code or None, error_msg=failure.remote_msg or None)
     log.warning("job.failed", job_id=job.id, asset_id=job.asset_id, reason=failure.sentence,

@@ -58,7 +58,7 @@ def _claiming(services: Services, job: JobRow) -> None:
 
 def _claimed(services: Services, job: JobRow) -> None:
     """Check each file is uploadable, hash it, and make sure the asset can take the update."""
-    if job.outcome == "failed":  # decided before the claim (e.g. still being written)
+    if job.outcome == JobState.FAILED:  # decided before the claim (e.g. still being written)
         services.journal.set_job(job.id, state=JobState.FINISHING)
         return
     files = services.journal.files(job.id)

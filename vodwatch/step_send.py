@@ -28,8 +28,16 @@ from .group import ReadyFile, pair_upload_urls, update_request
 from .journal import FileRow, JobRow
 from .names import Kind, ParsedName
 from .retry import Action, classify
-from .services import Services, asset_state_error, cancel_upload, parsed_name, refuse, still_same
-from .states import JobState
+from .services import (
+    Services,
+    asset_state_error,
+    cancel_upload,
+    parsed_name,
+    refuse,
+    still_same,
+    to_send,
+)
+from .states import FileState, JobState
 from .step_finish import _confirm
 from .upload import (
     ExpiredUrl,
@@ -42,7 +50,7 @@ log = structlog.get_logger("vodwatch.runner")
 
 def _requesting(services: Services, job: JobRow) -> None:
     """UpdateAsset may have taken effect before we lost its answer: check, then ask again."""
-    pending = [f for f in services.journal.files(job.id) if f.state not in ("uploaded", "refused")]
+    pending = to_send(services, job.id)
     if not pending:
         services.journal.set_job(job.id, state=JobState.UPLOADING)
         return
@@ -58,7 +66,7 @@ def _requesting(services: Services, job: JobRow) -> None:
 
 
 def _send_update(services: Services, job: JobRow) -> None:
-    files = [f for f in services.journal.files(job.id) if f.state not in ("uploaded", "refused")]
+    files = to_send(services, job.id)
     ready = []
     for f in files:
         assert f.md5 is not None and f.size is not None
@@ -106,7 +114,7 @@ def _uploading(services: Services, job: JobRow) -> None:
     """Send every file not yet sent; then check none changed meanwhile."""
     files = services.journal.files(job.id)
     for f in files:
-        if f.state in ("uploaded", "refused"):
+        if f.state in (FileState.UPLOADED, FileState.REFUSED):
             continue
         path = Path(f.inbox_path)
         still_same(services, f)
@@ -133,7 +141,7 @@ def _uploading(services: Services, job: JobRow) -> None:
                         assert isinstance(exc, RemoteError)
                         failure = remote_failure(job.asset_id, exc, decision.explain,
                                                  decision.advice)
-                        services.journal.set_file(f.id, state="refused",
+                        services.journal.set_file(f.id, state=FileState.REFUSED,
                                              error=json.dumps(failure.__dict__))
                         log.warning("upload.file_refused", file=f.name, error=str(exc))
                         continue
@@ -142,13 +150,13 @@ def _uploading(services: Services, job: JobRow) -> None:
                     _reauthorize(services, job, f, path, parsed, progress)
         finally:
             services.progress.pop(f.id, None)
-        services.journal.set_file(f.id, state="uploaded", bytes_sent=f.size,
+        services.journal.set_file(f.id, state=FileState.UPLOADED, bytes_sent=f.size,
                              progress_at=services.clock())
         log.info("upload.file_sent", file=f.name, asset_id=job.asset_id, bytes=f.size)
     for f in services.journal.files(job.id):
-        if f.state != "refused":
+        if f.state != FileState.REFUSED:
             still_same(services, f)
-    video_sent = any(f.kind == Kind.VIDEO and f.state != "refused" for f in files)
+    video_sent = any(f.kind == Kind.VIDEO and f.state != FileState.REFUSED for f in files)
     services.journal.set_job(job.id, state=JobState.CONFIRMING
                              if video_sent else JobState.CONFIRMED)
     if video_sent:
