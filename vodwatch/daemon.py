@@ -45,10 +45,9 @@ from .state import journal_error, state_error, under
 from .tenant import Tenant
 from .titles import job_lock
 from .upload import RateLimit
+from .wake import Hints
 
 log = structlog.get_logger("vodwatch.daemon")
-
-WAKE = Path("/")  # a hint that belongs to no inbox: it only wakes the main loop
 
 
 @dataclass
@@ -64,7 +63,7 @@ class Daemon:
     def __post_init__(self) -> None:
         self.stop = threading.Event()  # first SIGTERM: no new work
         self.reload = threading.Event()
-        self.hints: queue.Queue[Path] = queue.Queue()
+        self.hints = Hints()  # watchers put hints; signals and finished jobs poke it
         self.metrics = Metrics()
         self.journal = Journal.open(self.config.state_dir)
         self.pool = ThreadPoolExecutor(self.config.upload.workers, thread_name_prefix="job")
@@ -189,11 +188,7 @@ class Daemon:
                 wake = min(wake, max(nxt, now + 0.05))
         if self.waiting:
             wake = min(wake, max(min(self.waiting.values()), now + 0.01))
-        try:
-            path = self.hints.get(timeout=max(0.0, wake - time.monotonic()))
-        except queue.Empty:
-            return
-        self._route_hint(path)
+        self.hints.wait(wake - time.monotonic())  # the next turn takes the hints
 
     def _route_hint(self, path: Path) -> None:
         for runtime in self.sets.values():
@@ -234,7 +229,7 @@ class Daemon:
     def _submit(self, runtime: FolderSetRuntime, job_id: int) -> None:
         self.job_folder[job_id] = runtime.folder_set.name
         fut = self.pool.submit(self._run_one, runtime, job_id)
-        fut.add_done_callback(lambda _: self.hints.put(WAKE))  # reap at once
+        fut.add_done_callback(lambda _: self.hints.poke())  # reap at once
         self.running[job_id] = fut
 
     def _run_one(self, runtime: FolderSetRuntime, job_id: int) -> Outcome:
@@ -383,17 +378,19 @@ class Daemon:
         log.info("daemon.stopped")
 
     def handle_signal(self, signum: int, frame: FrameType | None) -> None:
-        """Only sets flags. First SIGTERM/SIGINT: finish in-flight work; second: leave at
-        once (exit status 0: the journal lets the next start resume)."""
+        """Only sets flags and pokes the loop awake (a pipe write: no lock is taken, see
+        wake.py). First SIGTERM/SIGINT: finish in-flight work; second: leave at once (exit
+        status 0: the journal lets the next start resume). SIGHUP: reload."""
         del frame
         if signum == signal.SIGHUP:
             self.reload.set()
+            self.hints.poke()
             return
         self._signals += 1
         if self._signals > 1:
             self.hurry.set()  # the loop leaves at once; the journal covers the rest
             self.abort.set()
         self.stop.set()
-        self.hints.put(WAKE)
+        self.hints.poke()
 
     # ---- reporting -------------------------------------------------------------------
