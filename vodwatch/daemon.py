@@ -27,9 +27,9 @@ from .bandwidth import Bandwidth
 from .config import Config, load_config
 from .daemon_report import Reporter
 from .decide import part_retry
+from .dispatch import Dispatch
 from .errors import ConfigError
-from .explain import still_writing_failure
-from .journal import FileRow, JobRow, Journal
+from .journal import Journal
 from .log import add_secret, configure_logging
 from .metrics import CountingPacer, Metrics
 from .notify import Notifier
@@ -38,12 +38,12 @@ from .pauses import Pauses
 from .prehash import Prehasher
 from .recovery import Recovery
 from .run_stats import RunStats
-from .runner import Outcome, run_job
+from .runner import Outcome
 from .runtime import FolderSetRuntime, Shared, build, needs_restart
 from .share import daemon_id
+from .share_faults import share_fault
 from .state import journal_error, state_error, under
 from .tenant import Tenant
-from .titles import job_lock
 from .upload import RateLimit
 from .wake import Hints
 
@@ -77,15 +77,17 @@ class Daemon:
         self.hurry = threading.Event()  # second signal: no grace period
         self.reporter = Reporter(self)
         self.pauses = Pauses(self)
+        self.dispatch = Dispatch(self)
         self.state_fault: str | None = None
         self.prehash = Prehasher(stop=self.abort)
         self.daemon_id = daemon_id(self.config.state_dir, self.config.claims.instance_id)
         self.recovery = Recovery(self)
         self.tenant = Tenant(self.daemon_id)  # limits shared with the tenant's daemons
         self.shared = Shared(self.journal, self.hints, self.rate, self.prehash, self.daemon_id,
-                             self.stop, self.abort, self._on_outcome, self._count_retry,
+                             self.stop, self.abort, self.dispatch.on_outcome,
+                             self.dispatch.count_retry,
                              functools.partial(part_retry, stopping=self.stop,
-                                               count=self._count_retry))
+                                               count=self.dispatch.count_retry))
         self._signals = 0
         self._ready = False
 
@@ -158,10 +160,19 @@ class Daemon:
             self._state_fault(str(journal_error(self.config.state_dir, exc)))
             return False
         except OSError as exc:
-            if not under(exc.filename, self.config.state_dir):
-                raise
-            self._state_fault(str(state_error(self.config.state_dir, exc)))
-            return False
+            if under(exc.filename, self.config.state_dir):
+                self._state_fault(str(state_error(self.config.state_dir, exc)))
+                return False
+            # Outside any folder set's turn (reporting, a waiting job): the folder set
+            # whose share it names is unavailable; the daemon itself goes on.
+            owner = next((r for r in self.sets.values() if any(
+                under(exc.filename, folder) for folder in
+                (r.folder_set.inbox, r.folder_set.done, r.folder_set.failed))), None)
+            if owner is None:
+                log.error("daemon.turn_failed", error=str(exc), errno=exc.errno)
+            else:
+                self._share_failed(owner, exc)
+            return True
         if self.state_fault is not None:
             log.warning("state.available_again", was=self.state_fault)
             self.state_fault = None
@@ -196,134 +207,52 @@ class Daemon:
                 runtime.watch.hint(path)
                 return
 
+    def _tick_set(self, runtime: FolderSetRuntime, now: float) -> None:
+        ready = runtime.watch.tick(now)
+        for path in runtime.watch.settler.writing_too_long(now):
+            self.dispatch.fail_still_writing(runtime, path)
+        if runtime.watch.available:
+            self.pauses.check_held(runtime, now)
+        if runtime.paused:
+            self.pauses.recheck(runtime, now)
+        elif ready and not self.stop.is_set() and runtime.held is None:
+            # Claim only what the workers can start now: on a shared inbox the rest
+            # stays free for the other daemons.
+            room = self.config.upload.workers - len(self.running)
+            if room > 0:
+                for job_id in runtime.watch.dispatch(ready, limit=room):
+                    self.dispatch.submit(runtime, job_id)
+
+    def _share_failed(self, runtime: FolderSetRuntime, exc: OSError) -> None:
+        """A share error (EIO, ESTALE, ENOTCONN, EACCES...) that escaped a folder set's
+        turn: that folder set is unavailable, with the cause, until its share answers."""
+        log.error("folder.turn_failed", folder=runtime.folder_set.name, error=str(exc),
+                  errno=exc.errno)
+        with contextlib.suppress(Exception):  # the journal may be what failed
+            runtime.watch.set_unavailable(
+                share_fault(exc, str(exc.filename or runtime.folder_set.inbox)))
+
     def _tick(self, now: float) -> None:
         while True:
             try:
                 self._route_hint(self.hints.get_nowait())
             except queue.Empty:
                 break
-        self._reap()
+        self.dispatch.reap()
         for runtime in self.sets.values():
-            ready = runtime.watch.tick(now)
-            for path in runtime.watch.settler.writing_too_long(now):
-                self._fail_still_writing(runtime, path)
-            if runtime.watch.available:
-                self.pauses.check_held(runtime, now)
-            if runtime.paused:
-                self.pauses.recheck(runtime, now)
-            elif ready and not self.stop.is_set() and runtime.held is None:
-                # Claim only what the workers can start now: on a shared inbox the
-                # rest stays free for the other daemons.
-                room = self.config.upload.workers - len(self.running)
-                if room > 0:
-                    for job_id in runtime.watch.dispatch(ready, limit=room):
-                        self._submit(runtime, job_id)
+            try:
+                self._tick_set(runtime, now)
+            except OSError as exc:
+                if under(exc.filename, self.config.state_dir):
+                    raise
+                self._share_failed(runtime, exc)
         for job_id, at in list(self.waiting.items()):
             owner = self.sets.get(self.job_folder.get(job_id, ""))
             if owner is not None and at <= now and not owner.paused and (
                     owner.held is None and owner.watch.available) and not self.stop.is_set():
                 del self.waiting[job_id]
-                self._submit(owner, job_id)
+                self.dispatch.submit(owner, job_id)
         self.reporter.turn(now)
-
-    def _submit(self, runtime: FolderSetRuntime, job_id: int) -> None:
-        self.job_folder[job_id] = runtime.folder_set.name
-        fut = self.pool.submit(self._run_one, runtime, job_id)
-        fut.add_done_callback(lambda _: self.hints.poke())  # reap at once
-        self.running[job_id] = fut
-
-    def _run_one(self, runtime: FolderSetRuntime, job_id: int) -> Outcome:
-        job = self.journal.job(job_id)
-        if job.retry_at is not None:
-            self.journal.set_job(job_id, retry_at=None, wait_reason=None)
-        # Every line logged for this job names its folder set and files (log.py drops
-        # what is still empty, e.g. the asset ID of a title not yet created).
-        names = [f.name for f in self.journal.files(job_id)]
-        with structlog.contextvars.bound_contextvars(
-                job_id=job_id, asset_id=job.asset_id, title=job.title,
-                folder=runtime.folder_set.name, files=names):
-            try:
-                return run_job(runtime.services, job_id)
-            except sqlite3.Error as exc:
-                # The state folder failed (full disk...): the loop says so; the job waits.
-                log.error("job.state_unavailable", job_id=job_id, error=str(exc))
-                return Outcome.WAITING
-            except Exception:
-                # A bug, not the file's fault: keep the file, back off, try again later.
-                log.exception("job.crashed", job_id=job_id)
-                attempts = self.journal.job(job_id).attempts + 1
-                self.journal.set_job(job_id, attempts=attempts, retry_at=time.time()
-                                     + runtime.services.policy.delay(attempts),
-                                     wait_reason="internal error (see the log)")
-                return Outcome.WAITING
-
-    def _reap(self) -> None:
-        for job_id, fut in list(self.running.items()):
-            if not fut.done():
-                continue
-            del self.running[job_id]
-            try:
-                self._reaped(job_id, fut.result())
-            except sqlite3.Error:
-                self.waiting[job_id] = time.monotonic() + 2.0  # not lost: tried again
-                raise
-
-    def _reaped(self, job_id: int, outcome: Outcome) -> None:
-        """Act on how a job's turn ended: wait, pause, unavailable or finished."""
-        runtime = self.sets.get(self.job_folder.get(job_id, ""))
-        job = self.journal.job(job_id)
-        if outcome is Outcome.INTERRUPTED:
-            if not self.stop.is_set() and runtime is not None:
-                self.waiting[job_id] = time.monotonic()  # held: it goes on at the resume
-            return
-        if outcome is Outcome.UNAVAILABLE:
-            self.waiting[job_id] = time.monotonic() + 2.0
-            if runtime is not None:
-                runtime.watch.set_unavailable(job.wait_reason or "the share failed")
-            return
-        if outcome in (Outcome.WAITING, Outcome.PAUSED):
-            delay = max(0.0, (job.retry_at or time.time()) - time.time())
-            self.waiting[job_id] = time.monotonic() + delay
-            if outcome is Outcome.PAUSED and runtime is not None:
-                pause = self.journal.pauses().get(runtime.folder_set.name, {})
-                self.pauses.pause(runtime, str(pause.get("reason", "credentials")),
-                            str(pause.get("detail", job.wait_reason or "")))
-            elif self.once and runtime is not None and (
-                    job.attempts >= runtime.services.policy.unreachable_after):
-                self.stats.unreachable = True
-                self.stats.detail = job.wait_reason or ""
-            return
-        if runtime is not None:
-            runtime.watch.job_ended([Path(f.inbox_path) for f in self.journal.files(job_id)],
-                               job_lock(job.asset_id, job.title))
-
-    def _count_retry(self, reason: str) -> None:
-        self.metrics.retries.labels(reason).inc()
-
-    def _on_outcome(self, job: JobRow, files: list[FileRow]) -> None:
-        owner = self.sets.get(job.folder)
-        if owner is not None:
-            owner.news.finished(job, files)
-        # Counted per file: a refused cover fails alone beside a done video.
-        self.metrics.duration.observe(max(0.0, (job.finished_at or job.updated_at)
-                                          - job.created_at))
-        for f in files:
-            state = "failed" if f.state == "failed" else "done"
-            self.metrics.files.labels(job.folder, state).inc()
-            self.metrics.bytes.labels(job.folder, state).inc(f.size or 0)
-            if state == "done":
-                self.stats.done += 1
-                self.metrics.last_success.set(time.time())
-            else:
-                self.stats.failed += 1
-
-    def _fail_still_writing(self, runtime: FolderSetRuntime, path: Path) -> None:
-        failure = still_writing_failure(path.name, self.config.max_writing_hours)
-        job_id = runtime.watch.fail_before_claim(path, failure)
-        if job_id is not None:
-            self._submit(runtime, job_id)
-
-    # ---- pauses (credentials, permissions) ---------------------------------------------
 
     # ---- start, reload, stop ---------------------------------------------------------
 
@@ -392,5 +321,3 @@ class Daemon:
             self.abort.set()
         self.stop.set()
         self.hints.poke()
-
-    # ---- reporting -------------------------------------------------------------------
