@@ -39,7 +39,7 @@ from .prehash import Prehasher
 from .recovery import Recovery
 from .run_stats import RunStats
 from .runner import Outcome
-from .runtime import FolderSetRuntime, Shared, build, needs_restart
+from .runtime import FolderSetRuntime, Shared, build, keep_running, needs_restart
 from .share import daemon_id
 from .share_faults import share_fault
 from .state import journal_error, state_error, under
@@ -115,6 +115,11 @@ class Daemon:
             previous = self.sets.get(name)
             runtime = build(config, folder_set, self.shared, pacer, previous)
             self.sets[name] = runtime
+            if previous is not None and self._ready and (
+                    previous.folder_set.watch, previous.folder_set.recursive) != (
+                    folder_set.watch, folder_set.recursive):
+                runtime.watch.stop()  # a new watcher, events or polling, for the new settings
+                runtime.watch.start()
             if previous is None and self._ready:
                 log.info("config.folder_added", folder=name)
                 if runtime.watch.open_share():
@@ -271,11 +276,12 @@ class Daemon:
             log.warning("config.reload_needs_restart", settings=restart,
                         hint="these keep their old values until vodwatch is restarted; "
                         "every other setting is in force now")
-        old_log = (self.config.log.format, self.config.log.level)
+        old, new = self.config, keep_running(self.config, new)
         self.config = new
-        if (new.log.format, new.log.level) != old_log:
+        if (new.log.format, new.log.level) != (old.log.format, old.log.level):
             secrets = [new.credentials.sk] if new.credentials else []
             configure_logging(new.log.format, new.log.level, secrets=secrets)
+        self.reporter.reload(old, new)
         self._build(new)
         for runtime in self.sets.values():
             self.pauses.unpause(runtime)  # new credentials are tried at once

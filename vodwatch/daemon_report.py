@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 
 from . import report
+from .config import Config
 from .heartbeat import Heartbeat
 from .metrics import MetricsServer
 from .runtime import FolderSetRuntime
@@ -43,10 +44,7 @@ class Reporter:
             self.heartbeat.stop()
 
     def start(self) -> None:
-        if self.host.config.metrics.heartbeat_url:  # pinged from a thread: never holds the loop
-            self.heartbeat = Heartbeat(self.host.config.metrics.heartbeat_url, self.health,
-                                       self.host.config.metrics.heartbeat_seconds)
-            self.heartbeat.start()
+        self._start_heartbeat(self.host.config)
         address = self.host.config.metrics.address
         if not address:
             return
@@ -57,6 +55,24 @@ class Reporter:
                                              WebApp(lambda: self.host.config))
         self._metrics_server.start()
         log.info("metrics.listening", address=address)
+
+    def _start_heartbeat(self, config: Config) -> None:
+        if config.metrics.heartbeat_url:  # pinged from a thread: never holds the loop
+            self.heartbeat = Heartbeat(config.metrics.heartbeat_url, self.health,
+                                       config.metrics.heartbeat_seconds)
+            self.heartbeat.start()
+
+    def reload(self, old: Config, new: Config) -> None:
+        """A reload that changes the heartbeat URL or interval: a new heartbeat."""
+        if (old.metrics.heartbeat_url, old.metrics.heartbeat_seconds) == (
+                new.metrics.heartbeat_url, new.metrics.heartbeat_seconds):
+            return
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+            self.heartbeat = None
+        self._start_heartbeat(new)
+        log.info("heartbeat.changed", pinging=self.heartbeat is not None,
+                 every_s=new.metrics.heartbeat_seconds)
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         return report.health(self.host.sets, len(self.host.running), self.host.stop.is_set(),

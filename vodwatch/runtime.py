@@ -10,6 +10,7 @@ uploads in flight carry on with the services they started with.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import queue
 import threading
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .claim import Claims
-from .config import Config, FolderSet
+from .config import RESTART_ONLY, Config, FolderSet
 from .folder import FolderWatch
 from .journal import FileRow, JobRow, Journal
 from .news import News
@@ -152,15 +153,27 @@ def _write_ticket(claims: Claims, watch: FolderWatch, job_id: int) -> None:
     claims.write_ticket(job_id, watch.ticket(job_id))
 
 
-# Settings that take effect only at a restart (everything else applies at a reload).
-_RESTART_ONLY: dict[str, Callable[[Config], object]] = {
-    "state_dir": lambda c: c.state_dir,
-    "metrics.address": lambda c: c.metrics.address,
-    "upload.workers": lambda c: c.upload.workers,
-    "claims.instance_id": lambda c: c.claims.instance_id,
-}
+def _get(config: Config, path: str) -> object:
+    value: object = config
+    for part in path.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _with(settings: Any, parts: list[str], value: object) -> Any:
+    inner = value if len(parts) == 1 else _with(getattr(settings, parts[0]), parts[1:], value)
+    return dataclasses.replace(settings, **{parts[0]: inner})
 
 
 def needs_restart(old: Config, new: Config) -> list[str]:
-    """The settings changed in ``new`` that a reload cannot apply."""
-    return [key for key, get in _RESTART_ONLY.items() if get(old) != get(new)]
+    """The settings changed in ``new`` that a reload cannot apply (schema: ``restart``)."""
+    return [path for path in RESTART_ONLY if _get(old, path) != _get(new, path)]
+
+
+def keep_running(old: Config, new: Config) -> Config:
+    """``new`` with the running values of the settings a reload cannot apply: until a
+    restart, everything (the journal, the link file, the news, the web page) goes on
+    using the same state folder, workers, instance and metrics address."""
+    for path in RESTART_ONLY:
+        new = _with(new, path.split("."), _get(old, path))
+    return new

@@ -120,3 +120,45 @@ def test_a_second_sigterm_leaves_at_once_with_status_0(setup: Setup, daemon_fact
     assert daemon.proc.wait(10) == 0
     assert time.monotonic() - started < 5
     assert (setup.inbox / f"{aid}.mp4").exists()
+
+
+def test_a_heartbeat_url_set_by_a_reload_is_pinged(setup: Setup, daemon_factory) -> None:
+    """The heartbeat starts (and later moves) at a reload, without a restart."""
+    daemon = daemon_factory()
+    wait_for(lambda: "daemon.ready" in daemon.output(), 20, what="ready")
+    with Receiver() as first, Receiver() as second:
+        _reload(daemon, setup, metrics={"heartbeat_url": f"http://127.0.0.1:{first.port}/ping",
+                                        "heartbeat_seconds": 1})
+        wait_for(lambda: first.requests, 20, what="a ping at the new URL")
+        setup.write_config(metrics={"heartbeat_url": f"http://127.0.0.1:{second.port}/other",
+                                    "heartbeat_seconds": 1})
+        daemon.signal(signal.SIGHUP)
+        wait_for(lambda: daemon.output().count("config.reloaded") >= 2, 20, what="the reload")
+        wait_for(lambda: second.requests, 20, what="a ping at the moved URL")
+        pinged = len(first.requests)
+        time.sleep(2.5)
+        assert len(first.requests) <= pinged + 1, "the old heartbeat goes on pinging"
+        assert daemon.stop() == 0
+    assert "config.reload_needs_restart" not in daemon.output()
+
+
+def test_polling_to_events_at_a_reload_sees_new_files_at_once(setup: Setup,
+                                                            daemon_factory) -> None:
+    """With a long scan interval, polling sees a new file late; after a reload to change
+    events, a file dropped in the inbox goes within seconds."""
+    aid = asset_id(905)
+    setup.emulator.seed_asset(aid, "PUBLISHED")
+    slow = {"scan_interval_seconds": 120, "rescan_seconds": 120}
+    setup.write_config(**slow, folders=[{"inbox": str(setup.inbox), "done": str(setup.done),
+                                         "failed": str(setup.failed), "watch": "polling"}])
+    daemon = daemon_factory()
+    wait_for(lambda: "daemon.ready" in daemon.output(), 20, what="ready")
+    _reload(daemon, setup, **slow, folders=[{"inbox": str(setup.inbox), "done": str(setup.done),
+                                              "failed": str(setup.failed), "watch": "events"}])
+    wait_for(lambda: '"mode": "events"' in daemon.output(), 20, what="the event watcher")
+    time.sleep(0.5)  # the reload's own scan is over: only an event can find the file now
+    started = time.monotonic()
+    write_bytes(setup.inbox / f"{aid}.cover.jpg", 500)
+    wait_for(lambda: (setup.done / f"{aid}.cover.jpg").exists(), 30, what="done")
+    assert time.monotonic() - started < 15
+    assert daemon.stop() == 0

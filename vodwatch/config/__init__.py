@@ -31,6 +31,7 @@ from .model import (
 )
 from .schema import (
     REQUIRED,
+    RESTART_ONLY,
     SCHEMA,
     ClaimSettings,
     Key,
@@ -48,6 +49,7 @@ __all__ = [
     "DEFAULT_CONFIG_PATH",
     "DEFAULT_LANGUAGE_MAP",
     "REQUIRED",
+    "RESTART_ONLY",
     "SCHEMA",
     "SK_ENV",
     "Check",

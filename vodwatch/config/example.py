@@ -61,6 +61,8 @@ def _value(value: Any) -> str:
 def _key(key: Key, indent: str, first: str) -> list[str]:
     """A key's comment and line; ``first`` starts the first comment line (a list's "- ")."""
     text = _sentence(key.doc) + (" " + key.details if key.details else "")
+    if key.restart:
+        text += " A change takes effect at a restart; a reload keeps the running value."
     lines = _comment(text, indent)
     lines[0] = first + lines[0][len(first):]
     if isinstance(key.shown, Mapping):

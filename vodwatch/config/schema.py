@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, dataclass_transform
 
-from ..config import checks
 from ..names import DEFAULT_LANGUAGE_MAP
 from ..timetable import Timetable
+from . import checks
 from .checks import Check
 from .yaml import join_path
 
@@ -44,6 +44,7 @@ class Key:
     doc: str
     details: str = ""
     example: Any = None  # shown in config.example.yaml instead of the default
+    restart: bool = False  # a change takes effect at a restart, not at a reload (SIGHUP)
 
     @property
     def container(self) -> str:
@@ -60,11 +61,13 @@ class Key:
 
 
 def key(check: Check, default: Any, doc: str, *, details: str = "", example: Any = None,
-        secret: bool = False) -> Any:
-    """Declare a key as a field of a section; ``secret`` keeps its value out of ``repr``."""
+        secret: bool = False, restart: bool = False) -> Any:
+    """Declare a key as a field of a section; ``secret`` keeps its value out of ``repr``;
+    ``restart``: a reload keeps the running value and says a restart is needed."""
     if default is REQUIRED and example is None:
         raise TypeError(f"a required key needs an example value: {doc}")
-    return field(repr=not secret, metadata={_SPEC: (check, default, doc, details, example)})
+    return field(repr=not secret,
+                 metadata={_SPEC: (check, default, doc, details, example, restart)})
 
 
 @dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(key,))
@@ -154,7 +157,8 @@ class VodSettings(Section, path="vod"):
 class GeneralSettings(Section, path=""):
     state_dir: Path = key(
         checks.path(), Path("/var/lib/vodwatch"),
-        "where the journal (an SQLite database of every job's progress) is kept")
+        "where the journal (an SQLite database of every job's progress) is kept",
+        restart=True)
     settle_seconds: float = key(
         checks.number(), 10.0,
         "a file is handled once its size and modification time have stayed unchanged "
@@ -177,7 +181,8 @@ class GeneralSettings(Section, path=""):
 
 
 class UploadSettings(Section, path="upload"):
-    workers: int = key(checks.number(whole=True, least=1), 4, "assets handled in parallel")
+    workers: int = key(checks.number(whole=True, least=1), 4, "assets handled in parallel",
+                       restart=True)
     parallel_parts: int = key(checks.number(whole=True, least=1), 4,
                               "parts of one large file sent in parallel")
     part_size_mb: int | None = key(
@@ -237,7 +242,7 @@ Several daemons may watch the same share: each file is claimed by one of them.""
     instance_id: str = key(  # None in the file: the loader gives the host name
         checks.instance_id, None,
         "this daemon's name among the daemons on a share; they must differ",
-        details="null: the host name.")
+        details="null: the host name.", restart=True)
     lease_seconds: float = key(
         _SECONDS, 120.0, "a claim not renewed for this many seconds belongs to a dead daemon "
         "and is taken over")
@@ -247,7 +252,7 @@ class MetricsSettings(Section, path="metrics"):
     address: str | None = key(
         checks.host_port, None,
         "where Prometheus metrics (/metrics) and a health check (/healthz) are served",
-        details="host:port, for example 127.0.0.1:9464. null: not served.")
+        details="host:port, for example 127.0.0.1:9464. null: not served.", restart=True)
     heartbeat_url: str | None = key(
         checks.url, None, "URL pinged every heartbeat_seconds while healthy (healthchecks.io "
         "style); <url>/fail with the reason while not",
@@ -350,3 +355,5 @@ SECTIONS: tuple[type[Section], ...] = (
     VodSettings, GeneralSettings, UploadSettings, LimitSettings, RetrySettings, ClaimSettings,
     MetricsSettings, WebSettings, LogSettings, FolderEntry)
 SCHEMA: tuple[Key, ...] = tuple(k for section in SECTIONS for k in section.keys)
+# The keys a reload cannot apply: it keeps their running values until a restart.
+RESTART_ONLY: tuple[str, ...] = tuple(k.path for k in SCHEMA if k.restart)
