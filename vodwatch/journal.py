@@ -31,7 +31,7 @@ from .journal_rows import (
     job_row,
 )
 from .journal_schema import _SCHEMA
-from .states import FINAL_STATES, JobState, check_file_move, check_job_move
+from .states import FINAL_STATES, FileState, JobState, check_file_move, check_job_move
 
 __all__ = ["ABANDONED", "CLAIMED", "CLAIMING", "CONFIRMED", "CONFIRMING", "CREATING", "DONE",
            "FAILED", "FINAL_STATES", "FINISHING", "READY", "REQUESTED", "REQUESTING",
@@ -259,9 +259,13 @@ class Journal(EventsMixin):
             if asset_id:
                 db.execute("UPDATE jobs SET asset_id = ? WHERE id = ?", (asset_id, job_id))
             for file_id, url, expires, bucket, key in urls:
+                state = db.execute("SELECT state FROM files WHERE id = ?", (file_id,)).fetchone()
+                if state is not None:
+                    check_file_move(state[0], FileState.PENDING)
                 db.execute("UPDATE files SET upload_url = ?, url_expires = ?, bucket = ?,"
-                           " object_key = ?, upload_id = NULL, bytes_sent = 0, state = 'pending'"
-                           " WHERE id = ?", (url, expires, bucket, key, file_id))
+                           " object_key = ?, upload_id = NULL, bytes_sent = 0, state = ?"
+                           " WHERE id = ?", (url, expires, bucket, key, FileState.PENDING,
+                                             file_id))
                 db.execute("DELETE FROM parts WHERE file_id = ?", (file_id,))
             row = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
             if row is not None:

@@ -56,35 +56,36 @@ WORKING_STATES = frozenset(JobState) - FINAL_STATES
 # States from which a job can give up (any working state, before its files moved).
 _ENDINGS = frozenset({JobState.FINISHING, JobState.REQUEUED, JobState.ABANDONED})
 
-_J = JobState
 JOB_MOVES: Mapping[JobState, frozenset[JobState]] = MappingProxyType({
-    _J.CLAIMING: frozenset({_J.CLAIMED}) | _ENDINGS,
-    _J.CLAIMED: frozenset({_J.READY}) | _ENDINGS,
-    _J.READY: frozenset({_J.REQUESTING, _J.CREATING}) | _ENDINGS,
+    JobState.CLAIMING: frozenset({JobState.CLAIMED}) | _ENDINGS,
+    JobState.CLAIMED: frozenset({JobState.READY}) | _ENDINGS,
+    JobState.READY: frozenset({JobState.REQUESTING, JobState.CREATING}) | _ENDINGS,
     # Created (answer journaled), or an asset found by its token adopted (asked again).
-    _J.CREATING: frozenset({_J.REQUESTED, _J.REQUESTING}) | _ENDINGS,
+    JobState.CREATING: frozenset({JobState.REQUESTED, JobState.REQUESTING}) | _ENDINGS,
     # The answer may be journaled (requested), or nothing is left to send (uploading).
-    _J.REQUESTING: frozenset({_J.REQUESTED, _J.UPLOADING}) | _ENDINGS,
+    JobState.REQUESTING: frozenset({JobState.REQUESTED, JobState.UPLOADING}) | _ENDINGS,
     # An expired URL or an upload closed under us asks VOD again.
-    _J.REQUESTED: frozenset({_J.UPLOADING, _J.REQUESTING}) | _ENDINGS,
-    _J.UPLOADING: frozenset({_J.CONFIRMING, _J.CONFIRMED, _J.REQUESTING}) | _ENDINGS,
-    _J.CONFIRMING: frozenset({_J.CONFIRMED}) | _ENDINGS,
-    _J.CONFIRMED: frozenset({_J.FINISHING, _J.ABANDONED}),
-    _J.FINISHING: frozenset({_J.DONE, _J.FAILED, _J.ABANDONED}),
-    _J.DONE: frozenset(),
-    _J.FAILED: frozenset(),
-    _J.REQUEUED: frozenset(),
-    _J.ABANDONED: frozenset(),
+    JobState.REQUESTED: frozenset({JobState.UPLOADING, JobState.REQUESTING}) | _ENDINGS,
+    JobState.UPLOADING: frozenset({JobState.CONFIRMING, JobState.CONFIRMED,
+                                   JobState.REQUESTING}) | _ENDINGS,
+    JobState.CONFIRMING: frozenset({JobState.CONFIRMED}) | _ENDINGS,
+    JobState.CONFIRMED: frozenset({JobState.FINISHING, JobState.ABANDONED}),
+    JobState.FINISHING: frozenset({JobState.DONE, JobState.FAILED, JobState.ABANDONED}),
+    JobState.DONE: frozenset(),
+    JobState.FAILED: frozenset(),
+    JobState.REQUEUED: frozenset(),
+    JobState.ABANDONED: frozenset(),
 })
 
-_F = FileState
 FILE_MOVES: Mapping[FileState, frozenset[FileState]] = MappingProxyType({
-    _F.PENDING: frozenset({_F.UPLOADING, _F.UPLOADED, _F.REFUSED, _F.DONE, _F.FAILED}),
-    _F.UPLOADING: frozenset({_F.PENDING, _F.UPLOADED, _F.REFUSED, _F.DONE, _F.FAILED}),
-    _F.UPLOADED: frozenset({_F.PENDING, _F.DONE, _F.FAILED}),
-    _F.REFUSED: frozenset({_F.FAILED}),
-    _F.DONE: frozenset(),
-    _F.FAILED: frozenset(),
+    FileState.PENDING: frozenset({FileState.UPLOADING, FileState.UPLOADED, FileState.REFUSED,
+                                  FileState.DONE, FileState.FAILED}),
+    FileState.UPLOADING: frozenset({FileState.PENDING, FileState.UPLOADED, FileState.REFUSED,
+                                    FileState.DONE, FileState.FAILED}),
+    FileState.UPLOADED: frozenset({FileState.PENDING, FileState.DONE, FileState.FAILED}),
+    FileState.REFUSED: frozenset({FileState.FAILED}),
+    FileState.DONE: frozenset(),
+    FileState.FAILED: frozenset(),
 })
 
 

@@ -13,9 +13,16 @@ import pytest
 
 from tests.clock import FakeClock
 from tests.walk import walk
-from vodwatch import journal as J
 from vodwatch.claim import marker_name
-from vodwatch.journal import FileRow, Journal, NewFile, PartRow
+from vodwatch.journal import SCHEMA_VERSION, FileRow, Journal, NewFile, PartRow
+from vodwatch.states import (
+    FILE_MOVES,
+    FINAL_STATES,
+    JOB_MOVES,
+    FileState,
+    IllegalMove,
+    JobState,
+)
 
 A1 = "a1" * 16
 A2 = "b2" * 16
@@ -166,7 +173,7 @@ def test_new_journal_is_created_in_wal_mode_with_its_schema(tmp_path: Path) -> N
         tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert {"meta", "jobs", "files", "parts", "events", "pauses", "daemon"} <= tables
         version = raw.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        assert version == (str(J.SCHEMA_VERSION),)
+        assert version == (str(SCHEMA_VERSION),)
     finally:
         raw.close()
 
@@ -190,7 +197,7 @@ def test_create_job_records_the_job_claiming_with_its_files(journal: Journal,
     job_id, ids = journal.create_job(
         "/inbox", A1, True, [_new(f"{A1}.mp4"), _new(f"{A1}.cover.jpg", "cover")])
     job = journal.job(job_id)
-    assert (job.folder, job.asset_id, job.state, job.has_video) == ("/inbox", A1, J.CLAIMING,
+    assert (job.folder, job.asset_id, job.state, job.has_video) == ("/inbox", A1, JobState.CLAIMING,
                                                                     True)
     assert job.created_at == job.updated_at == clock.now and job.finished_at is None
     files = journal.files(job_id)
@@ -224,21 +231,21 @@ def test_set_job_and_set_file_round_trip(journal: Journal, clock: FakeClock) -> 
     """Columns written with set_job and set_file are read back unchanged, updated_at moves."""
     job_id, file_id = _job_with_file(journal)
     clock.now += 5
-    walk(journal, job_id, J.CLAIMED)
+    walk(journal, job_id, JobState.CLAIMED)
     journal.set_job(job_id, attempts=3, retry_at=123.5, wait_reason="network",
                     error_code="VOD.10051", error_msg="busy")
     journal.set_file(file_id, size=10, mtime_ns=11, ctime_ns=12, ino=13, md5="bWQ1",
                      state="uploading", bytes_sent=7, error="nope")
     job = journal.job(job_id)
     assert (job.state, job.attempts, job.retry_at, job.wait_reason, job.error_code,
-            job.error_msg) == (J.CLAIMED, 3, 123.5, "network", "VOD.10051", "busy")
+            job.error_msg) == (JobState.CLAIMED, 3, 123.5, "network", "VOD.10051", "busy")
     assert job.updated_at == clock.now and job.finished_at is None
     f = journal.file(file_id)
     assert (f.size, f.mtime_ns, f.ctime_ns, f.ino, f.md5, f.state, f.bytes_sent, f.error) == (
         10, 11, 12, 13, "bWQ1", "uploading", 7, "nope")
 
 
-@pytest.mark.parametrize("state", sorted(J.FINAL_STATES))
+@pytest.mark.parametrize("state", sorted(FINAL_STATES))
 def test_a_final_state_sets_finished_at_and_leaves_unfinished_jobs(
         journal: Journal, clock: FakeClock, state: str) -> None:
     """Moving a job to any final state stamps finished_at and drops it from unfinished_jobs."""
@@ -252,23 +259,24 @@ def test_a_final_state_sets_finished_at_and_leaves_unfinished_jobs(
 
 def test_final_states_are_exactly_the_four_end_words() -> None:
     """Done, failed, requeued and abandoned are final; every working state is not."""
-    assert {"done", "failed", "requeued", "abandoned"} == J.FINAL_STATES
-    working = [J.CLAIMING, J.CLAIMED, J.READY, J.REQUESTING, J.REQUESTED, J.UPLOADING,
-               J.CONFIRMING, J.CONFIRMED, J.FINISHING]
-    assert not set(working) & J.FINAL_STATES
+    assert {"done", "failed", "requeued", "abandoned"} == FINAL_STATES
+    working = [JobState.CLAIMING, JobState.CLAIMED, JobState.READY, JobState.REQUESTING,
+               JobState.REQUESTED, JobState.UPLOADING, JobState.CONFIRMING, JobState.CONFIRMED,
+               JobState.FINISHING]
+    assert not set(working) & FINAL_STATES
 
 
 def test_unfinished_jobs_come_oldest_first_in_every_working_state(journal: Journal) -> None:
     """unfinished_jobs lists every job not in a final state, in creation order."""
     ids = []
-    for state in (J.CONFIRMING, J.CLAIMED, J.UPLOADING, J.FINISHING):
+    for state in (JobState.CONFIRMING, JobState.CLAIMED, JobState.UPLOADING, JobState.FINISHING):
         job_id, _ = _job_with_file(journal)
         walk(journal, job_id, state)
         ids.append(job_id)
     done_id, _ = _job_with_file(journal)
-    walk(journal, done_id, J.DONE)
+    walk(journal, done_id, JobState.DONE)
     assert [j.id for j in journal.unfinished_jobs()] == ids
-    assert [j.id for j in journal.jobs_in([J.DONE, J.CLAIMED])] == [ids[1], done_id]
+    assert [j.id for j in journal.jobs_in([JobState.DONE, JobState.CLAIMED])] == [ids[1], done_id]
 
 
 def test_only_updatable_columns_can_be_set(journal: Journal) -> None:
@@ -294,7 +302,48 @@ def test_store_urls_resets_upload_progress_and_parts(journal: Journal) -> None:
         "https://new?Expires=9", 9.0, "bkt", "p/a/k.mp4")
     assert (f.upload_id, f.bytes_sent, f.state) == (None, 0, "pending")
     assert journal.parts(file_id) == []
-    assert journal.job(job_id).state == J.REQUESTED
+    assert journal.job(job_id).state == JobState.REQUESTED
+
+
+def test_a_done_job_cannot_go_back_to_uploading(journal: Journal) -> None:
+    job_id, _ = _job_with_file(journal)
+    walk(journal, job_id, JobState.DONE)
+    with pytest.raises(IllegalMove, match="from done to uploading"):
+        journal.set_job(job_id, state=JobState.UPLOADING)
+    assert journal.job(job_id).state == JobState.DONE
+
+
+def test_a_failed_file_cannot_go_back_to_pending(journal: Journal) -> None:
+    _, file_id = _job_with_file(journal)
+    journal.set_file(file_id, state=FileState.FAILED)
+    with pytest.raises(IllegalMove, match="from failed to pending"):
+        journal.set_file(file_id, state=FileState.PENDING)
+    assert journal.file(file_id).state == FileState.FAILED
+
+
+@pytest.mark.parametrize("state", [FileState.DONE, FileState.FAILED, FileState.REFUSED])
+def test_store_urls_refuses_a_file_that_cannot_be_sent_again(journal: Journal,
+                                                             state: FileState) -> None:
+    """New URLs put a file back to pending: not a file already done, failed or refused;
+    nothing of the answer is kept then (one transaction)."""
+    job_id, file_id = _job_with_file(journal)
+    if state is FileState.FAILED:
+        journal.set_file(file_id, state=FileState.REFUSED)
+    journal.set_file(file_id, state=state, upload_url="https://old")
+    walk(journal, job_id, JobState.REQUESTING)
+    with pytest.raises(IllegalMove, match=f"from {state} to pending"):
+        journal.store_urls(job_id, [(file_id, "https://new", 9.0, "bkt", "k.mp4")])
+    f = journal.file(file_id)
+    assert (f.state, f.upload_url) == (state, "https://old")
+    assert journal.job(job_id).state == JobState.REQUESTING
+
+
+def test_every_state_has_a_row_in_the_moves_table() -> None:
+    assert set(JOB_MOVES) == set(JobState)
+    assert set(FILE_MOVES) == set(FileState)
+    assert all(moves <= set(JobState) for moves in JOB_MOVES.values())
+    assert all(moves <= set(FileState) for moves in FILE_MOVES.values())
+    assert {state for state, moves in JOB_MOVES.items() if not moves} == FINAL_STATES
 
 
 def test_parts_are_added_replaced_and_listed_by_number(journal: Journal) -> None:
@@ -384,7 +433,7 @@ def test_a_ticket_moves_a_job_to_another_journal_rebased_on_our_inbox(
     job_id, (file_id,) = journal.create_job(
         PEER_INBOX, A1, True,
         [NewFile(name, "video", f"{PEER_INBOX}/sub/{name}", _marker(f"sub/{name}", PEER_INBOX))])
-    walk(journal, job_id, J.UPLOADING)
+    walk(journal, job_id, JobState.UPLOADING)
     journal.set_job(job_id, attempts=4, outcome="failed",
                     outcome_reason="{}")
     journal.set_file(file_id, size=2048, md5="bWQ1", upload_id="UP1", bucket="bkt",
@@ -402,7 +451,7 @@ def test_a_ticket_moves_a_job_to_another_journal_rebased_on_our_inbox(
         assert files == other.files(new_id)
         job = other.job(new_id)
         assert (job.folder, job.asset_id, job.state, job.has_video, job.attempts,
-                job.outcome) == (str(OUR_INBOX), A1, J.UPLOADING, True, 0, "failed")
+                job.outcome) == (str(OUR_INBOX), A1, JobState.UPLOADING, True, 0, "failed")
         (f,) = files
         assert f.inbox_path == str(OUR_INBOX / "sub" / name)
         assert f.marker == _marker(f"sub/{name}", str(OUR_INBOX))
@@ -448,9 +497,9 @@ def test_a_0_1_journal_is_migrated_on_open(tmp_path: Path) -> None:
             2048, "bWQ1", "UP1", 1024, 1024, "uploading")
         assert journal.parts(1) == [PartRow(1, 1024, "m1", '"e1"')]
         assert [j.id for j in journal.unfinished_jobs()] == [1]
-        assert journal.job(1).state == J.UPLOADING
+        assert journal.job(1).state == JobState.UPLOADING
         assert journal.get_meta("legacy_claims")
-        assert journal.get_meta("schema_version") == J.SCHEMA_VERSION == 2
+        assert journal.get_meta("schema_version") == SCHEMA_VERSION == 2
         new_id, _ = journal.create_job("/in", A2, False, [_new(f"{A2}.cover.jpg", "cover")])
         assert new_id == 2
     finally:
@@ -473,7 +522,7 @@ def test_a_0_1_journal_is_migrated_on_open(tmp_path: Path) -> None:
 def test_a_new_journal_has_no_legacy_claims(journal: Journal) -> None:
     """A journal created by this version never asks for the 0.1 upgrade step."""
     assert journal.get_meta("legacy_claims") is None
-    assert journal.get_meta("schema_version") == J.SCHEMA_VERSION
+    assert journal.get_meta("schema_version") == SCHEMA_VERSION
 
 
 def test_a_0_1_journal_opened_read_only_still_lists_a_jobs_files(tmp_path: Path) -> None:
@@ -525,14 +574,14 @@ def test_prune_forgets_old_finished_jobs_and_old_events_only(journal: Journal,
     """prune deletes finished jobs (files, parts) and events older than the cut-off."""
     old_done, old_file = _job_with_file(journal)
     journal.add_part(old_file, PartRow(1, 1, "m", '"e"'))
-    walk(journal, old_done, J.DONE)
+    walk(journal, old_done, JobState.DONE)
     old_open, _ = _job_with_file(journal)
-    walk(journal, old_open, J.UPLOADING)
+    walk(journal, old_open, JobState.UPLOADING)
     journal.event("/in", "done", job_id=old_done)
     clock.now += 1000
     cut = clock.now - 1
     new_done, _ = _job_with_file(journal)
-    walk(journal, new_done, J.FAILED)
+    walk(journal, new_done, JobState.FAILED)
     journal.event("/in", "failed", job_id=new_done)
     journal.prune(cut)
     with pytest.raises(KeyError):
@@ -540,8 +589,8 @@ def test_prune_forgets_old_finished_jobs_and_old_events_only(journal: Journal,
     with pytest.raises(KeyError):
         journal.file(old_file)
     assert journal.parts(old_file) == []
-    assert journal.job(old_open).state == J.UPLOADING
-    assert journal.job(new_done).state == J.FAILED
+    assert journal.job(old_open).state == JobState.UPLOADING
+    assert journal.job(new_done).state == JobState.FAILED
     assert [e["job_id"] for e in journal.recent_events(["done", "failed"])] == [new_done]
 
 
@@ -559,8 +608,8 @@ def test_read_only_journal_reads_while_a_writer_holds_a_transaction(tmp_path: Pa
         assert reader.recent_events(["uncommitted"]) == []
         assert time.monotonic() - started < 1.0
         raw.execute("COMMIT")
-        walk(writer, job_id, J.DONE)
-        assert reader.job(job_id).state == J.DONE
+        walk(writer, job_id, JobState.DONE)
+        assert reader.job(job_id).state == JobState.DONE
         assert len(reader.recent_events(["uncommitted"])) == 1
     finally:
         raw.close()
