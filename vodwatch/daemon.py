@@ -37,6 +37,7 @@ from .pacing import Pacer
 from .pauses import Pauses
 from .prehash import Prehasher
 from .recovery import Recovery
+from .retry import LOOK_AGAIN_SECONDS
 from .run_stats import RunStats
 from .runner import Outcome
 from .runtime import FolderSetRuntime, Shared, build, keep_running, needs_restart
@@ -147,7 +148,7 @@ class Daemon:
                     self._reload()
                 now = time.monotonic()
                 if not self._tick_guarded(now):
-                    self.stop.wait(2.0)  # the state folder failed: look again soon
+                    self.stop.wait(LOOK_AGAIN_SECONDS)  # the state folder failed
                     continue
                 if self.once and self.stats.once_finished(self.sets, self.running, self.waiting,
                                                                 self.job_folder):

@@ -21,6 +21,7 @@ from .explain import still_writing_failure
 from .journal import FileRow, JobRow, Journal
 from .metrics import Metrics
 from .pauses import Pauses
+from .retry import LOOK_AGAIN_SECONDS
 from .run_stats import RunStats
 from .runner import Outcome, run_job
 from .runtime import FolderSetRuntime
@@ -97,7 +98,7 @@ class Dispatch:
             try:
                 self._reaped(job_id, fut.result())
             except sqlite3.Error:
-                host.waiting[job_id] = time.monotonic() + 2.0  # not lost: tried again
+                host.waiting[job_id] = time.monotonic() + LOOK_AGAIN_SECONDS  # tried again
                 raise
 
     def _reaped(self, job_id: int, outcome: Outcome) -> None:
@@ -110,7 +111,8 @@ class Dispatch:
                 host.waiting[job_id] = time.monotonic()  # held: it goes on at the resume
             return
         if outcome is Outcome.UNAVAILABLE:
-            host.waiting[job_id] = time.monotonic() + 2.0
+            host.waiting[job_id] = time.monotonic() + (
+                runtime.services.policy.look_again if runtime is not None else LOOK_AGAIN_SECONDS)
             if runtime is not None:
                 runtime.watch.set_unavailable(job.wait_reason or "the share failed")
             return

@@ -27,8 +27,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from .retry import RETRY_AFTER_CAP
+
 GROUPS = ("update_asset", "upload", "query")
-MAX_PAUSE_SECONDS = 3600.0  # a Retry-After beyond an hour is not believed
 _MIN_WAIT = 1e-6  # rounding must never make a waiter spin without time passing
 
 
@@ -177,7 +178,7 @@ class TokenBucket:
         with self._lock:
             now = self._clock()
             self._refill(now)
-            asked = min(max(retry_after or 0.0, 0.0), MAX_PAUSE_SECONDS)
+            asked = min(max(retry_after or 0.0, 0.0), RETRY_AFTER_CAP)
             if now < self._paused_until:
                 self._paused_until = max(self._paused_until, now + asked)
                 return

@@ -34,6 +34,9 @@ from .errors import (
 )
 
 RETRY_AFTER_CAP = 3600.0  # a Retry-After beyond an hour is not believed
+# A share or state folder that failed, or a job's turn that could not be journaled, is
+# looked at again after this many seconds (no backoff: it is cheap to look).
+LOOK_AGAIN_SECONDS = 2.0
 
 
 class Action(StrEnum):
@@ -292,6 +295,7 @@ class RetryPolicy:
     reauthorize_attempts: int = 5  # a fresh signed URL for the same call
     rerequests: int = 5  # UpdateAsset asked again for one job (an upload closed under us)
     unreachable_after: int = 5  # `once` gives up on VOD after this many waits of a job
+    look_again: float = LOOK_AGAIN_SECONDS  # an unavailable share is looked at again
 
     def __post_init__(self) -> None:
         if self.base <= 0 or self.cap < self.base:

@@ -118,7 +118,7 @@ def _after(services: Services, job: JobRow, exc: BaseException, bound: Any) -> O
                                 wait_reason=f"paused: {verdict.reason}")
             return Outcome.PAUSED
         case Next.UNAVAILABLE:
-            services.journal.set_job(job.id, retry_at=services.clock() + 2.0,
+            services.journal.set_job(job.id, retry_at=services.clock() + services.policy.look_again,
                                      wait_reason=verdict.why)
             return Outcome.UNAVAILABLE
         case _:

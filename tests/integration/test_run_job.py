@@ -108,6 +108,23 @@ def test_a_server_error_makes_the_job_wait_by_the_policys_delay(services: Servic
     assert run_job(services, job_id) is Outcome.DONE
 
 
+def test_a_share_gone_mid_job_waits_the_policys_look_again_time(services: Services,
+                                                                 emulator: Emulator) -> None:
+    """The inbox vanishes under a job (the share went away): the job is unavailable and
+    looked at again after the retry policy's ``look_again``, not a backoff."""
+    aid = asset_id(952)
+    emulator.seed_asset(aid, "PUBLISHED")
+    inbox = Path(services.folder)
+    write_bytes(inbox / f"{aid}.cover.jpg", 4000)
+    job_id = job_for(services, f"{aid}.cover.jpg")
+    services.policy = replace(services.policy, look_again=7.0)
+    inbox.rename(inbox.with_name("inbox-away"))
+    assert run_job(services, job_id) is Outcome.UNAVAILABLE
+    job = services.journal.job(job_id)
+    assert job.retry_at == services.clock() + 7.0 and job.attempts == 0
+    assert job.wait_reason
+
+
 def test_an_asset_in_the_wrong_state_fails_the_video_with_an_error_file(
         services: Services, emulator: Emulator) -> None:
     """A published asset refuses a video: failed/ with an error file naming the state."""

@@ -10,7 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vodwatch import pacing
 from vodwatch.pacing import GROUPS, Pacer, TokenBucket, default_burst
+from vodwatch.retry import RETRY_AFTER_CAP
 
 
 class FakeClock:
@@ -117,6 +119,15 @@ def test_throttle_pauses_the_group_for_retry_after() -> None:
     assert bucket.state().paused_for == pytest.approx(5.0)
     assert bucket.acquire()
     assert clock() >= 1005.0
+
+
+def test_a_retry_after_beyond_the_retry_policys_cap_is_not_believed() -> None:
+    """Pacing believes a Retry-After as far as the retry policy does, and no further."""
+    clock = FakeClock()
+    bucket = TokenBucket(1400, clock=clock, sleep=clock.sleep)
+    bucket.throttled(86_400.0)
+    assert bucket.state().paused_for == pytest.approx(RETRY_AFTER_CAP)
+    assert pacing.RETRY_AFTER_CAP is RETRY_AFTER_CAP, "one cap, in the retry policy"
 
 
 def test_repeated_throttling_backs_off_exponentially() -> None:

@@ -164,8 +164,9 @@ class VodClient:
             data.setdefault("request_id", resp.headers.get("X-Request-Id", ""))
             return data
         error = RemoteError(_fault(operation, resp))
-        if self._pacer is not None and classify(error).throttled:
-            self._pacer.throttled(group, error.fault.retry_after)
+        decision = classify(error)
+        if self._pacer is not None and decision.throttled:
+            self._pacer.throttled(group, decision.retry_after)
         raise error
 
 
