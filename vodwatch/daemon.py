@@ -1,9 +1,9 @@
 """The main loop: recover → watch → settle → group → dispatch, until told to stop.
 
-Signal handlers only set flags. The loop drains change events, rescans on a
-timer, starts jobs on a small worker pool, re-runs waiting jobs when their time
-comes, re-checks paused folder sets, and reports (journal heartbeat for
-``status``, sd_notify, progress logs, metrics).
+Signal handlers only set flags and poke the loop awake (``wake.py``). The loop drains
+change events, rescans on a timer, hands ready jobs to ``dispatch.py`` (the worker pool),
+re-runs waiting jobs when their time comes, re-checks paused folder sets, and reports
+(``daemon_report.py``). A reload (SIGHUP) rebuilds every folder set with ``runtime.build``.
 """
 
 from __future__ import annotations
