@@ -212,7 +212,7 @@ def status_file(value: Any, base: Path) -> Path | str:
 
 def asset_defaults(value: Any, base: Path) -> tuple[tuple[str, Any], ...]:
     """A new asset's metadata defaults (vodwatch.asset_meta), as sorted pairs."""
-    from vodwatch.asset_meta import DEFAULT_KEYS, MetaProblem, check_meta
+    from ..asset_meta import DEFAULT_KEYS, MetaProblem, check_meta
     if value is None:
         return ()
     if not isinstance(value, dict):
@@ -226,7 +226,7 @@ def asset_defaults(value: Any, base: Path) -> tuple[tuple[str, Any], ...]:
 
 
 def notify(value: Any, base: Path) -> tuple[str, ...]:
-    from vodwatch.alerts import target_problem  # only configs with targets pay for requests
+    from ..alerts import target_problem  # only configs with targets pay for requests
 
     if isinstance(value, str):
         raise Bad(f"must be a list of URLs, got {show(_shown_url(value))}",
@@ -250,7 +250,7 @@ def notify(value: Any, base: Path) -> tuple[str, ...]:
 
 
 def _shown_url(text: str) -> str:
-    from vodwatch.alerts import redact_url as redact
+    from ..alerts import redact_url as redact
 
     return redact(text)
 

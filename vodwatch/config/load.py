@@ -94,7 +94,7 @@ def load_config(path: Path, env: Mapping[str, str] | None = None, *,
     vod_settings = _section(VodSettings, vod)
     folder_sets = tuple(_folder_set(_section(FolderEntry, f), vod_settings) for f in folders)
     if any(folder_set.notify for folder_set in folder_sets):
-        from vodwatch.alerts import register_secrets
+        from ..alerts import register_secrets
 
         for folder_set in folder_sets:
             for url in folder_set.notify:
