@@ -159,30 +159,37 @@ class Daemon:
         return self.stats.exit_code(self.once)
 
     def _tick_guarded(self, now: float) -> bool:
-        """One turn of the loop; a fault of the state folder is a state, not a crash."""
+        """One turn of the loop; a fault of the state folder is a state, not a crash, and
+        so is a share's (that folder set is unavailable)."""
         try:
-            self._tick(now)
+            try:
+                self._tick(now)
+            except OSError as exc:
+                if under(exc.filename, self.config.state_dir):
+                    raise
+                self._outside_a_turn(exc)
+                return True
         except sqlite3.Error as exc:
             self._state_fault(str(journal_error(self.config.state_dir, exc)))
             return False
         except OSError as exc:
-            if under(exc.filename, self.config.state_dir):
-                self._state_fault(str(state_error(self.config.state_dir, exc)))
-                return False
-            # Outside any folder set's turn (reporting, a waiting job): the folder set
-            # whose share it names is unavailable; the daemon itself goes on.
-            owner = next((r for r in self.sets.values() if any(
-                under(exc.filename, folder) for folder in
-                (r.folder_set.inbox, r.folder_set.done, r.folder_set.failed))), None)
-            if owner is None:
-                log.error("daemon.turn_failed", error=str(exc), errno=exc.errno)
-            else:
-                self._share_failed(owner, exc)
-            return True
+            self._state_fault(str(state_error(self.config.state_dir, exc)))
+            return False
         if self.state_fault is not None:
             log.warning("state.available_again", was=self.state_fault)
             self.state_fault = None
         return True
+
+    def _outside_a_turn(self, exc: OSError) -> None:
+        """A share error outside any folder set's turn (reporting, a waiting job): the
+        folder set whose folders it names is unavailable; the daemon itself goes on."""
+        owner = next((r for r in self.sets.values() if any(
+            under(exc.filename, folder) for folder in
+            (r.folder_set.inbox, r.folder_set.done, r.folder_set.failed))), None)
+        if owner is None:
+            log.error("daemon.turn_failed", error=str(exc), errno=exc.errno)
+        else:
+            self._share_failed(owner, exc)
 
     def _state_fault(self, why: str) -> None:
         if self.state_fault != why:
@@ -234,9 +241,9 @@ class Daemon:
         turn: that folder set is unavailable, with the cause, until its share answers."""
         log.error("folder.turn_failed", folder=runtime.folder_set.name, error=str(exc),
                   errno=exc.errno)
-        with contextlib.suppress(Exception):  # the journal may be what failed
-            runtime.watch.set_unavailable(
-                share_fault(exc, str(exc.filename or runtime.folder_set.inbox)))
+        # A journal error here is the state folder's fault: the loop says so (state_fault).
+        runtime.watch.set_unavailable(
+            share_fault(exc, str(exc.filename or runtime.folder_set.inbox)))
 
     def _tick(self, now: float) -> None:
         while True:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -66,11 +67,11 @@ class Failing:
         self.healed = threading.Event()
         self.calls = 0
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         self.calls += 1
         if not self.healed.is_set():
             raise self.exc
-        return self.real(*args)
+        return self.real(*args, **kwargs)
 
 
 @pytest.mark.parametrize("code", [errno.EIO, errno.ESTALE, errno.ENOTCONN, errno.EHOSTDOWN,
@@ -125,3 +126,24 @@ def test_an_unexpected_error_that_is_not_an_oserror_ends_the_daemon(
     running.thread.join(30)
     assert not running.thread.is_alive()
     assert isinstance(running.outcome[0], KeyError)
+
+
+def test_a_share_error_while_the_journal_fails_is_a_state_fault(running: Running,
+                                                                setup: Setup) -> None:
+    """Saying the share failed needs the journal: when that fails too, the daemon reports
+    the state folder unavailable and goes on; both heal by themselves."""
+    daemon = running.daemon
+    runtime = next(iter(daemon.sets.values()))
+    event = Failing(sqlite3.OperationalError("disk I/O error"), daemon.journal.event)
+    daemon.journal.event = event  # type: ignore[method-assign]
+    error = OSError(errno.EIO, os.strerror(errno.EIO), str(setup.inbox))
+    runtime.watch.tick = tick = Failing(error, runtime.watch.tick)  # type: ignore[method-assign]
+    wait_for(lambda: daemon.state_fault is not None, 20, what="the state fault")
+    assert "I/O error" in str(daemon.state_fault)
+    assert running.thread.is_alive()
+    event.healed.set()
+    wait_for(lambda: runtime.watch.unavailable is not None, 20, what="unavailable")
+    tick.healed.set()
+    wait_for(lambda: runtime.watch.available and daemon.state_fault is None, 20,
+             what="all well again")
+    assert running.stop() == 0
