@@ -162,3 +162,21 @@ def test_polling_to_events_at_a_reload_sees_new_files_at_once(setup: Setup,
     wait_for(lambda: (setup.done / f"{aid}.cover.jpg").exists(), 30, what="done")
     assert time.monotonic() - started < 15
     assert daemon.stop() == 0
+
+
+def test_a_storm_of_signals_neither_hangs_nor_loses_work(setup: Setup, daemon_factory) -> None:
+    """Twenty SIGHUPs while files arrive: the loop keeps turning, the file goes, and one
+    SIGTERM still stops the daemon cleanly."""
+    aid = asset_id(906)
+    setup.emulator.seed_asset(aid, "PUBLISHED")
+    daemon = daemon_factory()
+    wait_for(lambda: "daemon.ready" in daemon.output(), 20, what="ready")
+    for n in range(20):
+        write_bytes(setup.inbox / f".{n}.tmp", 10)  # change events while the signals land
+        daemon.signal(signal.SIGHUP)
+    write_bytes(setup.inbox / f"{aid}.cover.jpg", 500)
+    wait_for(lambda: (setup.done / f"{aid}.cover.jpg").exists(), 30, what="done")
+    started = time.monotonic()
+    assert daemon.stop() == 0
+    assert time.monotonic() - started < 15
+    assert "config.reloaded" in daemon.output()
