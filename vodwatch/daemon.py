@@ -1,6 +1,6 @@
 """The main loop: recover → watch → settle → group → dispatch, until told to stop.
 
-Signal handlers only set flags and poke the loop awake (``wake.py``). The loop drains
+The signal handler takes no lock: a thread sets the flags (``wake.py``). The loop drains
 change events, rescans on a timer, hands ready jobs to ``dispatch.py`` (the worker pool),
 re-runs waiting jobs when their time comes, re-checks paused folder sets, and reports
 (``daemon_report.py``). A reload (SIGHUP) rebuilds every folder set with ``runtime.build``.
@@ -46,7 +46,7 @@ from .share_faults import share_fault
 from .state import journal_error, state_error, under
 from .tenant import Tenant
 from .upload import RateLimit
-from .wake import Hints
+from .wake import Hints, SignalPipe
 
 log = structlog.get_logger("vodwatch.daemon")
 
@@ -91,6 +91,7 @@ class Daemon:
                                                count=self.dispatch.count_retry))
         self._signals = 0
         self._ready = False
+        self.signals = SignalPipe(self._on_signal)
 
     # ---- building --------------------------------------------------------------------
 
@@ -321,17 +322,21 @@ class Daemon:
         log.info("daemon.stopped")
 
     def handle_signal(self, signum: int, frame: FrameType | None) -> None:
-        """Only sets flags and pokes the loop awake (a pipe write: no lock is taken, see
-        wake.py). First SIGTERM/SIGINT: finish in-flight work; second: leave at once (exit
-        status 0: the journal lets the next start resume). SIGHUP: reload."""
+        """The signal handler: hands the signal to the ``signals`` thread (wake.py) and
+        takes no lock, not even an Event's."""
         del frame
+        self.signals.handle(signum)
+
+    def _on_signal(self, signum: int) -> None:
+        """On the ``signals`` thread. First SIGTERM/SIGINT: finish in-flight work; second:
+        leave at once (exit status 0: the journal lets the next start resume). SIGHUP:
+        reload. Each wakes the loop."""
         if signum == signal.SIGHUP:
             self.reload.set()
-            self.hints.poke()
-            return
-        self._signals += 1
-        if self._signals > 1:
-            self.hurry.set()  # the loop leaves at once; the journal covers the rest
-            self.abort.set()
-        self.stop.set()
+        else:
+            self._signals += 1
+            if self._signals > 1:
+                self.hurry.set()  # the loop leaves at once; the journal covers the rest
+                self.abort.set()
+            self.stop.set()
         self.hints.poke()

@@ -1,9 +1,12 @@
-"""The main loop's wake-up: the queue of change hints, with a pipe that the loop waits on.
+"""The main loop's wake-up, and signals handed to a thread of their own.
 
-A signal handler must not take a lock: if the signal lands while the main thread holds
-the queue's lock (inside ``get`` or ``put``), putting to the queue from the handler
-never returns. ``poke`` writes one byte to a non-blocking pipe and takes no lock, so a
-handler sets its flags and pokes; watcher threads ``put`` hints, which pokes too.
+A signal handler runs in the main thread, between any two bytecodes, even inside
+itself: it must not take a lock. Putting to a queue takes the queue's lock, and so does
+``threading.Event.set``: if the signal lands while the main thread holds that lock (in
+``get``, ``clear``, or the previous signal's ``set``), the handler waits for itself for
+ever. So the handler (``SignalPipe.handle``) writes the signal's number to a pipe, and
+the ``signals`` thread acts on it (sets the events) and ``poke``-s the loop awake:
+``Hints`` is the queue of change hints with a pipe of its own that the loop waits on.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import contextlib
 import os
 import queue
 import select
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -42,3 +47,23 @@ class Hints(queue.Queue[Path]):
             while os.read(self._read, 4096):
                 pass
         return True
+
+
+class SignalPipe:
+    """Signals taken in the handler without a lock, acted on by a thread of their own."""
+
+    def __init__(self, act: Callable[[int], None]) -> None:
+        self._read, self._write = os.pipe2(os.O_CLOEXEC)
+        os.set_blocking(self._write, False)
+        self._act = act
+        threading.Thread(target=self._run, name="signals", daemon=True).start()
+
+    def handle(self, signum: int) -> None:
+        """For the signal handler: one write to a pipe, no lock."""
+        with contextlib.suppress(BlockingIOError):  # 64 KiB of signals not yet acted on
+            os.write(self._write, bytes([signum]))
+
+    def _run(self) -> None:
+        while True:
+            for signum in os.read(self._read, 256):
+                self._act(signum)

@@ -165,14 +165,15 @@ def test_polling_to_events_at_a_reload_sees_new_files_at_once(setup: Setup,
 
 
 def test_a_storm_of_signals_neither_hangs_nor_loses_work(setup: Setup, daemon_factory) -> None:
-    """Twenty SIGHUPs while files arrive: the loop keeps turning, the file goes, and one
-    SIGTERM still stops the daemon cleanly."""
+    """Sixty SIGHUPs while files arrive: the loop keeps turning, the file goes, and one
+    SIGTERM still stops the daemon cleanly. (A handler that set an Event itself hung
+    here: the next signal landed inside the first one's ``set`` and waited for its lock.)"""
     aid = asset_id(906)
     setup.emulator.seed_asset(aid, "PUBLISHED")
     daemon = daemon_factory()
     wait_for(lambda: "daemon.ready" in daemon.output(), 20, what="ready")
-    for n in range(20):
-        write_bytes(setup.inbox / f".{n}.tmp", 10)  # change events while the signals land
+    for n in range(60):
+        write_bytes(setup.inbox / f".{n % 20}.tmp", 10)  # change events as signals land
         daemon.signal(signal.SIGHUP)
     write_bytes(setup.inbox / f"{aid}.cover.jpg", 500)
     wait_for(lambda: (setup.done / f"{aid}.cover.jpg").exists(), 30, what="done")
