@@ -163,6 +163,8 @@ APPLIED: dict[str, tuple[Callable[[Setup], dict[str, Any]], Observe, Any]] = {
                                     lambda d, r: r.news.alerts.deliveries, True),
     "folders[].create_assets": (lambda s: folder(s, create_assets=True),
                                 lambda d, r: r.services.create_assets, True),
+    "folders[].follow_titles": (lambda s: folder(s, follow_titles=False),
+                                lambda d, r: r.watch.folder_set.follow_titles, False),
     "folders[].asset_defaults": (lambda s: folder(s, asset_defaults={"tags": ["news"]}),
                                  lambda d, r: d.config.folders[0].asset_defaults
                                  == tuple(r.services.asset_defaults.items())
