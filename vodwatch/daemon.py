@@ -314,7 +314,12 @@ class Daemon:
         self.prehash.close()
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.reporter.stop()
-        self.journal.daemon_heartbeat("stopped", self.reporter.snapshot())
+        try:
+            self.journal.daemon_heartbeat("stopped", self.reporter.snapshot())
+        except (sqlite3.Error, OSError) as exc:
+            # The state folder already failed, and said so: stopping is not a crash, and
+            # the next start reads the journal as it last was.
+            log.warning("state.not_written", what="the last heartbeat", error=str(exc))
         for runtime in self.sets.values():
             with contextlib.suppress(Exception):  # the journal may be what failed
                 runtime.news.refresh(self.reporter.view(runtime), share_ok=runtime.watch.available)

@@ -429,10 +429,6 @@ def test_status_says_the_state_folder_is_unavailable_while_it_is_full(
     _state_fault_then_clear(setup, daemon_factory, 9403, during=during)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Daemon._shutdown writes the final heartbeat (journal.daemon_heartbeat('stopped')) "
-    "unguarded: with the state folder full or read-only the sqlite3.OperationalError "
-    "escapes and the CLI ends with 'unexpected error ... report it'"))
 @pytest.mark.parametrize("fault", ["full", "read-only"])
 def test_a_stop_while_the_state_dir_is_unusable_is_not_an_unexpected_error(
         setup: Setup, daemon_factory, fault: str) -> None:
