@@ -54,6 +54,10 @@ class Dispatch:
 
     def __init__(self, host: DispatchHost) -> None:
         self.host = host
+        # Jobs whose turn ended on a journal error: they wait a look-again time, not
+        # none (their retry_at could not be written), so a failed state folder is not
+        # hammered and the log not flooded.
+        self._state_failed: set[int] = set()
 
     def submit(self, runtime: FolderSetRuntime, job_id: int) -> None:
         host = self.host
@@ -78,6 +82,7 @@ class Dispatch:
             except sqlite3.Error as exc:
                 # The state folder failed (full disk...): the loop says so; the job waits.
                 log.error("job.state_unavailable", job_id=job_id, error=str(exc))
+                self._state_failed.add(job_id)
                 return Outcome.WAITING
             except Exception:
                 # A bug, not the file's fault: keep the file, back off, try again later.
@@ -105,6 +110,11 @@ class Dispatch:
         """Act on how a job's turn ended: wait, pause, unavailable or finished."""
         host = self.host
         runtime = host.sets.get(host.job_folder.get(job_id, ""))
+        if job_id in self._state_failed:
+            self._state_failed.discard(job_id)
+            host.waiting[job_id] = time.monotonic() + (
+                runtime.services.policy.look_again if runtime is not None else LOOK_AGAIN_SECONDS)
+            return
         job = host.journal.job(job_id)
         if outcome is Outcome.INTERRUPTED:
             if not host.stop.is_set() and runtime is not None:

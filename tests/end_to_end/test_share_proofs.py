@@ -355,6 +355,10 @@ def _outage_is_said(setup: Setup, daemon: Daemon, port: int, name: str) -> None:
     code, health = get_health(port)
     assert code == 503 and health.get("state") not in (None, "ok"), (code, health)
     assert name in visible(setup.inbox) and visible(setup.done) == set()
+    # A job that meets the failed journal waits a look-again time before its next try:
+    # a couple of lines in these seconds, not a flood.
+    turns = [x for x in log_lines(daemon.output()) if x.get("event") == "job.state_unavailable"]
+    assert len(turns) <= 4, len(turns)
 
 
 def test_a_full_state_dir_while_uploading_is_a_state_then_the_file_is_delivered_once(
