@@ -25,6 +25,7 @@ from .retry import LOOK_AGAIN_SECONDS
 from .run_stats import RunStats
 from .runner import Outcome, run_job
 from .runtime import FolderSetRuntime
+from .states import FileState
 from .titles import job_lock
 from .wake import Hints
 
@@ -155,10 +156,10 @@ class Dispatch:
         host.metrics.duration.observe(max(0.0, (job.finished_at or job.updated_at)
                                           - job.created_at))
         for f in files:
-            state = "failed" if f.state == "failed" else "done"
+            state = FileState.FAILED if f.state == FileState.FAILED else FileState.DONE
             host.metrics.files.labels(job.folder, state).inc()
             host.metrics.bytes.labels(job.folder, state).inc(f.size or 0)
-            if state == "done":
+            if state == FileState.DONE:
                 host.stats.done += 1
                 host.metrics.last_success.set(time.time())
             else:

@@ -24,7 +24,7 @@ from .config import Config
 from .journal import Journal
 from .runtime import FolderSetRuntime
 from .share_faults import share_fault
-from .states import FINAL_STATES, JobState
+from .states import FINAL_STATES, FileState, JobState
 from .titles import job_lock
 
 log = structlog.get_logger("vodwatch.recovery")
@@ -123,12 +123,12 @@ class Recovery:
         for f in ticket["files"]:
             if f.get("final_path"):  # the peer may mount the share elsewhere
                 where = runtime.folder_set
-                folder = where.failed if job.get("outcome") == "failed" else where.done
+                folder = where.failed if job.get("outcome") == JobState.FAILED else where.done
                 f["final_path"] = str(folder / Path(f["final_path"]).name)
         if job["state"] == JobState.CLAIMING:
             job["state"] = JobState.CLAIMED
         if job["state"] in (JobState.REQUESTED, JobState.UPLOADING) and any(
-                f["state"] not in ("uploaded", "refused") and not f.get("upload_id")
+                f["state"] not in (FileState.UPLOADED, FileState.REFUSED) and not f.get("upload_id")
                 for f in ticket["files"]):
             job["state"] = JobState.REQUESTING
         job_id, files = self.book.journal.import_job(runtime.folder_set.name, ticket,

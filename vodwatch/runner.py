@@ -24,7 +24,7 @@ from .errors import (
 )
 from .journal import JobRow
 from .services import Outcome, Services
-from .states import FINAL_STATES, JobState
+from .states import FINAL_STATES, FileState, JobState
 from .step_create import _creating, ready_or_create
 from .step_finish import (
     _confirmed,
@@ -107,7 +107,7 @@ def _after(services: Services, job: JobRow, exc: BaseException, bound: Any) -> O
             return None
         case Next.ASK_AGAIN:
             for f in services.journal.files(job.id):
-                if f.state != "uploaded":
+                if f.state != FileState.UPLOADED:
                     services.journal.set_file(f.id, upload_id=None, part_size=None)
             services.journal.set_job(job.id, state=JobState.REQUESTING, attempts=job.attempts + 1)
             return None
