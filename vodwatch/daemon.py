@@ -39,7 +39,7 @@ from .prehash import Prehasher
 from .recovery import Recovery
 from .retry import LOOK_AGAIN_SECONDS
 from .run_stats import RunStats
-from .runner import Outcome
+from .runner import TurnEnd
 from .runtime import FolderSetRuntime, Shared, build, keep_running, needs_restart
 from .share import daemon_id
 from .share_faults import share_fault
@@ -68,7 +68,7 @@ class Daemon:
         self.metrics = Metrics()
         self.journal = Journal.open(self.config.state_dir)
         self.pool = ThreadPoolExecutor(self.config.upload.workers, thread_name_prefix="job")
-        self.running: dict[int, Future[Outcome]] = {}
+        self.running: dict[int, Future[TurnEnd]] = {}
         self.waiting: dict[int, float] = {}  # job id -> monotonic time to run again
         self.job_folder: dict[int, str] = {}
         self.sets: dict[str, FolderSetRuntime] = {}

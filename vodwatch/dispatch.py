@@ -23,7 +23,7 @@ from .metrics import Metrics
 from .pauses import Pauses
 from .retry import LOOK_AGAIN_SECONDS
 from .run_stats import RunStats
-from .runner import Outcome, run_job
+from .runner import Outcome, TurnEnd, run_job
 from .runtime import FolderSetRuntime
 from .states import FileState
 from .titles import job_lock
@@ -45,7 +45,7 @@ class DispatchHost(Protocol):
     pool: ThreadPoolExecutor
     pauses: Pauses
     sets: dict[str, FolderSetRuntime]
-    running: dict[int, Future[Outcome]]
+    running: dict[int, Future[TurnEnd]]
     waiting: dict[int, float]  # job id -> monotonic time to run again
     job_folder: dict[int, str]
 
@@ -67,7 +67,7 @@ class Dispatch:
         fut.add_done_callback(lambda _: host.hints.poke())  # reap at once
         host.running[job_id] = fut
 
-    def _run_one(self, runtime: FolderSetRuntime, job_id: int) -> Outcome:
+    def _run_one(self, runtime: FolderSetRuntime, job_id: int) -> TurnEnd:
         journal = self.host.journal
         job = journal.job(job_id)
         if job.retry_at is not None:
@@ -107,7 +107,7 @@ class Dispatch:
                 host.waiting[job_id] = time.monotonic() + LOOK_AGAIN_SECONDS  # tried again
                 raise
 
-    def _reaped(self, job_id: int, outcome: Outcome) -> None:
+    def _reaped(self, job_id: int, outcome: TurnEnd) -> None:
         """Act on how a job's turn ended: wait, pause, unavailable or finished."""
         host = self.host
         runtime = host.sets.get(host.job_folder.get(job_id, ""))

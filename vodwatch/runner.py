@@ -23,7 +23,7 @@ from .errors import (
     VodwatchError,
 )
 from .journal import JobRow
-from .services import Outcome, Services
+from .services import Outcome, Services, TurnEnd
 from .states import FINAL_STATES, FileState, JobState
 from .step_create import _creating, ready_or_create
 from .step_finish import (
@@ -43,7 +43,7 @@ from .upload import (
 log = structlog.get_logger("vodwatch.runner")
 
 
-def run_job(services: Services, job_id: int) -> Outcome:
+def run_job(services: Services, job_id: int) -> TurnEnd:
     """Carry a job forward from its journaled state until it ends, waits or pauses.
 
     The steps raise; ``decide`` (a pure table) says what happens next; this applies it.
@@ -54,7 +54,7 @@ def run_job(services: Services, job_id: int) -> Outcome:
     while True:
         job = services.journal.job(job_id)
         if job.state in FINAL_STATES:
-            return Outcome(job.state)
+            return JobState(job.state)
         try:
             _STEPS[job.state](services, job)
             continue
@@ -68,7 +68,7 @@ def run_job(services: Services, job_id: int) -> Outcome:
             return outcome
 
 
-def _after(services: Services, job: JobRow, exc: BaseException, bound: Any) -> Outcome | None:
+def _after(services: Services, job: JobRow, exc: BaseException, bound: Any) -> TurnEnd | None:
     """Apply the verdict on what went wrong; None when the job carries on at once."""
     if not isinstance(exc, (Interrupted, TakenOver)) and job.state != JobState.CLAIMING and (
             not _ours(services, job)):
@@ -94,13 +94,13 @@ def _after(services: Services, job: JobRow, exc: BaseException, bound: Any) -> O
         case Next.LEAVE:
             services.journal.set_job(job.id, state=JobState.ABANDONED,
                                      wait_reason="taken over by a peer")
-            return Outcome.ABANDONED
+            return JobState.ABANDONED
         case Next.DROP:
             _give_up(services, job, JobState.ABANDONED, verdict.why)
-            return Outcome.ABANDONED
+            return JobState.ABANDONED
         case Next.REDO:
             _give_up(services, job, JobState.REQUEUED, verdict.why)
-            return Outcome.REQUEUED
+            return JobState.REQUEUED
         case Next.FAIL:
             assert verdict.failure is not None
             _to_failed(services, job, verdict.failure)
@@ -178,4 +178,4 @@ def _summary(services: Services, job_id: int, started: float) -> None:
              rate_mb_s=round(size / took / 1e6, 2), attempts=job.attempts + 1)
 
 
-__all__ = ["Outcome", "Services", "VodwatchError", "run_job"]
+__all__ = ["Outcome", "Services", "TurnEnd", "VodwatchError", "run_job"]

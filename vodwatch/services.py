@@ -25,7 +25,7 @@ from .journal import FileRow, JobRow, Journal
 from .names import Kind, ParsedName, parse_name
 from .prehash import Prehasher
 from .retry import RetryPolicy
-from .states import FileState
+from .states import FileState, JobState
 from .titles import job_lock
 from .upload import (
     Progress,
@@ -37,14 +37,19 @@ log = structlog.get_logger("vodwatch.runner")
 
 
 class Outcome(StrEnum):
-    DONE = "done"
-    FAILED = "failed"
+    """How a job's turn ended short of a final state; a final one is its JobState.
+
+    ``run_job`` returns ``JobState | Outcome``.
+    """
+
     WAITING = "waiting"  # transient trouble; retry_at is set
     PAUSED = "paused"  # credentials/permission: the folder set is paused
-    REQUEUED = "requeued"
-    ABANDONED = "abandoned"
     INTERRUPTED = "interrupted"  # shutdown; the journal holds the checkpoint
     UNAVAILABLE = "unavailable"  # the share failed; wait_reason says how, in one sentence
+
+
+# What a job's turn ends with: one of its final states, or why it stopped short.
+TurnEnd = JobState | Outcome
 
 
 @dataclass

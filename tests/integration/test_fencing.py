@@ -101,7 +101,7 @@ def test_no_confirm_and_no_move_with_a_stale_lease_then_done_after_a_renewal(
     assert run_job(services, job_id) is Outcome.WAITING
     assert confirm_calls(emulator) == 0
     services.claims.renew()
-    assert run_job(services, job_id) is Outcome.DONE
+    assert run_job(services, job_id) is JobState.DONE
     assert emulator.confirms(aid) == ["CREATED"]
     assert sorted(p.name for p in services.done_dir.iterdir()) == [f"{aid}.cover.jpg",
                                                                    f"{aid}.mp4"]
@@ -123,7 +123,7 @@ def test_no_move_to_done_with_a_stale_lease_then_done_after_a_renewal(
     assert inbox_names(services) == [f"{aid}.cover.jpg"]
     assert_waits_on_the_lease(services, job_id, JobState.FINISHING)
     services.claims.renew()
-    assert run_job(services, job_id) is Outcome.DONE
+    assert run_job(services, job_id) is JobState.DONE
     assert [p.name for p in services.done_dir.iterdir()] == [f"{aid}.cover.jpg"]
     assert confirm_calls(emulator) == 0  # a cover is never confirmed
 
@@ -137,5 +137,5 @@ def test_a_lease_renewed_just_under_half_the_lease_ago_is_fresh(
     job_id = job_for(services, f"{aid}.mp4")
     clock.now += LEASE / 2 - 0.001
     assert services.claims.fenced()
-    assert run_job(services, job_id) is Outcome.DONE
+    assert run_job(services, job_id) is JobState.DONE
     assert emulator.confirms(aid) == ["CREATED"]

@@ -18,6 +18,7 @@ from vodwatch.journal import Journal, NewFile
 from vodwatch.names import DEFAULT_LANGUAGE_MAP, parse_name
 from vodwatch.retry import RetryPolicy
 from vodwatch.runner import Outcome, Services, run_job
+from vodwatch.states import JobState
 from vodwatch.upload import MiB, Uploader, hash_file
 from vodwatch.vod.api import VodClient
 from vodwatch.vod.obs import ObsClient
@@ -86,7 +87,7 @@ def test_a_video_and_cover_go_to_done_in_one_turn(services: Services,
     write_bytes(inbox / f"{aid}.mp4", 3 * MiB)
     write_bytes(inbox / f"{aid}.cover.jpg", 4000)
     job_id = job_for(services, f"{aid}.mp4", f"{aid}.cover.jpg")
-    assert run_job(services, job_id) is Outcome.DONE
+    assert run_job(services, job_id) is JobState.DONE
     assert sorted(p.name for p in services.done_dir.iterdir()) == [f"{aid}.cover.jpg",
                                                                    f"{aid}.mp4"]
     assert emulator.confirms(aid) == ["CREATED"]
@@ -105,7 +106,7 @@ def test_a_server_error_makes_the_job_wait_by_the_policys_delay(services: Servic
     assert run_job(services, job_id) is Outcome.WAITING
     job = services.journal.job(job_id)
     assert job.retry_at == services.clock() + 1.0 and job.attempts == 1
-    assert run_job(services, job_id) is Outcome.DONE
+    assert run_job(services, job_id) is JobState.DONE
 
 
 def test_a_share_gone_mid_job_waits_the_policys_look_again_time(services: Services,
@@ -132,7 +133,7 @@ def test_an_asset_in_the_wrong_state_fails_the_video_with_an_error_file(
     emulator.seed_asset(aid, "PUBLISHED")
     write_bytes(Path(services.folder) / f"{aid}.mp4", 1000)
     job_id = job_for(services, f"{aid}.mp4")
-    assert run_job(services, job_id) is Outcome.FAILED
+    assert run_job(services, job_id) is JobState.FAILED
     error = (services.failed_dir / f"{aid}.mp4.error.txt").read_text()
     assert "PUBLISHED" in error
 
@@ -151,7 +152,7 @@ def test_a_file_changed_before_sending_is_requeued_and_left_in_the_inbox(
     services.journal.set_job(job_id, state="ready")
     with open(path, "ab") as fh:
         fh.write(b"more")
-    assert run_job(services, job_id) is Outcome.REQUEUED
+    assert run_job(services, job_id) is JobState.REQUEUED
     assert path.exists()
     assert list(services.claims.markers.iterdir()) == []
 
@@ -174,7 +175,7 @@ def test_rejected_credentials_pause_the_folder_set_and_the_job_waits(
     assert job.retry_at == services.clock() + services.credentials_recheck
     assert (job.wait_reason or "").startswith("paused: credentials")
     assert (Path(services.folder) / f"{aid}.cover.jpg").exists()
-    assert run_job(services, job_id) is Outcome.DONE
+    assert run_job(services, job_id) is JobState.DONE
 
 
 def test_the_share_gone_mid_job_is_an_outage_not_a_lost_file(services: Services,
@@ -195,7 +196,7 @@ def test_the_share_gone_mid_job_is_an_outage_not_a_lost_file(services: Services,
         assert job.retry_at is not None and job.retry_at > services.clock()
     finally:
         away.rename(site / "inbox")
-    assert run_job(services, job_id) is Outcome.DONE
+    assert run_job(services, job_id) is JobState.DONE
     assert (services.done_dir / f"{aid}.cover.jpg").exists()
 
 
@@ -209,6 +210,6 @@ def test_a_file_taken_back_after_the_claim_is_dropped_not_failed(services: Servi
     write_bytes(path, 4000)
     job_id = job_for(services, path.name)
     path.unlink()
-    assert run_job(services, job_id) is Outcome.ABANDONED
+    assert run_job(services, job_id) is JobState.ABANDONED
     assert list(services.failed_dir.iterdir()) == []
     assert list(services.claims.markers.iterdir()) == []
