@@ -109,8 +109,10 @@ class Verdict:
 
 
 # Phases in which an upload URL or a multipart upload of ours can be closed under us.
-_SENDING = frozenset({JobState.REQUESTED, JobState.UPLOADING})
-_OPEN = _SENDING | {JobState.CONFIRMING}
+# Phases in which an upload closed under the job (cancelled elsewhere) is asked for again:
+# up to the confirm, which is refused then (VOD.10126) and the file has to go again.
+_SENDING = frozenset({JobState.REQUESTED, JobState.UPLOADING, JobState.CONFIRMING})
+_OPEN = _SENDING
 
 
 def decide(s: Situation, policy: RetryPolicy,

@@ -23,6 +23,7 @@ from .errors import (
     VodwatchError,
 )
 from .journal import JobRow
+from .names import Kind
 from .services import Outcome, Services, TurnEnd
 from .states import FINAL_STATES, FileState, JobState
 from .step_create import _creating, ready_or_create
@@ -73,7 +74,10 @@ def _after(services: Services, job: JobRow, exc: BaseException, bound: Any) -> T
     if not isinstance(exc, (Interrupted, TakenOver)) and job.state != JobState.CLAIMING and (
             not _ours(services, job)):
         exc = TakenOver()  # act on nothing: it is a peer's job now
-    situation = Situation(exc, JobState(job.state), job.attempts, job.asset_id,
+    # The phase is where the journal says the job is now: a step may have moved it on
+    # before it raised (the upload step journals "confirming", then confirms).
+    phase = JobState(services.journal.job(job.id).state)
+    situation = Situation(exc, phase, job.attempts, job.asset_id,
                           share_present=services.claims.root.is_dir())
     verdict = decide(situation, services.policy)
     if verdict.next is Next.CHECK_STATE:
@@ -106,8 +110,13 @@ def _after(services: Services, job: JobRow, exc: BaseException, bound: Any) -> T
             _to_failed(services, job, verdict.failure)
             return None
         case Next.ASK_AGAIN:
+            # VOD closed the upload: what is not in the store goes again, and so does a
+            # video that is (the closed upload dropped it; its confirm is what was refused).
             for f in services.journal.files(job.id):
-                if f.state != FileState.UPLOADED:
+                if f.state == FileState.UPLOADED and f.kind == Kind.VIDEO:
+                    services.journal.set_file(f.id, state=FileState.PENDING, upload_id=None,
+                                              part_size=None)
+                elif f.state not in (FileState.UPLOADED, FileState.REFUSED):
                     services.journal.set_file(f.id, upload_id=None, part_size=None)
             services.journal.set_job(job.id, state=JobState.REQUESTING, attempts=job.attempts + 1)
             return None

@@ -68,7 +68,8 @@ JOB_MOVES: Mapping[JobState, frozenset[JobState]] = MappingProxyType({
     JobState.REQUESTED: frozenset({JobState.UPLOADING, JobState.REQUESTING}) | _ENDINGS,
     JobState.UPLOADING: frozenset({JobState.CONFIRMING, JobState.CONFIRMED,
                                    JobState.REQUESTING}) | _ENDINGS,
-    JobState.CONFIRMING: frozenset({JobState.CONFIRMED}) | _ENDINGS,
+    # The confirm found the upload closed under us (cancelled elsewhere): ask again.
+    JobState.CONFIRMING: frozenset({JobState.CONFIRMED, JobState.REQUESTING}) | _ENDINGS,
     JobState.CONFIRMED: frozenset({JobState.FINISHING, JobState.ABANDONED}),
     JobState.FINISHING: frozenset({JobState.DONE, JobState.FAILED, JobState.ABANDONED}),
     JobState.DONE: frozenset(),

@@ -13,7 +13,6 @@ import structlog
 
 from .decide import LeaseLost, MoveRefused, TakenOver
 from .errors import (
-    AssetStateError,
     RemoteError,
     TransportError,
     VodwatchError,
@@ -23,7 +22,6 @@ from .explain import (
     MISSING,
     UPDATABLE,
     UPLOADING,
-    state_words,
     unknown_failure,
 )
 from .finish import (
@@ -60,22 +58,27 @@ def _confirm(services: Services, job: JobRow, *, fresh: bool) -> None:
             if f.state != FileState.REFUSED:
                 still_same(services, f)
         status = services.vod.asset_status(job.asset_id)
-        if status not in UPLOADING:
+        if not _open_or_closed(status):
             log.info("job.confirm_took_effect", job_id=job.id, asset_id=job.asset_id,
                      state=status)
             services.journal.set_job(job.id, state=JobState.CONFIRMED)
             return
+        # Still open: confirm. Closed (cancelled elsewhere) or gone: the confirm is
+        # refused, and decide says what follows (ask again, or fail).
     try:
         services.vod.confirm(job.asset_id, "CREATED")
     except RemoteError as exc:
-        if exc.code != "VOD.10126":
+        if exc.code != "VOD.10126" or _open_or_closed(services.vod.asset_status(job.asset_id)):
             raise
-        status = services.vod.asset_status(job.asset_id)
-        if status in UPLOADING or status in UPDATABLE or status in MISSING:
-            raise AssetStateError(job.asset_id, status, *state_words(job.asset_id, status),
-                                  fault=exc.fault) from None
+        # The asset is past its upload: the confirm took effect before (a lost answer).
     services.journal.set_job(job.id, state=JobState.CONFIRMED)
     log.info("job.confirmed", job_id=job.id, asset_id=job.asset_id)
+
+
+def _open_or_closed(status: str) -> bool:
+    """The asset's upload is still open, was closed without our confirm, or the asset is
+    gone: anything else means VOD took the upload (processing, done or published)."""
+    return status in UPLOADING or status in UPDATABLE or status in MISSING
 
 
 def _confirmed(services: Services, job: JobRow) -> None:

@@ -4,6 +4,7 @@ journal in a temporary folder, real files, and the clock passed in."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -213,3 +214,31 @@ def test_a_file_taken_back_after_the_claim_is_dropped_not_failed(services: Servi
     assert run_job(services, job_id) is JobState.ABANDONED
     assert list(services.failed_dir.iterdir()) == []
     assert list(services.claims.markers.iterdir()) == []
+
+
+def test_an_upload_closed_under_the_job_asks_vod_again(services: Services,
+                                                      emulator: Emulator) -> None:
+    """The asset's upload is cancelled elsewhere while the video is sent: VOD refuses the
+    confirm, the asset is updatable again, so the job asks for new URLs and finishes in
+    the same run, with a second UpdateAsset."""
+    aid = asset_id(955)
+    emulator.seed_asset(aid, "UPLOAD_FAILED")
+    write_bytes(Path(services.folder) / f"{aid}.mp4", 2 * MiB)
+    job_id = job_for(services, f"{aid}.mp4")
+    emulator.add_fault("slow", "confirm", count=1, delay=1.0)  # held before it is handled
+
+    def cancel_once_the_put_arrives() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if any(r.operation == "obs_put" for r in emulator.requests):
+                emulator.seed_asset(aid, "CANCELLED")  # an operator cancels the upload
+                return
+            time.sleep(0.01)
+
+    canceller = threading.Thread(target=cancel_once_the_put_arrives)
+    canceller.start()
+    assert run_job(services, job_id) is JobState.DONE
+    canceller.join()
+    updates = [r for r in emulator.requests if r.operation == "update_asset"]
+    assert len(updates) == 2
+    assert services.journal.job(job_id).attempts == 1

@@ -93,7 +93,8 @@ def test_asset_state_needs_the_assets_state_first() -> None:
     (JobState.UPLOADING, "CANCELLED", 0, Next.ASK_AGAIN),  # closed under us: ask again
     (JobState.REQUESTED, "UPLOAD_FAILED", 1, Next.ASK_AGAIN),
     (JobState.UPLOADING, "CANCELLED", 5, Next.FAIL),  # the re-request budget is spent
-    (JobState.CONFIRMING, "CANCELLED", 0, Next.FAIL),  # too late to ask again
+    (JobState.CONFIRMING, "CANCELLED", 0, Next.ASK_AGAIN),  # the confirm found it closed
+    (JobState.CONFIRMING, "UPLOAD_FAILED", 5, Next.FAIL),
     (JobState.UPLOADING, "CREATING", 0, Next.RETRY),  # VOD contradicts itself: a moment
     (JobState.CONFIRMING, "CREATING", 2, Next.RETRY),
     (JobState.REQUESTING, "CREATING", 0, Next.FAIL),
