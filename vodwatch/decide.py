@@ -6,8 +6,10 @@ when the answer depends on it, the asset's state in VOD, ``decide`` answers with
 ask VOD for the asset's state first, abandon and redo once the file is stable,
 drop the job (the file is gone), fail the file with an explanation, mark the share
 unavailable, stop (shutdown), or leave the job to the daemon that took it over.
-``runner.run_job`` only applies the verdict. What the error itself means
-(transient, credentials, asset state, permanent) is ``retry.classify``'s word.
+``runner.run_job`` only applies the verdict. ``decide_file`` is the same for an error
+one file meets while others of its job go on (it fails alone, or gets a fresh URL).
+What the error itself means (transient, credentials, asset state, permanent) is
+``retry.classify``'s word.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from enum import StrEnum
 
 from .errors import (
     AssetStateError,
+    ExpiredUrl,
     FileChanged,
     FileVanished,
     Interrupted,
@@ -29,6 +32,7 @@ from .errors import (
 )
 from .explain import MISSING, UPDATABLE, UPLOADING, remote_failure, state_failure, state_words
 from .finish import Failure
+from .names import Kind
 from .retry import Action, RetryPolicy, classify
 from .share_faults import share_fault
 from .states import JobState
@@ -180,6 +184,42 @@ def _remote(s: Situation, err: RemoteError | TransportError, policy: RetryPolicy
         s.asset_id, err, decision.explain, decision.advice))
 
 
+class FileNext(StrEnum):
+    """What one file's own error means while other files of its job go on."""
+
+    REFUSE = "refuse"  # this file fails alone with ``failure``; the others are sent
+    REAUTHORIZE = "reauthorize"  # its signed URL went stale: a fresh one, then send it
+    JOB = "job"  # not this file's own matter: the job's ``decide`` answers
+
+
+@dataclass(frozen=True)
+class FileVerdict:
+    next: FileNext
+    failure: Failure | None = None
+
+
+def decide_file(err: RemoteError | ExpiredUrl, kind: Kind, others: int, asset_id: str,
+                asset_state: str | None = None) -> FileVerdict:
+    """The verdict for ``err`` met by one file (``kind``) of a job with ``others`` other
+    files still to send; ``asset_state`` once VOD said it (a refusal for the state)."""
+    if isinstance(err, ExpiredUrl):
+        return FileVerdict(FileNext.REAUTHORIZE)
+    decision = classify(err)
+    if decision.action is Action.REAUTHORIZE:
+        return FileVerdict(FileNext.REAUTHORIZE)
+    if decision.action is Action.FAIL and kind != Kind.VIDEO:
+        # The store refused this cover or subtitle for good: it fails alone.
+        return FileVerdict(FileNext.REFUSE, remote_failure(asset_id, err, decision.explain,
+                                                           decision.advice))
+    if (err.code == "VOD.10061" and kind == Kind.VIDEO and others > 0
+            and asset_state is not None and asset_state not in MISSING):
+        # VOD refused the video for the asset's state: the others are sent without it.
+        words = state_words(asset_id, asset_state)
+        return FileVerdict(FileNext.REFUSE, state_failure(
+            AssetStateError(asset_id, asset_state, *words, fault=err.fault)))
+    return FileVerdict(FileNext.JOB)
+
+
 def part_retry(policy: RetryPolicy, *, stopping: threading.Event,
                count: Callable[[str], None]) -> Callable[[BaseException, int], float | None]:
     """The in-place retry of one object-store call: seconds to wait, or None to give the
@@ -199,4 +239,5 @@ def part_retry(policy: RetryPolicy, *, stopping: threading.Event,
     return retry_in
 
 
-__all__ = ["MISSING", "Next", "Situation", "Verdict", "decide"]
+__all__ = ["MISSING", "FileNext", "FileVerdict", "Next", "Situation", "Verdict", "decide",
+           "decide_file"]

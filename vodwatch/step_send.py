@@ -11,7 +11,7 @@ from typing import Any
 
 import structlog
 
-from .decide import FailFile
+from .decide import FailFile, FileNext, decide_file
 from .errors import (
     AssetStateError,
     RemoteError,
@@ -20,14 +20,11 @@ from .explain import (
     MISSING,
     UPLOADING,
     incomplete_answer_failure,
-    remote_failure,
-    state_failure,
     state_words,
 )
 from .group import ReadyFile, pair_upload_urls, update_request
 from .journal import FileRow, JobRow
 from .names import Kind, ParsedName
-from .retry import Action, classify
 from .services import (
     Services,
     asset_state_error,
@@ -77,15 +74,16 @@ def _send_update(services: Services, job: JobRow) -> None:
     try:
         answer = services.vod.update_asset(body)
     except RemoteError as exc:
-        if exc.code == "VOD.10061":
-            state_error = asset_state_error(services, job, exc)
-            video = next((f for f in files if f.kind == Kind.VIDEO), None)
-            if video is None or len(files) == 1 or state_error.state in MISSING:
-                raise state_error from None
-            # VOD refused the video for the asset's state: send the others without it.
-            refuse(services, job, video, state_failure(state_error))
-            raise _Restart() from None
-        raise
+        video = next((f for f in files if f.kind == Kind.VIDEO), None)
+        if exc.code != "VOD.10061" or video is None:
+            raise
+        state_error = asset_state_error(services, job, exc)
+        verdict = decide_file(exc, Kind.VIDEO, len(files) - 1, job.asset_id, state_error.state)
+        if verdict.next is not FileNext.REFUSE:
+            raise state_error from None
+        assert verdict.failure is not None
+        refuse(services, job, video, verdict.failure)
+        raise _Restart() from None
     services.journal.store_urls(job.id, _urls_for(files, ready, answer, job))
     for f in files:
         services.journal.set_file(f.id, request_id=str(answer.get("request_id") or "") or None)
@@ -133,19 +131,16 @@ def _uploading(services: Services, job: JobRow) -> None:
                 try:
                     services.uploader.put_single(f, path, parsed.content_type, progress)
                 except (ExpiredUrl, RemoteError) as exc:
-                    decision = classify(exc) if isinstance(exc, RemoteError) else None
-                    if decision is not None and decision.action is Action.FAIL and (
-                            f.kind != Kind.VIDEO):
-                        # The store refused this cover or subtitle for good: it fails
-                        # alone, and the other files of the asset carry on.
-                        assert isinstance(exc, RemoteError)
-                        failure = remote_failure(job.asset_id, exc, decision.explain,
-                                                 decision.advice)
+                    others = sum(1 for other in files if other.id != f.id
+                                 and other.state != FileState.REFUSED)
+                    verdict = decide_file(exc, Kind(f.kind), others, job.asset_id)
+                    if verdict.next is FileNext.REFUSE:
+                        assert verdict.failure is not None
                         services.journal.set_file(f.id, state=FileState.REFUSED,
-                                             error=json.dumps(failure.__dict__))
+                                                  error=json.dumps(verdict.failure.__dict__))
                         log.warning("upload.file_refused", file=f.name, error=str(exc))
                         continue
-                    if decision is not None and decision.action is not Action.REAUTHORIZE:
+                    if verdict.next is FileNext.JOB:
                         raise
                     _reauthorize(services, job, f, path, parsed, progress)
         finally:

@@ -6,9 +6,20 @@ import errno
 
 import pytest
 
-from vodwatch.decide import FailFile, LeaseLost, MoveRefused, Next, Situation, TakenOver, decide
+from vodwatch.decide import (
+    FailFile,
+    FileNext,
+    LeaseLost,
+    MoveRefused,
+    Next,
+    Situation,
+    TakenOver,
+    decide,
+    decide_file,
+)
 from vodwatch.errors import (
     AssetStateError,
+    ExpiredUrl,
     FileChanged,
     FileVanished,
     MetadataChanged,
@@ -17,6 +28,7 @@ from vodwatch.errors import (
     TransportError,
 )
 from vodwatch.finish import Failure
+from vodwatch.names import Kind
 from vodwatch.retry import _BY_CODE, Action, RetryPolicy
 from vodwatch.states import JobState
 from vodwatch.upload import Interrupted
@@ -144,3 +156,38 @@ def test_an_error_no_row_covers_is_a_bug() -> None:
     """A programming error is not decided: it reaches the daemon's crash handling."""
     with pytest.raises(TypeError):
         verdict(KeyError("x"))
+
+
+# ---- one file's own error while the other files of its job go on -----------------------
+
+@pytest.mark.parametrize(("error", "kind", "others", "state", "expected"), [
+    # A stale signed URL: a fresh one for that file, whatever it is.
+    ("expired", Kind.COVER, 0, None, FileNext.REAUTHORIZE),
+    ("expired", Kind.VIDEO, 2, None, FileNext.REAUTHORIZE),
+    # The store refuses a cover or subtitle for good: it fails alone.
+    (("EntityTooLarge", 400, "obs"), Kind.COVER, 1, None, FileNext.REFUSE),
+    (("InvalidArgument", 400, "obs"), Kind.SUBTITLE, 0, None, FileNext.REFUSE),
+    # ...but a refused video is the job's matter (its asset, its confirm).
+    (("InvalidArgument", 400, "obs"), Kind.VIDEO, 1, None, FileNext.JOB),
+    # A transient store error is the job's retry, not the file's failure.
+    (("", 503, "obs"), Kind.COVER, 1, None, FileNext.JOB),
+    # VOD refuses the video for the asset's state: alone, if others are to go on.
+    (("VOD.10061", 403, "vod"), Kind.VIDEO, 2, "PUBLISHED", FileNext.REFUSE),
+    (("VOD.10061", 403, "vod"), Kind.VIDEO, 0, "PUBLISHED", FileNext.JOB),  # alone anyway
+    (("VOD.10061", 403, "vod"), Kind.VIDEO, 2, "DELETED", FileNext.JOB),  # no asset at all
+    (("VOD.10061", 403, "vod"), Kind.VIDEO, 2, None, FileNext.JOB),  # state not known yet
+])
+def test_one_files_own_error(error: object, kind: Kind, others: int, state: str | None,
+                             expected: FileNext) -> None:
+    """decide_file: refuse the file alone, reauthorize it, or leave it to the job."""
+    if error == "expired":
+        err: RemoteError | ExpiredUrl = ExpiredUrl("the upload URL has expired")
+    else:
+        assert isinstance(error, tuple)
+        code, status, service = error
+        err = remote(code, status, service)
+    v = decide_file(err, kind, others, A1, state)
+    assert v.next is expected
+    assert (v.failure is not None) is (expected is FileNext.REFUSE)
+    if v.failure is not None and state is not None:
+        assert v.failure.state == state
