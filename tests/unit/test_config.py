@@ -751,3 +751,19 @@ def test_notify_deliveries_must_be_a_boolean(tmp_path: Path) -> None:
     """notify_deliveries is true or false, like every switch."""
     (problem,) = problems_of(write(tmp_path, with_folder(notify_deliveries="yes")))
     assert "at 'folders[0].notify_deliveries': must be true or false, got 'yes'" in problem
+
+
+def test_a_folder_set_carries_every_folders_key_written_once() -> None:
+    """model.FolderSet is a folders[] entry resolved: it has a field for every key of the
+    schema's entry (name becomes label), and the loader copies all but the resolved ones
+    by name, so a key added to the schema cannot be forgotten on the way."""
+    import dataclasses
+
+    from vodwatch.config.load import RESOLVED_FOLDER_FIELDS
+    from vodwatch.config.model import FolderSet
+    from vodwatch.config.schema import FolderEntry
+
+    entry = {f.name for f in dataclasses.fields(FolderEntry)}
+    folder_set = {f.name for f in dataclasses.fields(FolderSet)}
+    assert folder_set == (entry - {"name"}) | {"label"}
+    assert folder_set >= RESOLVED_FOLDER_FIELDS

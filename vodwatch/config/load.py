@@ -8,6 +8,7 @@ collected and reported at once, each one reading ``FILE: at 'key.path': problem 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 from collections.abc import Mapping
@@ -50,17 +51,19 @@ def default_config_path(env: Mapping[str, str] | None = None) -> Path:
     return Path(value) if value else DEFAULT_CONFIG_PATH
 
 
+# FolderSet fields the loader works out; every other one is the folders[] key as written.
+RESOLVED_FOLDER_FIELDS = frozenset({"endpoint", "project_id", "label", "asset_defaults"})
+
+
 def _folder_set(entry: FolderEntry, vod: VodSettings) -> FolderSet:
     """A folders entry with vod's endpoint and project ID where it gives none."""
-    return FolderSet(inbox=entry.inbox, done=entry.done, failed=entry.failed,
+    as_written = {f.name: getattr(entry, f.name) for f in dataclasses.fields(FolderSet)
+                  if f.name not in RESOLVED_FOLDER_FIELDS}
+    return FolderSet(**as_written,
                      endpoint=entry.endpoint or vod.endpoint,
                      project_id=entry.project_id or vod.project_id,
-                     watch=entry.watch, recursive=entry.recursive,
                      label=entry.name or default_label(entry.inbox),
-                     status_file=entry.status_file, notify=entry.notify,
-                     notify_deliveries=entry.notify_deliveries,
-                     create_assets=entry.create_assets, asset_defaults=entry.asset_defaults or (),
-                     follow_titles=entry.follow_titles)
+                     asset_defaults=entry.asset_defaults or ())
 
 
 def load_config(path: Path, env: Mapping[str, str] | None = None, *,
