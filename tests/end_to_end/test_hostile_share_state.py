@@ -7,12 +7,13 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
 
 from tests.conftest import Setup, asset_id, wait_for, write_bytes
-from tests.end_to_end.attack_helpers import log_lines
+from tests.end_to_end.attack_helpers import log_lines, ops
 from tests.mounts import full_tmpfs
 
 
@@ -72,3 +73,43 @@ def test_a_wait_that_turns_read_only_then_a_reload_then_freed_starts(setup: Setu
     events = [e.get("event") for e in log_lines(daemon.output())]
     assert events.count("state.unavailable") == 2  # full, then read-only: each said once
     assert "Traceback" not in daemon.output()
+
+
+def test_an_upload_cancelled_every_time_ends_in_failed_with_the_reason(
+        setup: Setup, daemon_factory) -> None:
+    """Someone cancels the asset's upload in VOD each time vodwatch sends the video: it
+    asks again a few times, then the file goes to failed/ saying it was cancelled, and the
+    daemon does not ask VOD for new URLs without end."""
+    aid = asset_id(904)
+    setup.emulator.seed_asset(aid, "UPLOAD_FAILED")
+    setup.emulator.add_fault("slow", "obs_put", count=None, delay=0.3)
+    stop = threading.Event()
+
+    def cancel_every_send() -> None:
+        seen = 0
+        while not stop.is_set():
+            asked = len(ops(setup, "update_asset"))  # new URLs: the slow PUT follows
+            if asked > seen:
+                seen = asked
+                setup.emulator.seed_asset(aid, "CANCELLED")
+            time.sleep(0.01)
+
+    canceller = threading.Thread(target=cancel_every_send, daemon=True)
+    canceller.start()
+    try:
+        daemon = daemon_factory()
+        write_bytes(setup.inbox / f"{aid}.mp4", 50_000)
+        wait_for(lambda: (setup.failed / f"{aid}.mp4").exists(), 90, what="failed/")
+    finally:
+        stop.set()
+        canceller.join(5)
+    assert daemon.stop() == 0
+    updates = ops(setup, "update_asset")
+    assert 2 <= len(updates) <= 7, len(updates)
+    reason = (setup.failed / f"{aid}.mp4.error.txt").read_text()
+    # Not "VOD does not accept a new video in its state": CANCELLED takes one; what
+    # refused it is whoever keeps cancelling, and that is what the words say.
+    assert "was cancelled in VOD while the file was being sent" in reason, reason
+    assert "does not accept a new video" not in reason
+    assert "cancels this asset's upload while vodwatch sends it" in reason
+    assert not (setup.done / f"{aid}.mp4").exists()
