@@ -173,3 +173,56 @@ def test_a_mount_point_holding_a_note_is_not_taken_for_the_share(setup: Setup,
     with bind(backing, mount_point):
         wait_for(lambda: name in visible(done), 60, what="the file in done/ after the mount")
         assert daemon.stop() == 0
+
+
+@pytest.mark.parametrize("room_kb", [8, 64])
+def test_a_first_start_on_a_nearly_full_state_disk_waits_then_starts(
+        setup: Setup, daemon_factory, room_kb: int) -> None:
+    """The state disk has room for the write probe but not for a whole new journal: `run`
+    does not end with a damaged or unopenable journal; it waits, or starts, and delivers
+    once space is freed."""
+    with full_tmpfs(setup.state, size="8m"):
+        filler = setup.state / "filler"
+        os.truncate(filler, filler.stat().st_size - room_kb * 1024)
+        daemon = daemon_factory()
+        wait_for(lambda: "state.unavailable" in daemon.output()
+                 or "daemon.ready" in daemon.output() or daemon.proc.poll() is not None,
+                 30, what="a verdict")
+        time.sleep(1)
+        assert daemon.proc.poll() is None, daemon.output()
+        aid = asset_id(913)
+        setup.emulator.seed_asset(aid, "UPLOAD_FAILED")
+        write_bytes(setup.inbox / f"{aid}.mp4", 50_000)
+        time.sleep(1)
+        os.remove(filler)
+        wait_for(lambda: (setup.done / f"{aid}.mp4").exists(), 60, what="the delivery")
+        assert daemon.stop() == 0
+
+
+@pytest.mark.parametrize("into", ["nothing", "folder"])
+def test_a_claimed_file_replaced_under_the_upload_is_never_sent_or_called_odd(
+        setup: Setup, daemon_factory, into: str) -> None:
+    """While its video is sent, a job's cover is deleted, or replaced by a folder of the
+    same name: the cover is neither sent nor called "not a regular file" in failed/, and
+    the video is delivered."""
+    setup.write_config(upload={"part_size_mb": 1, "parallel_parts": 1,
+                               "multipart_threshold_mb": 1})
+    aid = asset_id(914)
+    setup.emulator.seed_asset(aid, "UPLOAD_FAILED")
+    setup.emulator.add_fault("slow", "obs_part", count=None, delay=0.3)
+    video, cover = setup.inbox / f"{aid}.mp4", setup.inbox / f"{aid}.cover.jpg"
+    write_bytes(video, 4 * MB)
+    write_bytes(cover, 1000)
+    daemon = daemon_factory()
+    wait_for(lambda: len(parts_sent(setup)) >= 1, 30, what="the video under way")
+    cover.unlink()
+    if into == "folder":
+        cover.mkdir()
+    wait_for(lambda: (setup.done / video.name).exists() or (setup.failed / video.name).exists(),
+             60, what="the video's outcome")
+    time.sleep(2)
+    assert daemon.stop(timeout=20) == 0, daemon.output()[-3000:]
+    errors = "".join(p.read_text() for p in setup.failed.glob("*.error.txt"))
+    assert "not a regular file" not in errors + daemon.output(), errors
+    assert not ops(setup, "obs_put"), "the cover was sent"
+    assert (setup.done / video.name).exists(), errors
