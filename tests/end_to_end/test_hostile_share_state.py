@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import Setup, asset_id, wait_for, write_bytes
 from tests.end_to_end.attack_helpers import MB, bind, log_lines, ops, parts_sent, visible
 from tests.end_to_end.test_share_trust_more import _legacy_job, _share_on_bind_mount
-from tests.mounts import full_tmpfs
+from tests.mounts import full_tmpfs, read_only
 
 
 def test_status_says_a_fresh_state_dir_is_full_while_run_waits(setup: Setup,
@@ -33,13 +33,11 @@ def test_status_says_a_fresh_state_dir_is_full_while_run_waits(setup: Setup,
     assert any(f"{setup.state} is full" in p for p in data["problems"]), data
 
 
-@pytest.mark.xfail(strict=True, reason="a waiting `run` holds no lock: a second `run` waits "
-                   "too, and whichever looks first once space is freed wins; the other "
-                   "(perhaps the one systemd started) then exits 2 for good")
 def test_a_second_run_while_the_first_waits_is_refused_at_once(setup: Setup,
                                                               daemon_factory) -> None:
     """`run` waiting for a full state disk already owns its state_dir: a second `run` on
-    it is refused at once (exit 2) instead of waiting beside it."""
+    it is refused at once (exit 2) instead of waiting beside it and racing it for the
+    folder once space is freed; the first then starts and delivers."""
     with full_tmpfs(setup.state, size="1m"):
         first = daemon_factory(name="first")
         wait_for(lambda: "state.unavailable" in first.output(), 30, what="the first wait")
@@ -49,7 +47,35 @@ def test_a_second_run_while_the_first_waits_is_refused_at_once(setup: Setup,
         except subprocess.TimeoutExpired:
             code = None
         assert code == 2, second.output()
+        assert "already uses state_dir" in second.output()
         assert first.proc.poll() is None
+        aid = asset_id(915)
+        setup.emulator.seed_asset(aid, "UPLOAD_FAILED")
+        write_bytes(setup.inbox / f"{aid}.mp4", 50_000)
+        os.remove(setup.state / "filler")
+        wait_for(lambda: (setup.done / f"{aid}.mp4").exists(), 60, what="the delivery")
+        holder = json.loads((setup.state / "lock").read_text())
+        assert holder["pid"] == first.proc.pid
+        assert first.stop() == 0
+
+
+def test_a_run_waiting_for_a_read_only_state_dir_keeps_it_from_a_second_one(
+        setup: Setup, daemon_factory) -> None:
+    """The same on a read-only state disk, where the lock file can only be opened for
+    reading: the waiting `run` still holds the lock; writable again, it starts."""
+    assert setup.cli("once").returncode == 0  # the state folder and its lock file exist
+    with read_only(setup.state):
+        first = daemon_factory(name="first")
+        wait_for(lambda: "state.unavailable" in first.output(), 30, what="the first wait")
+        second = setup.cli("run", timeout=20)
+        assert second.returncode == 2, second.stdout + second.stderr
+        assert "already uses state_dir" in second.stderr
+    aid = asset_id(916)
+    setup.emulator.seed_asset(aid, "UPLOAD_FAILED")
+    write_bytes(setup.inbox / f"{aid}.mp4", 50_000)
+    wait_for(lambda: (setup.done / f"{aid}.mp4").exists(), 60, what="the delivery")
+    assert json.loads((setup.state / "lock").read_text())["pid"] == first.proc.pid
+    assert first.stop() == 0
 
 
 def test_a_wait_that_turns_read_only_then_a_reload_then_freed_starts(setup: Setup,
