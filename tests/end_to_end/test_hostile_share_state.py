@@ -13,9 +13,19 @@ import time
 import pytest
 
 from tests.conftest import Setup, asset_id, wait_for, write_bytes
-from tests.end_to_end.attack_helpers import MB, bind, log_lines, ops, parts_sent, visible
+from tests.end_to_end.attack_helpers import (
+    MB,
+    bind,
+    file_md5,
+    log_lines,
+    make_big,
+    ops,
+    parts_sent,
+    visible,
+)
 from tests.end_to_end.test_share_trust_more import _legacy_job, _share_on_bind_mount
 from tests.mounts import full_tmpfs, read_only
+from vodwatch.claim import marker_name
 
 
 def test_status_says_a_fresh_state_dir_is_full_while_run_waits(setup: Setup,
@@ -252,3 +262,47 @@ def test_a_claimed_file_replaced_under_the_upload_is_never_sent_or_called_odd(
     assert "not a regular file" not in errors + daemon.output(), errors
     assert not ops(setup, "obs_put"), "the cover was sent"
     assert (setup.done / video.name).exists(), errors
+
+
+def test_a_take_over_after_a_confirm_that_never_took_effect_delivers_the_file(
+        setup: Setup, daemon_factory, tmp_path) -> None:
+    """The uploading daemon is killed while its confirm hangs and VOD never carries it
+    out (the asset is still uploading, the video in the store): the survivor taking over
+    the "confirming" job confirms or sends again and delivers; it neither waits for a
+    confirm that will never come nor fails the file."""
+    configs = []
+    for who in ("alpha", "beta"):
+        setup.write_config(state_dir=str(tmp_path / f"state-{who}"),
+                           claims={"instance_id": who, "lease_seconds": 3},
+                           upload={"part_size_mb": 1, "parallel_parts": 2})
+        path = setup.root / f"{who}.yaml"
+        os.replace(setup.config_path, path)
+        configs.append(path)
+    big = asset_id(917)
+    setup.emulator.seed_asset(big, "UPLOAD_FAILED")
+    name = f"{big}.mp4"
+    digest = make_big(setup.inbox / name, 21 * MB)
+    setup.emulator.add_fault("slow", "obs_part", count=None, delay=0.1)
+    hang = setup.emulator.add_fault("hang", "confirm", count=1)
+    alpha = daemon_factory(name="alpha", config=configs[0])
+    beta = daemon_factory(name="beta", config=configs[1])
+    owner_file = setup.inbox / ".vodwatch" / "files" / marker_name(name) / "owner"
+    owner = wait_for(lambda: owner_file.exists() and owner_file.read_text().split("\n")[0],
+                     30, what="the file claimed")
+    victim, survivor = (alpha, beta) if owner.startswith("alpha") else (beta, alpha)
+    wait_for(lambda: all(f.id != hang for f in setup.emulator.fault_book.pending()), 60,
+             interval=0.002, what="the confirm sent")
+    victim.kill()
+    asset = setup.emulator.asset(big)
+    assert asset is not None and asset["status"] not in ("CREATED", "PUBLISHED"), asset
+    setup.emulator.clear_faults()
+    wait_for(lambda: "claim.taken_over" in survivor.output(), 30, what="the take-over")
+    wait_for(lambda: name in visible(setup.done) | visible(setup.failed), 60,
+             what="the file moved by the survivor")
+    assert survivor.stop() == 0
+    assert visible(setup.failed) == set(), (setup.failed / f"{name}.error.txt").read_text()
+    assert visible(setup.done) == {name}
+    stored = setup.emulator.object_path(big, "video")
+    assert stored is not None and file_md5(stored) == digest
+    asset = setup.emulator.asset(big)
+    assert asset is not None and asset["status"] in ("CREATED", "PUBLISHED"), asset
