@@ -24,7 +24,7 @@ from tests.end_to_end.attack_helpers import (
     visible,
 )
 from tests.end_to_end.test_share_trust_more import _legacy_job, _share_on_bind_mount
-from tests.mounts import full_tmpfs, read_only
+from tests.mounts import fill, full_tmpfs, read_only, tmpfs
 from vodwatch.claim import marker_name
 
 
@@ -178,6 +178,29 @@ def test_an_upload_cancelled_while_its_multipart_completes_is_sent_again(
 
 
 
+
+
+@pytest.mark.xfail(strict=True, reason="status judges the daemon by the journal, which a "
+                   "waiting run cannot write: after a clean stop it says 'stopped' and 'not "
+                   "running', though the waiting run holds the state_dir's lock")
+def test_status_does_not_call_a_run_waiting_for_its_state_disk_stopped(
+        setup: Setup, daemon_factory) -> None:
+    """A run that stopped cleanly, the state disk full, and `run` started again: it is
+    alive and waiting, so `status` must not say vodwatch is stopped or not running."""
+    with tmpfs(setup.state, "8m"):
+        os.chmod(setup.state, 0o700)
+        first = daemon_factory(name="first")
+        wait_for(lambda: "daemon.ready" in first.output(), 30, what="the first start")
+        assert first.stop() == 0
+        fill(setup.state / "filler")
+        waiting = daemon_factory(name="waiting")
+        wait_for(lambda: "state.unavailable" in waiting.output(), 30, what="the wait")
+        text = setup.cli("status").stdout
+        daemon = json.loads(setup.cli("status", "--json").stdout)["daemon"]
+        assert waiting.stop() == 0
+    assert f"{setup.state} is full" in text
+    assert daemon["status"] != "not running", daemon
+    assert "stopped" not in text.splitlines()[0], text
 
 
 @pytest.mark.xfail(strict=True, reason="only an empty folder is taken for a bare mount point: "
