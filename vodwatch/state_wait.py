@@ -26,7 +26,6 @@ import structlog
 from .errors import StateUnavailable
 from .notify import Notifier
 from .state import (
-    FILE_MODE,
     LOCK_NAME,
     Holder,
     StateLock,
@@ -51,6 +50,9 @@ def open_state(state_dir: Path, *, once: bool, held: StateLock | None = None) ->
     for warning in prepare_state_dir(state_dir):
         log.warning("state_dir.tightened", detail=warning)
     # Before anything opens the journal: a second process must not touch the first's work.
+    if held is not None and not _still_the_lock_file(held):
+        held.release()  # the folder was replaced meanwhile: lock the file that is there now
+        held = None
     if held is not None:
         _write_holder(held)
     lock = held or StateLock.acquire(state_dir, "once" if once else "run")
@@ -63,12 +65,21 @@ def open_state(state_dir: Path, *, once: bool, held: StateLock | None = None) ->
     return lock
 
 
+def _still_the_lock_file(lock: StateLock) -> bool:
+    """Whether ``lock`` is on the file that is at its path now (not on one removed)."""
+    fd = lock._fd  # the descriptor the flock is on
+    try:
+        return fd is not None and os.path.samestat(os.fstat(fd), os.stat(lock.path))
+    except OSError:
+        return False
+
+
 def _write_holder(lock: StateLock) -> None:
     """Say who holds ``lock`` in its file, now that the disk takes writes (a flock is not
     let go when another descriptor of the file is closed)."""
     data = lock.holder.to_json().encode()
     try:
-        fd = os.open(lock.path, os.O_WRONLY | os.O_CREAT, FILE_MODE)
+        fd = os.open(lock.path, os.O_WRONLY)
         try:
             os.pwrite(fd, data, 0)
             os.ftruncate(fd, len(data))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -86,6 +87,29 @@ def test_a_run_waiting_for_a_read_only_state_dir_keeps_it_from_a_second_one(
     wait_for(lambda: (setup.done / f"{aid}.mp4").exists(), 60, what="the delivery")
     assert json.loads((setup.state / "lock").read_text())["pid"] == first.proc.pid
     assert first.stop() == 0
+
+
+def test_a_state_dir_replaced_during_the_wait_still_admits_one_run(
+        setup: Setup, daemon_factory) -> None:
+    """While `run` waits for a full disk, the state folder is removed and made again (a
+    new lock file): once space is freed, `run` locks the file that is there, so a second
+    `run` is still refused."""
+    disk = setup.root / "disk"
+    with tmpfs(disk, "8m"):
+        state = disk / "state"
+        setup.write_config(state_dir=str(state))
+        assert setup.cli("once").returncode == 0
+        fill(disk / "filler")
+        first = daemon_factory(name="first")
+        wait_for(lambda: "state.unavailable" in first.output(), 30, what="the wait")
+        shutil.rmtree(state)
+        state.mkdir(mode=0o700)
+        os.remove(disk / "filler")
+        wait_for(lambda: "daemon.ready" in first.output(), 30, what="the start")
+        second = setup.cli("run", timeout=20)
+        assert second.returncode == 2, second.stdout + second.stderr
+        assert "already uses state_dir" in second.stderr
+        assert first.stop() == 0
 
 
 def test_a_wait_that_turns_read_only_then_a_reload_then_freed_starts(setup: Setup,
@@ -329,3 +353,36 @@ def test_a_take_over_after_a_confirm_that_never_took_effect_delivers_the_file(
     assert stored is not None and file_md5(stored) == digest
     asset = setup.emulator.asset(big)
     assert asset is not None and asset["status"] in ("CREATED", "PUBLISHED"), asset
+
+
+def test_an_upload_cancelled_once_keeps_the_cover_of_the_job(setup: Setup,
+                                                             daemon_factory) -> None:
+    """A video and its cover; the upload is cancelled in VOD while the video is sent (the
+    cover already in the store): after asking again, VOD holds both files' bytes."""
+    aid = asset_id(918)
+    setup.emulator.seed_asset(aid, "UPLOAD_FAILED")
+    video, cover = setup.inbox / f"{aid}.mp4", setup.inbox / f"{aid}.cover.jpg"
+    video_bytes = write_bytes(video, 60_000)
+    cover_bytes = write_bytes(cover, 3000)
+    setup.emulator.add_fault("slow", "obs_put", count=None, delay=0.5)
+    cancelled = threading.Event()
+
+    def cancel_once() -> None:
+        wait_for(lambda: ops(setup, "update_asset"), 30, interval=0.005, what="URLs")
+        time.sleep(0.2)
+        setup.emulator.seed_asset(aid, "CANCELLED")
+        cancelled.set()
+
+    canceller = threading.Thread(target=cancel_once, daemon=True)
+    canceller.start()
+    daemon = daemon_factory()
+    wait_for(lambda: (setup.done / video.name).exists() or (setup.failed / video.name).exists(),
+             60, what="the video's outcome")
+    canceller.join(5)
+    time.sleep(1)
+    assert daemon.stop() == 0
+    assert cancelled.is_set()
+    assert len(ops(setup, "update_asset")) >= 2, "the cancel landed too late to matter"
+    assert {p.name for p in setup.done.iterdir()} >= {video.name, cover.name}
+    assert setup.emulator.read_object(aid, "video") == video_bytes
+    assert setup.emulator.read_object(aid, "cover") == cover_bytes
