@@ -3,6 +3,7 @@ again, and a failed journal, through the real CLI."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ import pytest
 from tests.conftest import Setup, asset_id, wait_for, write_bytes
 from tests.end_to_end.attack_helpers import (
     MB,
+    NotifyListener,
     bind,
     file_md5,
     log_lines,
@@ -386,3 +388,30 @@ def test_an_upload_cancelled_once_keeps_the_cover_of_the_job(setup: Setup,
     assert {p.name for p in setup.done.iterdir()} >= {video.name, cover.name}
     assert setup.emulator.read_object(aid, "video") == video_bytes
     assert setup.emulator.read_object(aid, "cover") == cover_bytes
+
+
+def test_systemd_hears_why_and_keeps_a_fed_watchdog_through_the_wait(
+        setup: Setup, daemon_factory) -> None:
+    """Under systemd with a 2 s watchdog: while `run` waits for its full state disk, the
+    STATUS says why and the watchdog is fed with no gap near 2 s; freed, the STATUS moves
+    on from the fault."""
+    with full_tmpfs(setup.state, size="1m"), \
+            NotifyListener(setup.root / "notify.sock") as notify:
+        daemon = daemon_factory(NOTIFY_SOCKET=str(notify.path), WATCHDOG_USEC="2000000")
+        wait_for(lambda: any("STATE UNAVAILABLE" in s for s in notify.statuses()), 30,
+                 what="the STATUS")
+        fed: list[float] = []
+        deadline = time.monotonic() + 4
+        seen = 0
+        while time.monotonic() < deadline:
+            count = sum("WATCHDOG=1" in m for m in list(notify.messages))
+            if count > seen:
+                fed.append(time.monotonic())
+                seen = count
+            time.sleep(0.05)
+        assert len(fed) >= 4 and max(b - a for a, b in itertools.pairwise(fed)) < 1.5, fed
+        os.remove(setup.state / "filler")
+        wait_for(lambda: "daemon.ready" in daemon.output(), 30, what="the start")
+        wait_for(lambda: "STATE UNAVAILABLE" not in notify.statuses()[-1], 30,
+                 what="a STATUS past the fault")
+        assert daemon.stop() == 0
