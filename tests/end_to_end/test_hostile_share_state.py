@@ -206,9 +206,6 @@ def test_an_upload_cancelled_while_its_multipart_completes_is_sent_again(
 
 
 
-@pytest.mark.xfail(strict=True, reason="status judges the daemon by the journal, which a "
-                   "waiting run cannot write: after a clean stop it says 'stopped' and 'not "
-                   "running', though the waiting run holds the state_dir's lock")
 def test_status_does_not_call_a_run_waiting_for_its_state_disk_stopped(
         setup: Setup, daemon_factory) -> None:
     """A run that stopped cleanly, the state disk full, and `run` started again: it is
@@ -225,7 +222,8 @@ def test_status_does_not_call_a_run_waiting_for_its_state_disk_stopped(
         daemon = json.loads(setup.cli("status", "--json").stdout)["daemon"]
         assert waiting.stop() == 0
     assert f"{setup.state} is full" in text
-    assert daemon["status"] != "not running", daemon
+    assert daemon["status"] == "degraded", daemon
+    assert daemon["pid"] == waiting.proc.pid, daemon
     assert "stopped" not in text.splitlines()[0], text
 
 
