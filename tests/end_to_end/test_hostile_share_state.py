@@ -1,5 +1,7 @@
-"""Hostile attacks on the state folder wait at start, an upload cancelled again and
-again, and a failed journal, through the real CLI."""
+"""Hostile attacks through the real CLI: `run` waiting for its state disk (a second
+run, a replaced folder, status, systemd), uploads cancelled in VOD, files of a job that
+vanish, a take-over after a confirm that never took effect, and a mount point holding a
+note."""
 
 from __future__ import annotations
 
