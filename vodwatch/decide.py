@@ -30,7 +30,15 @@ from .errors import (
     TransportError,
     VodwatchError,
 )
-from .explain import MISSING, UPDATABLE, UPLOADING, remote_failure, state_failure, state_words
+from .explain import (
+    MISSING,
+    UPDATABLE,
+    UPLOADING,
+    closed_failure,
+    remote_failure,
+    state_failure,
+    state_words,
+)
 from .finish import Failure
 from .names import Kind
 from .retry import Action, RetryPolicy, classify
@@ -178,8 +186,11 @@ def _remote(s: Situation, err: RemoteError | TransportError, policy: RetryPolicy
             # VOD's answer contradicts the asset's state: give it a moment.
             return _retry(s, policy, rand, "asset_state", str(err))
         words = state_words(s.asset_id, state)
-        return Verdict(Next.FAIL, "asset_state", failure=state_failure(
-            AssetStateError(s.asset_id, state, *words, fault=err.fault)))
+        refused = AssetStateError(s.asset_id, state, *words, fault=err.fault)
+        if state in UPDATABLE and s.phase in _SENDING:
+            # Closed under us again and again: the budget of asking again is spent.
+            return Verdict(Next.FAIL, "asset_state", failure=closed_failure(refused))
+        return Verdict(Next.FAIL, "asset_state", failure=state_failure(refused))
     return Verdict(Next.FAIL, decision.reason, failure=remote_failure(
         s.asset_id, err, decision.explain, decision.advice))
 

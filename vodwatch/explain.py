@@ -127,6 +127,24 @@ def state_failure(exc: AssetStateError) -> Failure:
                    operator=_state_operator(exc.state))
 
 
+def closed_failure(exc: AssetStateError) -> Failure:
+    """The failure for an upload closed in VOD (cancelled) once asking again is spent.
+
+    The asset's state would take a new video; what refuses it is whoever keeps closing the
+    upload, so the words name that instead of the state.
+    """
+    fault = exc.fault
+    return Failure(
+        _end(f"The upload to media asset {exc.asset_id} was cancelled in VOD while the file "
+             "was being sent, after vodwatch had already asked for it again as often as it "
+             "may; this is not a problem with the file"),
+        "Put the file back in the inbox once nobody cancels this asset's upload",
+        fault.code if fault else "", fault.error_msg if fault else "", exc.asset_id,
+        request_id=fault.request_id if fault else "", state=exc.state,
+        operator="Someone or something (the VOD console, a script, another uploader) "
+                 "cancels this asset's upload while vodwatch sends it: stop that first")
+
+
 def remote_failure(asset_id: str, exc: RemoteError | TransportError, explain: str,
                    advice: str = "") -> Failure:
     """The failure for a service's permanent refusal; ``explain``/``advice`` from classify."""

@@ -22,6 +22,7 @@ from .config import Config, load_credentials
 from .errors import ConfigError
 from .journal import Journal
 from .log import add_secret
+from .state_wait import disk_fault
 from .status_collect import (
     ACTIVE_STATES,
     HEARTBEAT_TIMEOUT_SECONDS,
@@ -81,9 +82,13 @@ def run_status(config: Config, as_json: bool, out: TextIO, now: float | None = N
     _register_secret(config, os.environ if env is None else env)
     path = config.state_dir / "journal.sqlite3"
     if not path.is_file():
-        return _no_journal(path, f"no journal at {path} yet: vodwatch has not run with "
-                           f"state_dir {config.state_dir} (start it with 'vodwatch run')",
-                           as_json, out)
+        # A `run` waiting for a full or read-only state disk has no journal yet either:
+        # what stops it is told, not "start it".
+        disk = disk_fault(config.state_dir) if config.state_dir.is_dir() else None
+        return _no_journal(path, f"no journal at {path} yet: " + (
+            f"{disk}; vodwatch run starts once it can write there" if disk else
+            f"vodwatch has not run with state_dir {config.state_dir} (start it with "
+            "'vodwatch run')"), as_json, out)
     try:
         journal = Journal.open(config.state_dir, readonly=True)
     except sqlite3.Error as exc:

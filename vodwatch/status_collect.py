@@ -18,7 +18,7 @@ from .finish import read_failed_detail
 from .journal import JobRow, Journal
 from .log import redact
 from .pause import ManualPause, read_state
-from .state import is_locked
+from .state import is_locked, read_holder
 from .state_wait import disk_fault
 from .states import WORKING_STATES, JobState
 from .status_text import ago, fraction
@@ -50,9 +50,12 @@ def collect(journal: Journal, config: Config, now: float) -> dict[str, Any]:
     info = journal.daemon_info()
     daemon = daemon_summary(info, now)
     disk = disk_fault(config.state_dir)
-    if (disk is not None and daemon["status"] == "not running" and daemon["state"] != "stopped"
-            and is_locked(config.state_dir)):
+    if disk is not None and daemon["status"] == "not running" and is_locked(config.state_dir):
         daemon["status"] = "degraded"  # alive (it holds the lock), but cannot write the journal
+        holder = read_holder(config.state_dir)
+        if holder is not None and holder.pid != daemon["pid"] and holder.command == "run":
+            # A run started after the journal's last word, waiting for the disk.
+            daemon.update(pid=holder.pid, started_at=holder.started_at)
     live = daemon["status"] in ("running", "degraded", "starting")
     snapshot: Mapping[str, Any] = info["snapshot"] if info and live else {}
     daemon["state_fault"] = clean(disk) if disk else _opt(snapshot.get("state_fault"))
