@@ -102,18 +102,21 @@ class ShareIdentity:
                 return (f"the share is not mounted ({missing} is in /etc/fstab or a "
                         "systemd mount unit, but not mounted)"), None
             if expected and self.bare_mount_point(st):
-                return (f"the share seems not mounted: {self.inbox} is an empty folder with "
-                        "nothing mounted on it, yet vodwatch has unfinished work there; "
+                return (f"the share seems not mounted: {self.inbox} has no hidden "
+                        f"{STATE_DIR_NAME} folder and nothing mounted on it, yet vodwatch "
+                        "has unfinished work there; "
                         "mount the share and vodwatch carries on by itself (if this really "
                         f"is a new, empty share, create a folder named {STATE_DIR_NAME} in "
                         "it and vodwatch takes it as the share)"), None
         return None, None  # no id yet: the caller creates the hidden folder, then one
 
     def bare_mount_point(self, st: os.stat_result) -> bool:
-        """True when the inbox is empty and nothing is mounted on it (it is not a mount
-        point, and is on its parent's device): what an unmounted share leaves behind."""
+        """True when the inbox has no hidden folder and nothing is mounted on it (it is not
+        a mount point, and is on its parent's device): what an unmounted share leaves
+        behind, even with a note someone left there. Asked only when the journal holds
+        work for the inbox, so the share had its hidden folder."""
         try:
-            if os.listdir(self.inbox):
+            if os.path.isdir(os.path.join(self.inbox, STATE_DIR_NAME)):
                 return False
             parent = os.stat(os.path.dirname(os.path.realpath(self.inbox)))
         except OSError:

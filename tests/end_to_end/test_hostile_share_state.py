@@ -229,10 +229,6 @@ def test_status_does_not_call_a_run_waiting_for_its_state_disk_stopped(
     assert "stopped" not in text.splitlines()[0], text
 
 
-@pytest.mark.xfail(strict=True, reason="only an empty folder is taken for a bare mount point: "
-                   "one holding a note gets the share identity, done/ and failed/, the 0.1 "
-                   "job is dropped as taken over, and the real share, once mounted, is "
-                   "'not mounted (another disk than before)' for good")
 def test_a_mount_point_holding_a_note_is_not_taken_for_the_share(setup: Setup,
                                                                  daemon_factory) -> None:
     """The first start of this version (0.1's journal holds a job) while the share is not

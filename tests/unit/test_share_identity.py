@@ -75,14 +75,20 @@ def test_an_empty_folder_is_not_taken_for_a_share_the_journal_has_work_for(
 def test_an_empty_folder_without_work_or_with_a_mount_on_it_is_a_new_share(
         tmp_path: Path) -> None:
     """A first start with nothing in the journal, or an empty share mounted on the inbox,
-    or a folder that already holds files, is a share to use: the caller may create the id."""
+    is a share to use: the caller may create the id. With work in the journal, a folder
+    holding files but not the hidden folder the work left is a mount point with a note
+    in it, not the share; with the hidden folder it is the share."""
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     fstab, mounts = _tables(tmp_path, "", f"/dev/sda1 / ext4 rw 0 0\nnas:/m {inbox} nfs rw 0 0\n")
     assert ShareIdentity(inbox, fstab, mounts).check(None, expected=False) == (None, None)
     assert ShareIdentity(inbox, fstab, mounts).check(None, expected=True) == (None, None)
     fstab, mounts = _tables(tmp_path, "", "/dev/sda1 / ext4 rw 0 0\n")
-    (inbox / "a-file.mp4").write_bytes(b"x")
+    (inbox / "NAS NOT MOUNTED.txt").write_bytes(b"x")
+    problem, ident = ShareIdentity(inbox, fstab, mounts).check(None, expected=True)
+    assert problem is not None and "seems not mounted" in problem and ident is None
+    assert ShareIdentity(inbox, fstab, mounts).check(None, expected=False) == (None, None)
+    (inbox / ".vodwatch").mkdir()
     assert ShareIdentity(inbox, fstab, mounts).check(None, expected=True) == (None, None)
 
 
