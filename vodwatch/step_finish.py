@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import os
 from pathlib import Path
 
 import structlog
@@ -94,15 +95,18 @@ def _finishing(services: Services, job: JobRow) -> None:
         failed = job.outcome == JobState.FAILED or f.error is not None
         directory = services.failed_dir if failed else services.done_dir
         source = Path(f.inbox_path)
-        if f.final_path:
+        if f.final_path and not (failed and _not_moved_yet(source, Path(f.final_path))):
             target = Path(f.final_path)
         else:
             if failed:
                 # A file moved back by hand that fails again: its old error file (now an
-                # orphan) would reserve its name; the new error file replaces it.
+                # orphan) would reserve its name; the new error file replaces it. When
+                # failed/ refused that (read-only), the name is chosen again at the next
+                # try, so the file does not end as `` (2)`` beside an orphan.
                 _forget_old_failures(services, f.name)
             target = unique_target(directory, f.name)
-            services.journal.set_file(f.id, final_path=str(target))
+            if str(target) != f.final_path:
+                services.journal.set_file(f.id, final_path=str(target))
         try:
             moved = _move(source, target, directory, to_failed=failed)
         except FileExistsError:
@@ -140,6 +144,11 @@ def _finishing(services: Services, job: JobRow) -> None:
     if services.on_outcome is not None:
         services.on_outcome(services.journal.job(job.id),
                        services.journal.files(job.id))
+
+
+def _not_moved_yet(source: Path, target: Path) -> bool:
+    """The file is still only in the inbox: its target may be chosen again."""
+    return os.path.lexists(source) and not os.path.lexists(target)
 
 
 def _forget_old_failures(services: Services, name: str) -> None:
