@@ -247,7 +247,10 @@ class FolderWatch(ShareState):
             if group_key(batch[0][1]) in waiting:
                 continue  # files dropped together go together (group.groups_settling)
             try:
-                title = known_title(self.folder_set.inbox, title)  # "<title> (2)" moved back
+                if all(p.kind in (Kind.VIDEO, Kind.METADATA) for _, p in batch):
+                    # "<title> (2).mp4" moved back; a cover or subtitle named "<title> (2)"
+                    # (vodwatch numbers those after .cover/.lang) says the title is real.
+                    title = known_title(self.folder_set.inbox, title)
                 key = job_lock(asset_id, title)
                 if key in self.active_assets:
                     continue  # serialised: the next batch waits for this asset's job

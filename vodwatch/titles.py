@@ -23,7 +23,9 @@ Decisions:
   `` (N)`` after ``.cover`` or after ``.<n>.<lang>`` is taken off (``Episode 12.cover
   (2).jpg`` is a cover of ``Episode 12``; the title itself is untouched there); and
   ``<title> (N).<ext>`` belongs to ``<title>`` when the share's title map knows
-  ``<title>`` and does not know ``<title> (N)`` (``known_title``). To create another
+  ``<title>`` and does not know ``<title> (N)`` (``known_title``), unless a cover or
+  subtitle of ``<title> (N)`` comes with it: vodwatch never numbers those so, and they
+  make ``<title> (N)`` a title of its own (``Rocky (2).cover.jpg``). To create another
   asset from a title that already became one, name it differently (``Episode 12 v2.mp4``).
 """
 

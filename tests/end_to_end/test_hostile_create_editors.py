@@ -3,7 +3,9 @@ failed/, of a grouped update VOD refuses for the video only, and of signal storm
 
 from __future__ import annotations
 
+import random
 import shutil
+import signal
 import time
 
 from tests.conftest import Setup, asset_id, wait_for, write_bytes
@@ -69,3 +71,103 @@ def test_a_file_moved_back_that_fails_while_failed_is_read_only_replaces_its_err
              what="the old error file replaced")
     assert daemon.stop() == 0
     assert setup.names(setup.failed) == sorted([name, f"{name}.error.txt"])
+
+
+def test_a_new_titles_cover_and_subtitle_refused_by_the_store_fail_alone(
+        setup: Setup) -> None:
+    """Create mode, a multipart video with a cover and a subtitle: the store refuses every
+    single PUT for good (SignatureDoesNotMatch). The cover and the subtitle fail, each
+    with its own error file; the video still reaches VOD, the asset is confirmed, and a
+    cover dropped later (the store well again) updates that same asset."""
+    create_mode(setup)
+    setup.write_config(upload={"part_size_mb": 1, "parallel_parts": 2, "multipart_threshold_mb": 1})
+    video, cover, subtitle = "Night Walk.mp4", "Night Walk.cover.jpg", "Night Walk.1.en.srt"
+    data = write_bytes(setup.inbox / video, 3 * 1024 * 1024 + 5)
+    write_bytes(setup.inbox / cover, 3_000)
+    write_bytes(setup.inbox / subtitle, 500)
+    setup.emulator.add_fault("status", "obs_put", count=None, status=403,
+                             code="SignatureDoesNotMatch", message="signature mismatch")
+    result = setup.cli("once")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert setup.names(setup.done) == [video]
+    assert setup.names(setup.failed) == sorted(
+        [cover, f"{cover}.error.txt", subtitle, f"{subtitle}.error.txt"])
+    (made,) = setup.emulator.assets_created()
+    aid = made["asset_id"]
+    assert setup.emulator.read_object(aid, "video") == data
+    assert len(setup.emulator.confirms(aid)) == 1
+    for name in (cover, subtitle):
+        text = editor_part(setup, name)
+        assert name in text and video not in text, text
+    setup.emulator.clear_faults()
+    shutil.move(str(setup.failed / cover), str(setup.inbox / cover))
+    result = setup.cli("once")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(setup.emulator.assets_created()) == 1
+    assert setup.emulator.read_object(aid, "cover") == (setup.done / cover).read_bytes()
+    assert setup.names(setup.failed) == sorted([subtitle, f"{subtitle}.error.txt"])
+
+
+def test_mixed_signal_storms_during_a_create_multipart_lose_nothing(
+        setup: Setup, daemon_factory) -> None:  # type: ignore[no-untyped-def]
+    """While a new title's multipart upload runs: forty SIGHUPs, each with another
+    bandwidth limit and settle time, a title dropped meanwhile; then SIGTERM with SIGHUPs
+    right behind it (they neither count as a second SIGTERM nor reload a stopping daemon
+    into trouble): exit 0. A second start finishes both titles, one asset each, one
+    confirm each, the video's bytes whole."""
+    create_mode(setup)
+    upload = {"part_size_mb": 1, "parallel_parts": 1, "multipart_threshold_mb": 1}
+    setup.write_config(upload=upload, shutdown_grace_seconds=3)
+    setup.emulator.add_fault("slow", "obs_part", count=None, delay=0.3)
+    data = write_bytes(setup.inbox / "Storm.mp4", 12 * 1024 * 1024 + 7)
+    daemon = daemon_factory()
+    wait_for(lambda: "upload.multipart_started" in daemon.output(), 30, what="the upload")
+    rng = random.Random(7)
+    for n in range(40):
+        setup.write_config(upload={**upload, "bandwidth_limit_mbps": rng.choice([0, 40, 80])},
+                           settle_seconds=rng.choice([0.3, 0.5, 1.5]),
+                           shutdown_grace_seconds=3)
+        daemon.signal(signal.SIGHUP)
+        if n == 10:
+            write_bytes(setup.inbox / "Calm.mp4", 20_000)
+        time.sleep(rng.choice([0, 0.01, 0.05]))
+    assert daemon.proc.poll() is None
+    daemon.signal(signal.SIGTERM)
+    for _ in range(20):
+        daemon.signal(signal.SIGHUP)
+    started = time.monotonic()
+    assert daemon.proc.wait(30) == 0, daemon.output()[-3000:]
+    assert time.monotonic() - started < 15
+    assert "Traceback" not in daemon.output() and "job.crashed" not in daemon.output()
+    setup.emulator.clear_faults()
+    second = daemon_factory(name="second")
+    wait_for(lambda: {"Storm.mp4", "Calm.mp4"} <= set(setup.names(setup.done)), 60,
+             what="both titles done")
+    assert second.stop() == 0
+    made = {a["title"]: a["asset_id"] for a in setup.emulator.assets_created()}
+    assert sorted(made) == ["Calm", "Storm"] and len(setup.emulator.assets_created()) == 2
+    assert setup.emulator.read_object(made["Storm"], "video") == data
+    assert [len(setup.emulator.confirms(a)) for a in made.values()] == [1, 1]
+    assert setup.names(setup.failed) == []
+
+
+
+
+def test_a_real_title_ending_in_2_with_its_cover_never_touches_the_known_title(
+        setup: Setup) -> None:
+    """`Rocky` became an asset; then a film really titled `Rocky (2)` arrives with its cover
+    `Rocky (2).cover.jpg`. vodwatch never names a cover that way (its second cover is
+    `Rocky.cover (2).jpg`), so the cover says this is the title `Rocky (2)`: it becomes its
+    own asset with its video and cover, and Rocky's cover is left alone."""
+    create_mode(setup)
+    write_bytes(setup.inbox / "Rocky.mp4", 10_000)
+    rocky_cover = write_bytes(setup.inbox / "Rocky.cover.jpg", 1_000)
+    assert setup.cli("once").returncode == 0
+    write_bytes(setup.inbox / "Rocky (2).mp4", 12_000, seed="sequel")
+    sequel_cover = write_bytes(setup.inbox / "Rocky (2).cover.jpg", 1_100, seed="sequel")
+    result = setup.cli("once")
+    assert result.returncode == 0, [p.read_text() for p in setup.failed.glob("*.txt")]
+    made = {a["title"]: a["asset_id"] for a in setup.emulator.assets_created()}
+    assert sorted(made) == ["Rocky", "Rocky (2)"]
+    assert setup.emulator.read_object(made["Rocky"], "cover") == rocky_cover
+    assert setup.emulator.read_object(made["Rocky (2)"], "cover") == sequel_cover
