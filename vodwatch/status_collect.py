@@ -22,7 +22,7 @@ from .state import is_locked
 from .state_wait import disk_fault
 from .states import WORKING_STATES, JobState
 from .status_text import ago, fraction
-from .titles import all_mappings
+from .titles import all_mappings, stamp
 from .words import printable
 
 # The daemon writes a heartbeat every 2 s; missing about five of them means it is gone.
@@ -132,8 +132,7 @@ def _titles(folder_set: FolderSet | None) -> list[dict[str, Any]]:
     if folder_set is None or not folder_set.create_assets:
         return []
     return [{"title": clean(m["title"]), "asset_id": _opt(m.get("asset_id") or None),
-             "since": m["requested_at"] if isinstance(m.get("requested_at"), int | float)
-             else None} for m in all_mappings(folder_set.inbox)]
+             "since": stamp(m.get("requested_at"))} for m in all_mappings(folder_set.inbox)]
 
 
 def _bandwidth(found: Any) -> dict[str, Any] | None:

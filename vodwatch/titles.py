@@ -207,4 +207,12 @@ def all_mappings(inbox: Path, limit: int = 100) -> list[dict[str, Any]]:
 
 
 def _number(value: Any) -> float:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+    return stamp(value) or 0.0
+
+
+def stamp(value: Any) -> float | None:
+    """A time read from the share's title map (anyone may write there): seconds since 1970
+    that a clock can show, else None (not NaN, not 1e300, not ``true``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e11:
+        return None
+    return float(value)

@@ -3,13 +3,17 @@ failed/, of a grouped update VOD refuses for the video only, and of signal storm
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import signal
 import time
 
+import pytest
+
 from tests.conftest import Setup, asset_id, wait_for, write_bytes
 from tests.end_to_end.attack_helpers import bind, visible
+from vodwatch.titles import digest, titles_dir
 
 
 def create_mode(setup: Setup, **extra: object) -> None:
@@ -171,3 +175,30 @@ def test_a_real_title_ending_in_2_with_its_cover_never_touches_the_known_title(
     assert sorted(made) == ["Rocky", "Rocky (2)"]
     assert setup.emulator.read_object(made["Rocky"], "cover") == rocky_cover
     assert setup.emulator.read_object(made["Rocky (2)"], "cover") == sequel_cover
+
+
+def test_junk_times_in_the_shares_title_map_never_break_status_or_a_create(
+        setup: Setup) -> None:
+    """The title map lives on the share, where anyone can write: entries whose times are
+    1e300, NaN, negative, `true` or text neither crash `vodwatch status` nor make its
+    --json invalid, and a title whose entry says it was asked at 1e300 is still created."""
+    create_mode(setup)
+    write_bytes(setup.inbox / "Fine.mp4", 10_000)
+    assert setup.cli("once").returncode == 0
+    for n, at in enumerate(["1e300", "NaN", "-1e20", "true", '"x"']):
+        (titles_dir(setup.inbox) / f"{digest(f'Odd {n}')}.json").write_text(
+            f'{{"title": "Odd {n}", "token": "vw{n:012d}", "requested_at": {at}, '
+            f'"sent_at": {at}}}')
+    text = setup.cli("status")
+    assert "Traceback" not in text.stderr and "unexpected error" not in text.stdout + text.stderr
+    assert "Odd 0" in text.stdout and "Fine -> asset" in text.stdout
+    answer = setup.cli("status", "--json")
+    data = json.loads(answer.stdout, parse_constant=lambda c: pytest.fail(f"{c} in --json"))
+    (folder,) = data["folders"]
+    assert {t["title"] for t in folder["titles"]} >= {f"Odd {n}" for n in range(5)}
+    write_bytes(setup.inbox / "Odd 0.mp4", 11_000)
+    write_bytes(setup.inbox / "Odd 4.mp4", 12_000)
+    result = setup.cli("once")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    assert sorted(a["title"] for a in setup.emulator.assets_created()) == [
+        "Fine", "Odd 0", "Odd 4"]
