@@ -250,7 +250,7 @@ class FolderWatch(ShareState):
                 if all(p.kind in (Kind.VIDEO, Kind.METADATA) for _, p in batch):
                     # "<title> (2).mp4" moved back; a cover or subtitle named "<title> (2)"
                     # (vodwatch numbers those after .cover/.lang) says the title is real.
-                    title = known_title(self.folder_set.inbox, title)
+                    title = known_title(self.folder_set.inbox, title, batch[0][1].name)
                 key = job_lock(asset_id, title)
                 if key in self.active_assets:
                     continue  # serialised: the next batch waits for this asset's job

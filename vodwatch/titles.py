@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -63,6 +64,7 @@ AUDIO_TYPES: Mapping[str, str] = {ext: f"audio/{ext}" for ext in (
     "mp2")}
 METADATA_EXTS = ("yaml", "yml", "json")
 MAX_TITLE_BYTES = 128  # VOD's limit for title and video_name
+_NAME_MAX = 255  # bytes in one file name (finish.NAME_MAX)
 TITLES_DIR = "titles"
 
 # `` (N)`` markers vodwatch gives a second file (finish.numbered_name), repeated or not.
@@ -112,19 +114,34 @@ def _made(name: str, title: str, kind: Kind, ext: str, file_type: str, content_t
                       copy_marker=copy_marker, title=title)
 
 
-def known_title(inbox: Path, title: str) -> str:
+def known_title(inbox: Path, title: str, name: str = "") -> str:
     """The title a name's files belong to: ``title`` itself, unless the share's title map
     does not know it and it is a known title with vodwatch's `` (N)`` numbers after it
     (``Episode 12 (2)`` -> ``Episode 12``: a second copy moved back from done/ or failed/).
-    Numbers are taken off one at a time from the end; the first known title wins."""
+    Numbers are taken off one at a time from the end; the first known title wins.
+
+    A file ``name`` of (nearly) 255 bytes may be such a copy whose title was cut to make
+    room for the number (``finish.numbered_name``): then the one known title that starts
+    with what is left before the number is the title."""
     if not title or read_mapping(inbox, title) is not None:
         return title
     stem = title
     while (match := _NUMBER_RE.search(stem)) is not None and match.start() > 0:
+        cut_for_number = stem == title and len(os.fsencode(name)) > _NAME_MAX - 4
         stem = stem[:match.start()]
         if read_mapping(inbox, stem) is not None:
             return stem
+        if cut_for_number and (longer := _the_title_starting(inbox, stem)) is not None:
+            return longer
     return title
+
+
+def _the_title_starting(inbox: Path, start: str) -> str | None:
+    """The one title of the share's map that starts with ``start`` (and is longer)."""
+    start = normal(start)
+    found = {m["title"] for m in all_mappings(inbox, limit=100_000)
+             if m["title"].startswith(start) and m["title"] != start}
+    return found.pop() if len(found) == 1 else None
 
 
 def normal(title: str) -> str:

@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import Setup, asset_id, wait_for, write_bytes
 from tests.end_to_end.attack_helpers import bind, visible
+from vodwatch.finish import error_file_for
 from vodwatch.titles import digest, titles_dir
 
 
@@ -202,3 +203,30 @@ def test_junk_times_in_the_shares_title_map_never_break_status_or_a_create(
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     assert sorted(a["title"] for a in setup.emulator.assets_created()) == [
         "Fine", "Odd 0", "Odd 4"]
+
+
+def test_a_255_byte_title_numbered_and_cut_in_failed_is_not_a_new_title_when_moved_back(
+        setup: Setup) -> None:
+    """A 255-byte video name of a known title fails twice: failed/ gets the name and a
+    ` (2)` copy that had to be cut to stay within 255 bytes. Moved back by hand, that copy
+    is still the known title (refused again, naming its asset), never a new asset."""
+    create_mode(setup)
+    title = "Ä" * 125 + "x"  # 251 bytes: with .mp4, 255
+    name = f"{title}.mp4"
+    assert len(name.encode()) == 255
+    write_bytes(setup.inbox / name, 10_000)
+    assert setup.cli("once").returncode == 0
+    (made,) = setup.emulator.assets_created()
+    for n in range(2):
+        write_bytes(setup.inbox / name, 11_000 + n, seed=f"again {n}")
+        assert setup.cli("once").returncode == 1
+    copies = [p for p in setup.failed.iterdir()
+              if p.name.endswith(".mp4") and p.name != name]
+    assert len(copies) == 1 and copies[0].name.endswith(" (2).mp4"), setup.names(setup.failed)
+    copy = copies[0].name
+    shutil.move(str(copies[0]), str(setup.inbox / copy))
+    setup.cli("once")
+    assert len(setup.emulator.assets_created()) == 1, [
+        a["title"] for a in setup.emulator.assets_created()]
+    assert copy in setup.names(setup.failed)
+    assert made["asset_id"] in error_file_for(setup.failed / copy).read_text()
