@@ -136,6 +136,22 @@ def known_title(inbox: Path, title: str, name: str = "") -> str:
     return title
 
 
+def batch_title(inbox: Path, files: list[ParsedName]) -> str:
+    """The title one title's files (parsed together) belong to. A video or metadata
+    file's name is read by :func:`known_title`; a cover or subtitle named `` (N)`` after
+    ``.cover`` or ``.<n>.<lang>`` may have had its title cut to stay within 255 bytes
+    (``finish.numbered_name``): then the one known title starting with it is the title."""
+    first = files[0]
+    if all(p.kind in (Kind.VIDEO, Kind.METADATA) for p in files):
+        # "<title> (2).mp4" moved back; a cover or subtitle named "<title> (2)" (vodwatch
+        # numbers those after .cover/.lang) says the title is real.
+        return known_title(inbox, first.title, first.name)
+    if first.title and read_mapping(inbox, first.title) is None and any(
+            p.copy_marker and len(os.fsencode(p.name)) > _NAME_MAX - 4 for p in files):
+        return _the_title_starting(inbox, first.title) or first.title
+    return first.title
+
+
 def _the_title_starting(inbox: Path, start: str) -> str | None:
     """The one title of the share's map that starts with ``start`` (and is longer)."""
     start = normal(start)

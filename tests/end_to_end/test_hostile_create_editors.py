@@ -230,3 +230,27 @@ def test_a_255_byte_title_numbered_and_cut_in_failed_is_not_a_new_title_when_mov
         a["title"] for a in setup.emulator.assets_created()]
     assert copy in setup.names(setup.failed)
     assert made["asset_id"] in error_file_for(setup.failed / copy).read_text()
+
+
+def test_a_cut_numbered_cover_of_a_long_title_is_still_that_titles_cover(
+        setup: Setup) -> None:
+    """A 245-byte title's cover (255 bytes) is delivered twice: the second is named
+    ` (2)` in done/ with its title cut to make room, `.cover` kept. Moved back by hand
+    it updates the same asset's cover; nothing fails, no asset is added."""
+    create_mode(setup)
+    title = "É" * 122 + "x"  # 245 bytes
+    cover = f"{title}.cover.jpg"
+    assert len(cover.encode()) == 255
+    write_bytes(setup.inbox / f"{title}.mp4", 10_000)
+    write_bytes(setup.inbox / cover, 1_000)
+    assert setup.cli("once").returncode == 0
+    write_bytes(setup.inbox / cover, 1_100, seed="second")
+    assert setup.cli("once").returncode == 0
+    (copy,) = [n for n in setup.names(setup.done) if n.endswith(" (2).jpg")]
+    assert ".cover (2).jpg" in copy and len(copy.encode()) <= 255
+    again = write_bytes(setup.done / copy, 1_200, seed="third")
+    shutil.move(str(setup.done / copy), str(setup.inbox / copy))
+    result = setup.cli("once")
+    assert result.returncode == 0, [p.read_text() for p in setup.failed.glob("*.txt")]
+    (made,) = setup.emulator.assets_created()
+    assert setup.emulator.read_object(made["asset_id"], "cover") == again
