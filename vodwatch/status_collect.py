@@ -14,13 +14,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from .config import Config, FolderSet
+from .decide import MoveRefused
+from .explain import FAILED_WAITING_TO_MOVE
 from .finish import read_failed_detail
 from .journal import JobRow, Journal
 from .log import redact
 from .pause import ManualPause, read_state
 from .state import is_locked
 from .state_wait import disk_fault
-from .states import WORKING_STATES, JobState
+from .states import WORKING_STATES, FileState, JobState
 from .status_text import ago, fraction
 from .titles import all_mappings, stamp
 from .words import printable
@@ -104,9 +106,10 @@ def collect(journal: Journal, config: Config, now: float) -> dict[str, Any]:
             "paused": paused,
             "queue": [_queued(q) for q in snap.get("queue") or []],
             "in_flight": in_flight.get(name, []),
-            "waiting": [_waiting(journal, job, now) for job in unfinished
+            "waiting": [entry for job in unfinished
                         if job.folder == name and job.retry_at is not None
-                        and job.wait_reason and job.asset_id not in busy],
+                        and job.wait_reason and job.asset_id not in busy
+                        for entry in _waiting(journal, job, now)],
             "recent_done": [_outcome(journal, e)
                             for e in journal.recent_events(["done"], RECENT, name)],
             "recent_failed": [_outcome(journal, e)
@@ -191,12 +194,26 @@ def upload_progress(item: Mapping[str, Any]) -> dict[str, Any]:
             "eta_s": round(eta, 1) if eta is not None else None}
 
 
-def _waiting(journal: Journal, job: JobRow, now: float) -> dict[str, Any]:
+def _waiting(journal: Journal, job: JobRow, now: float) -> list[dict[str, Any]]:
+    """A waiting job; one entry per destination while it finishes, so that a file refused
+    on its own is never listed under "delivered, waiting to move", nor a delivered one
+    under "failed, waiting to move" (only files not yet moved are named then)."""
     retry_at = float(job.retry_at or now)
-    return {"job_id": job.id, "asset_id": clean(job.asset_id), "state": job.state,
-            "attempts": job.attempts, "reason": clean(job.wait_reason or ""),
-            "retry_at": retry_at, "retry_in_s": round(max(0.0, retry_at - now), 1),
-            "files": [clean(f.name) for f in journal.files(job.id)]}
+    reason = job.wait_reason or ""
+    groups: list[tuple[list[str], str]] = [([f.name for f in journal.files(job.id)], reason)]
+    if job.state == JobState.FINISHING:
+        left = [f for f in journal.files(job.id)
+                if f.state not in (FileState.DONE, FileState.FAILED)]
+        failing = [f.name for f in left if job.outcome == JobState.FAILED or f.error]
+        delivered = [f.name for f in left if f.name not in failing]
+        moving = reason.startswith((MoveRefused.reason, FAILED_WAITING_TO_MOVE))
+        groups = [(names, words if moving and not reason.startswith(words) else reason)
+                  for names, words in ((delivered, MoveRefused.reason),
+                                       (failing, FAILED_WAITING_TO_MOVE)) if names]
+    return [{"job_id": job.id, "asset_id": clean(job.asset_id), "state": job.state,
+             "attempts": job.attempts, "reason": clean(why),
+             "retry_at": retry_at, "retry_in_s": round(max(0.0, retry_at - now), 1),
+             "files": [clean(name) for name in names]} for names, why in groups]
 
 
 def _outcome(journal: Journal, event: Mapping[str, Any]) -> dict[str, Any]:

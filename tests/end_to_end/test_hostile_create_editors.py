@@ -254,3 +254,40 @@ def test_a_cut_numbered_cover_of_a_long_title_is_still_that_titles_cover(
     assert result.returncode == 0, [p.read_text() for p in setup.failed.glob("*.txt")]
     (made,) = setup.emulator.assets_created()
     assert setup.emulator.read_object(made["asset_id"], "cover") == again
+
+
+def test_a_refused_cover_is_never_called_delivered_while_its_video_waits_to_move(
+        setup: Setup, daemon_factory) -> None:  # type: ignore[no-untyped-def]
+    """A new title's cover is refused by the store for good while its video is delivered,
+    and the video cannot be moved yet (held open: a bind mount over itself). `status`
+    never says the cover is delivered, nor the video failed; both end where they belong."""
+    create_mode(setup)
+    setup.write_config(upload={"part_size_mb": 1, "multipart_threshold_mb": 1})
+    video, cover = "Held.mp4", "Held.cover.jpg"
+    write_bytes(setup.inbox / video, 2 * 1024 * 1024)
+    write_bytes(setup.inbox / cover, 2_000)
+    setup.emulator.add_fault("status", "obs_put", count=None, status=403,
+                             code="SignatureDoesNotMatch", message="signature mismatch")
+    seen: list[str] = []
+
+    def waiting() -> bool:
+        seen.append(setup.cli("status").stdout)
+        return "waiting to move" in seen[-1]
+
+    with bind(setup.inbox / video, setup.inbox / video, read_only=True):
+        daemon = daemon_factory()
+        wait_for(waiting, 30, what="status saying the video waits to move")
+        for _ in range(3):
+            waiting()
+        data = json.loads(setup.cli("status", "--json").stdout)
+    lines = [line for text in seen for line in text.splitlines()]
+    assert not [line for line in lines if cover in line and "delivered" in line], seen[-1]
+    assert [line for line in lines if cover in line
+            and "failed, waiting to move to failed/" in line], seen[-1]
+    assert not [line for line in lines if video in line and "failed" in line
+                and cover not in line], seen[-1]
+    for w in data["folders"][0]["waiting"]:
+        assert cover not in w["files"] or "delivered" not in w["reason"], w
+    wait_for(lambda: (setup.done / video).exists(), 30, what="the video in done/")
+    wait_for(lambda: (setup.failed / f"{cover}.error.txt").exists(), 30, what="cover failed")
+    assert daemon.stop() == 0
