@@ -11,14 +11,16 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from .config import Config, FolderSet
 from .decide import MoveRefused
 from .explain import FAILED_WAITING_TO_MOVE
 from .finish import read_failed_detail
-from .journal import JobRow, Journal
+from .journal import FileRow, JobRow, Journal
 from .log import redact
+from .news import shown_name
 from .pause import ManualPause, read_state
 from .state import is_locked
 from .state_wait import disk_fault
@@ -109,7 +111,8 @@ def collect(journal: Journal, config: Config, now: float) -> dict[str, Any]:
             "waiting": [entry for job in unfinished
                         if job.folder == name and job.retry_at is not None
                         and job.wait_reason and job.asset_id not in busy
-                        for entry in _waiting(journal, job, now)],
+                        for entry in _waiting(journal, job, now,
+                                              folder_set.inbox if folder_set else None)],
             "recent_done": [_outcome(journal, e)
                             for e in journal.recent_events(["done"], RECENT, name)],
             "recent_failed": [_outcome(journal, e)
@@ -194,18 +197,24 @@ def upload_progress(item: Mapping[str, Any]) -> dict[str, Any]:
             "eta_s": round(eta, 1) if eta is not None else None}
 
 
-def _waiting(journal: Journal, job: JobRow, now: float) -> list[dict[str, Any]]:
+def _waiting(journal: Journal, job: JobRow, now: float,
+             inbox: Path | None) -> list[dict[str, Any]]:
     """A waiting job; one entry per destination while it finishes, so that a file refused
     on its own is never listed under "delivered, waiting to move", nor a delivered one
-    under "failed, waiting to move" (only files not yet moved are named then)."""
+    under "failed, waiting to move" (only files not yet moved are named then). Files are
+    named by their path from the inbox (``Show A/Trailer.mp4`` in a recursive inbox)."""
     retry_at = float(job.retry_at or now)
     reason = job.wait_reason or ""
-    groups: list[tuple[list[str], str]] = [([f.name for f in journal.files(job.id)], reason)]
+    files = journal.files(job.id)
+
+    def named(rows: list[FileRow]) -> list[str]:
+        return [shown_name(f.inbox_path, inbox) if f.inbox_path else f.name for f in rows]
+
+    groups: list[tuple[list[str], str]] = [(named(files), reason)]
     if job.state == JobState.FINISHING:
-        left = [f for f in journal.files(job.id)
-                if f.state not in (FileState.DONE, FileState.FAILED)]
-        failing = [f.name for f in left if job.outcome == JobState.FAILED or f.error]
-        delivered = [f.name for f in left if f.name not in failing]
+        left = [f for f in files if f.state not in (FileState.DONE, FileState.FAILED)]
+        failing = named([f for f in left if job.outcome == JobState.FAILED or f.error])
+        delivered = [name for name in named(left) if name not in failing]
         moving = reason.startswith((MoveRefused.reason, FAILED_WAITING_TO_MOVE))
         groups = [(names, words if moving and not reason.startswith(words) else reason)
                   for names, words in ((delivered, MoveRefused.reason),

@@ -291,3 +291,29 @@ def test_a_refused_cover_is_never_called_delivered_while_its_video_waits_to_move
     wait_for(lambda: (setup.done / video).exists(), 30, what="the video in done/")
     wait_for(lambda: (setup.failed / f"{cover}.error.txt").exists(), 30, what="cover failed")
     assert daemon.stop() == 0
+
+
+def test_status_names_waiting_and_queued_files_of_a_recursive_inbox_by_their_path(
+        setup: Setup, daemon_factory) -> None:  # type: ignore[no-untyped-def]
+    """`recursive: true`, create mode, two folders each holding `Trailer.mp4` (two titles
+    of one name are one title, so one of them waits). While VOD answers 503, `status`
+    and `status --json` name the waiting files `Show A/Trailer.mp4`, never a bare name."""
+    create_mode(setup, recursive=True)
+    setup.emulator.add_fault("status", "create_asset", count=None, status=503)
+    for folder in ("Show A", "Show B"):
+        (setup.inbox / folder).mkdir()
+        write_bytes(setup.inbox / folder / "Trailer.mp4", 10_000, seed=folder)
+    daemon = daemon_factory()
+
+    def waiting() -> list[dict]:
+        folders = json.loads(setup.cli("status", "--json").stdout).get("folders") or [{}]
+        return list(folders[0].get("waiting") or [])
+
+    entries = wait_for(waiting, 30, what="a waiting job")
+    names = [n for w in entries for n in w["files"]]
+    assert names and all(n.startswith(("Show A/", "Show B/")) for n in names), entries
+    text = setup.cli("status").stdout
+    waiting_part = text.split("waiting (")[1].split("done:")[0]
+    assert "Show " in waiting_part, text
+    setup.emulator.clear_faults()
+    assert daemon.stop() == 0
