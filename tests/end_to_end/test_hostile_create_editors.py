@@ -317,3 +317,26 @@ def test_status_names_waiting_and_queued_files_of_a_recursive_inbox_by_their_pat
     assert "Show " in waiting_part, text
     setup.emulator.clear_faults()
     assert daemon.stop() == 0
+
+
+@pytest.mark.xfail(strict=True, reason="a job that fails because the store refused its "
+                   "video gives the same error to the cover and subtitle it never sent: "
+                   "'VOD's storage refused the upload' about files the store never saw")
+def test_files_never_sent_are_not_said_to_be_refused_by_the_store(setup: Setup) -> None:
+    """A new title's video is refused by the store for good before its cover and subtitle
+    are sent. Whatever becomes of them, their error files do not say the store refused
+    them: they name the video as the reason."""
+    create_mode(setup)
+    write_bytes(setup.inbox / "Vid.mp4", 10_000)
+    write_bytes(setup.inbox / "Vid.cover.jpg", 1_000)
+    write_bytes(setup.inbox / "Vid.1.en.srt", 100)
+    setup.emulator.add_fault("status", "obs_put", count=1, status=403,
+                             code="SignatureDoesNotMatch", message="signature mismatch")
+    setup.cli("once")
+    assert [r.operation for r in setup.emulator.requests
+            if r.operation == "obs_put"] == ["obs_put"]  # only the video was tried
+    assert "Vid.mp4" in setup.names(setup.failed)
+    for name in ("Vid.cover.jpg", "Vid.1.en.srt"):
+        if name in setup.names(setup.failed):
+            text = editor_part(setup, name)
+            assert "refused the upload" not in text and "Vid.mp4" in text, text
