@@ -340,3 +340,31 @@ def test_files_never_sent_are_not_said_to_be_refused_by_the_store(setup: Setup) 
         if name in setup.names(setup.failed):
             text = editor_part(setup, name)
             assert "refused the upload" not in text and "Vid.mp4" in text, text
+
+
+def test_a_peer_taking_over_a_lost_create_behind_a_lagging_list_makes_one_asset(
+        setup: Setup, daemon_factory) -> None:  # type: ignore[no-untyped-def]
+    """Daemon a sends a new title's create; VOD makes the asset but the answer is lost and
+    ListAssetList shows it only 6 s later; a is killed (-9) right after. Daemon b (its own
+    state) takes the title over once a's lease is old: it must find that asset, not make
+    a second one."""
+    create_mode(setup)
+    setup.write_config(claims={"instance_id": "one", "lease_seconds": 1})
+    other = setup.root / "config-b.yaml"
+    text = setup.config_path.read_text().replace(str(setup.state), str(setup.root / "state-b"))
+    other.write_text(text.replace("instance_id: one", "instance_id: two"))
+    setup.emulator.add_fault("lag", "create_asset", count=1, delay=6)
+    setup.emulator.add_fault("reset", "create_asset", count=1, phase="response")
+    a = daemon_factory(name="a")
+    wait_for(lambda: "daemon.ready" in a.output(), 20, what="a ready")
+    data = write_bytes(setup.inbox / "Relay.mp4", 50_000)
+    wait_for(lambda: [r for r in setup.emulator.requests if r.operation == "create_asset"],
+             30, what="the create sent")
+    a.kill()
+    b = daemon_factory(name="b", config=other)
+    wait_for(lambda: "Relay.mp4" in setup.names(setup.done), 60, what="done by b")
+    assert b.stop() == 0
+    (made,) = setup.emulator.assets_created()
+    assert setup.emulator.read_object(made["asset_id"], "video") == data
+    confirms = setup.emulator.confirms(made["asset_id"])  # an adopted upload is reopened
+    assert confirms[-1] == "CREATED" and confirms.count("CREATED") == 1, confirms
