@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.conftest import Setup, asset_id, wait_for, write_bytes
+from tests.conftest import PID, Setup, asset_id, wait_for, write_bytes
 from tests.end_to_end.attack_helpers import bind, visible
 from vodwatch.finish import error_file_for
 from vodwatch.titles import digest, titles_dir
@@ -365,3 +365,25 @@ def test_a_peer_taking_over_a_lost_create_behind_a_lagging_list_makes_one_asset(
     assert setup.emulator.read_object(made["asset_id"], "video") == data
     confirms = setup.emulator.confirms(made["asset_id"])  # an adopted upload is reopened
     assert confirms[-1] == "CREATED" and confirms.count("CREATED") == 1, confirms
+
+
+def test_a_second_sigterm_leaves_at_once_while_a_create_hangs(
+        setup: Setup, daemon_factory) -> None:  # type: ignore[no-untyped-def]
+    """VOD takes a new title's create and never answers (read timeout 60 s, grace 60 s);
+    SIGTERM, SIGHUP, SIGTERM: exit 0 within seconds, not when the call times out."""
+    create_mode(setup)
+    setup.write_config(shutdown_grace_seconds=60,
+                       vod={"endpoint": setup.emulator.url, "project_id": PID,
+                            "connect_timeout_seconds": 2, "read_timeout_seconds": 60})
+    setup.emulator.add_fault("hang", "create_asset", count=1)
+    data = write_bytes(setup.inbox / "Hang.mp4", 20_000)
+    daemon = daemon_factory()
+    wait_for(lambda: "job.claimed" in daemon.output(), 30, what="the title claimed")
+    time.sleep(1)  # the create is at VOD, unanswered
+    started = time.monotonic()
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGTERM):
+        daemon.signal(sig)
+        time.sleep(0.1)
+    assert daemon.proc.wait(15) == 0
+    assert time.monotonic() - started < 6
+    assert (setup.inbox / "Hang.mp4").read_bytes() == data  # left for the next start
