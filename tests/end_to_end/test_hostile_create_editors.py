@@ -1,5 +1,7 @@
-"""Hostile tests of create mode's refused names, of error files replaced in done/ and
-failed/, of a grouped update VOD refuses for the video only, and of signal storms."""
+"""Hostile tests of create mode (refused names, numbered and cut names moved back, titles
+that really end in ` (2)`, junk in the share's title map, a peer taking over a lost
+create), of error files and status while files fail or cannot move, of files refused or
+never sent in a group, and of signal storms."""
 
 from __future__ import annotations
 
