@@ -308,8 +308,16 @@ class Daemon:
         deadline = time.monotonic() + grace
         for fut in list(self.running.values()):
             # A timeout or a crash here is fine: the journal lets the next start resume.
-            with contextlib.suppress(Exception):
-                fut.result(timeout=max(0.0, deadline - time.monotonic()))
+            # A second signal during the grace ends the wait at once (a job blocked in a
+            # call VOD never answers would hold it to the read timeout).
+            while not self.hurry.is_set() and (left := deadline - time.monotonic()) > 0:
+                try:
+                    fut.result(timeout=min(left, 0.1))
+                except TimeoutError:
+                    continue
+                except Exception:  # the job's own end is journaled
+                    pass
+                break
         self.abort.set()
         self.prehash.close()
         self.pool.shutdown(wait=False, cancel_futures=True)

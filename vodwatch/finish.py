@@ -27,6 +27,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -55,6 +56,10 @@ __all__ = ["ERROR_SUFFIX", "NAME_MAX", "OPERATOR_RULE", "Failure", "error_file_f
 NAME_MAX = 255  # bytes in one name component (Linux, and what SMB and NFS servers allow)
 OPERATOR_RULE = "---- For the operator ----"
 _ELLIPSIS = "\u2026"
+# What makes a long title's cover or subtitle one (``.cover``, ``.1.en``): kept when
+# the title before it is cut, so that the numbered name is still a cover or subtitle.
+_KIND_RE = re.compile(r"(?:\.cover|\.[0-9]{1,3}\.[^.]+)$", re.IGNORECASE)
+_SIDECAR_EXTS = frozenset({"jpg", "jpeg", "png", "srt", "vtt"})
 
 
 def _nbytes(text: str) -> int:
@@ -78,7 +83,8 @@ def numbered_name(name: str, n: int) -> str:
     result never passes 255 bytes: a long stem is shortened first by whole copy
     markers from its end (``<id> (2) (2)…`` loses a `` (2)``), so a name that is
     accepted as a copy stays one; only a stem that is still too long without them
-    is cut at a character boundary.
+    is cut at a character boundary (a cover's or subtitle's title before its
+    ``.cover`` or ``.<n>.<lang>``, which stay: the name is still a cover or subtitle).
     """
     stem, dot, ext = name.rpartition(".")
     if not dot or not stem:
@@ -90,7 +96,9 @@ def numbered_name(name: str, n: int) -> str:
         shorter = cut
     if _nbytes(shorter) <= room:
         return shorter + marker
-    return _cut(stem, room) + marker
+    keep = _KIND_RE.search(stem) if ext.lower() in _SIDECAR_EXTS else None
+    tail = keep.group(0) if keep is not None and keep.start() > 0 else ""
+    return _cut(stem[:len(stem) - len(tail)], room - _nbytes(tail)) + tail + marker
 
 
 def unique_target(directory: Path, name: str) -> Path:

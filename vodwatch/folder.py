@@ -32,7 +32,7 @@ from .prehash import Prehasher, entry_identity
 from .settle import Settler
 from .share_faults import share_fault
 from .states import JobState
-from .titles import job_lock, known_title, read_mapping
+from .titles import batch_title, job_lock, read_mapping
 from .watch import Entry, EventWatcher, choose_mode, scan
 from .words import printable
 
@@ -247,7 +247,7 @@ class FolderWatch(ShareState):
             if group_key(batch[0][1]) in waiting:
                 continue  # files dropped together go together (group.groups_settling)
             try:
-                title = known_title(self.folder_set.inbox, title)  # "<title> (2)" moved back
+                title = batch_title(self.folder_set.inbox, [p for _, p in batch])
                 key = job_lock(asset_id, title)
                 if key in self.active_assets:
                     continue  # serialised: the next batch waits for this asset's job

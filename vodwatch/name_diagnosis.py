@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Mapping
 from types import MappingProxyType
 
@@ -84,19 +85,23 @@ def diagnose_title(name: str, language_map: Mapping[str, str]) -> tuple[str, str
     if not name.strip() or LIKE_AN_ID.fullmatch(head.strip()) or _HEX_RUN_RE.search(head):
         return diagnose(name, language_map)  # meant as an asset ID: say what is wrong with it
     stem, dot, ext = name.rpartition(".")
-    if not dot or not stem.strip():
+    if not dot:
         return ("The name has no extension, so vodwatch cannot tell whether it is a video, "
                 "a thumbnail or a subtitle"), None
+    if not stem.strip() or stem.startswith("."):
+        return "The name needs a title before the extension", None
+    if any(unicodedata.category(c) == "Cc" for c in stem):
+        return ("The title contains a control character (such as a tab or a line break); "
+                "rename the file without it"), None
     words = stem.split(".")
     low = ext.lower()
     if low in SUBTITLE_TYPES:
-        tail = [word for word in words[1:][-2:]
-                if _DIGITS_RE.fullmatch(word) or word.lower() in _LANGUAGE_WORDS
-                or LANG_RE.fullmatch(word)]
+        tail = _subtitle_tail(words)
         title = ".".join(words[:len(words) - len(tail)])
         problem, fixed = _fix_subtitle(tail, ext, language_map)
-        return (problem or "The name does not follow the naming rules",
-                f"{title}.{fixed}" if fixed is not None and title.strip() else None)
+        problem = (problem or "The name does not follow the naming rules").replace(
+            "the asset ID", "the title")
+        return problem, f"{title}.{fixed}" if fixed is not None and title.strip() else None
     if low in COVER_TYPES or low in _IMAGE_ALIASES:
         marked = len(words) > 1 and (words[-1].lower() in _COVER_WORDS
                                      or words[-1].lower() == "cover")
@@ -114,6 +119,21 @@ def diagnose_title(name: str, language_map: Mapping[str, str]) -> tuple[str, str
     if low in _AUDIO:  # audio VOD does not take (create mode takes the others)
         problem = f"VOD cannot take {low.upper()} audio; convert it to MP3 or WAV"
     return problem or "The name does not follow the naming rules", None
+
+
+def _subtitle_tail(words: list[str]) -> list[str]:
+    """The words after a subtitle's title (number, language): a number in the place of
+    the subtitle number takes the word after it as the language, whatever that word is
+    (``Show.1.xyzw`` -> ``1``, ``xyzw``), so the title is never cut elsewhere."""
+    if len(words) >= 3 and _DIGITS_RE.fullmatch(words[-2]):
+        return words[-2:]
+    tail: list[str] = []
+    for word in reversed(words[1:]):
+        if len(tail) == 2 or not (_DIGITS_RE.fullmatch(word) or LANG_RE.fullmatch(word)
+                                  or word.lower() in _LANGUAGE_WORDS):
+            break
+        tail.insert(0, word)
+    return tail
 
 
 def _fix_id(head: str) -> tuple[str | None, str | None]:

@@ -11,18 +11,22 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from .config import Config, FolderSet
+from .decide import MoveRefused
+from .explain import FAILED_WAITING_TO_MOVE
 from .finish import read_failed_detail
-from .journal import JobRow, Journal
+from .journal import FileRow, JobRow, Journal
 from .log import redact
+from .news import shown_name
 from .pause import ManualPause, read_state
 from .state import is_locked, read_holder
 from .state_wait import disk_fault
-from .states import WORKING_STATES, JobState
+from .states import WORKING_STATES, FileState, JobState
 from .status_text import ago, fraction
-from .titles import all_mappings
+from .titles import all_mappings, stamp
 from .words import printable
 
 # The daemon writes a heartbeat every 2 s; missing about five of them means it is gone.
@@ -107,9 +111,11 @@ def collect(journal: Journal, config: Config, now: float) -> dict[str, Any]:
             "paused": paused,
             "queue": [_queued(q) for q in snap.get("queue") or []],
             "in_flight": in_flight.get(name, []),
-            "waiting": [_waiting(journal, job, now) for job in unfinished
+            "waiting": [entry for job in unfinished
                         if job.folder == name and job.retry_at is not None
-                        and job.wait_reason and job.asset_id not in busy],
+                        and job.wait_reason and job.asset_id not in busy
+                        for entry in _waiting(journal, job, now,
+                                              folder_set.inbox if folder_set else None)],
             "recent_done": [_outcome(journal, e)
                             for e in journal.recent_events(["done"], RECENT, name)],
             "recent_failed": [_outcome(journal, e)
@@ -135,8 +141,7 @@ def _titles(folder_set: FolderSet | None) -> list[dict[str, Any]]:
     if folder_set is None or not folder_set.create_assets:
         return []
     return [{"title": clean(m["title"]), "asset_id": _opt(m.get("asset_id") or None),
-             "since": m["requested_at"] if isinstance(m.get("requested_at"), int | float)
-             else None} for m in all_mappings(folder_set.inbox)]
+             "since": stamp(m.get("requested_at"))} for m in all_mappings(folder_set.inbox)]
 
 
 def _bandwidth(found: Any) -> dict[str, Any] | None:
@@ -195,12 +200,32 @@ def upload_progress(item: Mapping[str, Any]) -> dict[str, Any]:
             "eta_s": round(eta, 1) if eta is not None else None}
 
 
-def _waiting(journal: Journal, job: JobRow, now: float) -> dict[str, Any]:
+def _waiting(journal: Journal, job: JobRow, now: float,
+             inbox: Path | None) -> list[dict[str, Any]]:
+    """A waiting job; one entry per destination while it finishes, so that a file refused
+    on its own is never listed under "delivered, waiting to move", nor a delivered one
+    under "failed, waiting to move" (only files not yet moved are named then). Files are
+    named by their path from the inbox (``Show A/Trailer.mp4`` in a recursive inbox)."""
     retry_at = float(job.retry_at or now)
-    return {"job_id": job.id, "asset_id": clean(job.asset_id), "state": job.state,
-            "attempts": job.attempts, "reason": clean(job.wait_reason or ""),
-            "retry_at": retry_at, "retry_in_s": round(max(0.0, retry_at - now), 1),
-            "files": [clean(f.name) for f in journal.files(job.id)]}
+    reason = job.wait_reason or ""
+    files = journal.files(job.id)
+
+    def named(rows: list[FileRow]) -> list[str]:
+        return [shown_name(f.inbox_path, inbox) if f.inbox_path else f.name for f in rows]
+
+    groups: list[tuple[list[str], str]] = [(named(files), reason)]
+    if job.state == JobState.FINISHING:
+        left = [f for f in files if f.state not in (FileState.DONE, FileState.FAILED)]
+        failing = named([f for f in left if job.outcome == JobState.FAILED or f.error])
+        delivered = [name for name in named(left) if name not in failing]
+        moving = reason.startswith((MoveRefused.reason, FAILED_WAITING_TO_MOVE))
+        groups = [(names, words if moving and not reason.startswith(words) else reason)
+                  for names, words in ((delivered, MoveRefused.reason),
+                                       (failing, FAILED_WAITING_TO_MOVE)) if names]
+    return [{"job_id": job.id, "asset_id": clean(job.asset_id), "state": job.state,
+             "attempts": job.attempts, "reason": clean(why),
+             "retry_at": retry_at, "retry_in_s": round(max(0.0, retry_at - now), 1),
+             "files": [clean(name) for name in names]} for names, why in groups]
 
 
 def _outcome(journal: Journal, event: Mapping[str, Any]) -> dict[str, Any]:

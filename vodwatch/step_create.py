@@ -42,7 +42,7 @@ from .names import Kind
 from .services import Services, cancel_upload, parsed_name, refuse, to_send
 from .states import FileState, JobState
 from .step_send import _ready, _urls_for
-from .titles import normal, read_mapping, write_mapping
+from .titles import normal, read_mapping, stamp, write_mapping
 
 log = structlog.get_logger("vodwatch.runner")
 
@@ -152,7 +152,7 @@ def ready_or_create(services: Services, job: JobRow) -> None:
         write_mapping(inbox, job.title, asset_id=None, token=None, requested_at=None,
                       sent_at=None)
     token = str(known.get("token") or job.create_token or new_token())
-    first = known.get("requested_at") or job.create_requested_at or services.clock()
+    first = stamp(known.get("requested_at")) or job.create_requested_at or services.clock()
     write_mapping(inbox, job.title, token=token, requested_at=first)
     services.journal.set_job(job.id, state=JobState.CREATING, create_token=token,
                         create_requested_at=first)
@@ -173,8 +173,8 @@ def _creating(services: Services, job: JobRow) -> None:
                     action="adopt the asset, cancel its open upload and ask again")
         _adopt(services, job, found)
         return
-    sent = (read_mapping(services.claims.inbox, job.title or "") or {}).get("sent_at")
-    if isinstance(sent, int | float) and not isinstance(sent, bool):
+    sent = stamp((read_mapping(services.claims.inbox, job.title or "") or {}).get("sent_at"))
+    if sent is not None:
         left = sent + CREATE_SETTLE_S - services.clock()
         if left > 0:
             log.info("job.create_unseen", job_id=job.id, title=job.title,

@@ -7,6 +7,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import os
+from dataclasses import replace
 from pathlib import Path
 
 import structlog
@@ -88,21 +90,25 @@ def _confirmed(services: Services, job: JobRow) -> None:
 def _finishing(services: Services, job: JobRow) -> None:
     """Move every file to done/ or failed/; the target is journaled before the move."""
     _fence(services, job)
-    for f in services.journal.files(job.id):
+    files = services.journal.files(job.id)
+    for f in files:
         if f.state in (FileState.DONE, FileState.FAILED):
             continue  # moved before a crash or a retry
         failed = job.outcome == JobState.FAILED or f.error is not None
         directory = services.failed_dir if failed else services.done_dir
         source = Path(f.inbox_path)
-        if f.final_path:
+        if f.final_path and not (failed and _not_moved_yet(source, Path(f.final_path))):
             target = Path(f.final_path)
         else:
             if failed:
                 # A file moved back by hand that fails again: its old error file (now an
-                # orphan) would reserve its name; the new error file replaces it.
+                # orphan) would reserve its name; the new error file replaces it. When
+                # failed/ refused that (read-only), the name is chosen again at the next
+                # try, so the file does not end as `` (2)`` beside an orphan.
                 _forget_old_failures(services, f.name)
             target = unique_target(directory, f.name)
-            services.journal.set_file(f.id, final_path=str(target))
+            if str(target) != f.final_path:
+                services.journal.set_file(f.id, final_path=str(target))
         try:
             moved = _move(source, target, directory, to_failed=failed)
         except FileExistsError:
@@ -116,7 +122,8 @@ def _finishing(services: Services, job: JobRow) -> None:
             continue
         if failed:
             err = json.loads(f.error or job.outcome_reason or "{}")
-            write_error_file(target, Failure(**err) if err else unknown_failure(job.asset_id))
+            failure = Failure(**err) if err else unknown_failure(job.asset_id)
+            write_error_file(target, failure if f.error else _not_sent(failure, f, files))
         else:
             _say_if_changed_at_the_move(f, target)
             # No error file may say it failed once it is delivered: its own, and those of
@@ -140,6 +147,24 @@ def _finishing(services: Services, job: JobRow) -> None:
     if services.on_outcome is not None:
         services.on_outcome(services.journal.job(job.id),
                        services.journal.files(job.id))
+
+
+def _not_sent(failure: Failure, f: FileRow, files: list[FileRow]) -> Failure:
+    """The job failed while another of its files was being sent, before ``f`` was: ``f``
+    is said to be unsent because of that file, not to have met the error itself."""
+    culprit = next((g for g in files if g.upload_started_at is not None
+                    and g.state not in (FileState.UPLOADED, FileState.REFUSED)), None)
+    if f.upload_started_at is not None or culprit is None or culprit.id == f.id:
+        return failure
+    return replace(failure, sentence=(
+        f"{f.name} was not sent, because sending {culprit.name} failed first "
+        f"({failure.sentence.rstrip('.')})."),
+        todo=f"Put it back in the inbox together with {culprit.name} once that is fixed.")
+
+
+def _not_moved_yet(source: Path, target: Path) -> bool:
+    """The file is still only in the inbox: its target may be chosen again."""
+    return os.path.lexists(source) and not os.path.lexists(target)
 
 
 def _forget_old_failures(services: Services, name: str) -> None:

@@ -23,7 +23,9 @@ Decisions:
   `` (N)`` after ``.cover`` or after ``.<n>.<lang>`` is taken off (``Episode 12.cover
   (2).jpg`` is a cover of ``Episode 12``; the title itself is untouched there); and
   ``<title> (N).<ext>`` belongs to ``<title>`` when the share's title map knows
-  ``<title>`` and does not know ``<title> (N)`` (``known_title``). To create another
+  ``<title>`` and does not know ``<title> (N)`` (``known_title``), unless a cover or
+  subtitle of ``<title> (N)`` comes with it: vodwatch never numbers those so, and they
+  make ``<title> (N)`` a title of its own (``Rocky (2).cover.jpg``). To create another
   asset from a title that already became one, name it differently (``Episode 12 v2.mp4``).
 """
 
@@ -32,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -61,6 +64,7 @@ AUDIO_TYPES: Mapping[str, str] = {ext: f"audio/{ext}" for ext in (
     "mp2")}
 METADATA_EXTS = ("yaml", "yml", "json")
 MAX_TITLE_BYTES = 128  # VOD's limit for title and video_name
+_NAME_MAX = 255  # bytes in one file name (finish.NAME_MAX)
 TITLES_DIR = "titles"
 
 # `` (N)`` markers vodwatch gives a second file (finish.numbered_name), repeated or not.
@@ -110,19 +114,50 @@ def _made(name: str, title: str, kind: Kind, ext: str, file_type: str, content_t
                       copy_marker=copy_marker, title=title)
 
 
-def known_title(inbox: Path, title: str) -> str:
+def known_title(inbox: Path, title: str, name: str = "") -> str:
     """The title a name's files belong to: ``title`` itself, unless the share's title map
     does not know it and it is a known title with vodwatch's `` (N)`` numbers after it
     (``Episode 12 (2)`` -> ``Episode 12``: a second copy moved back from done/ or failed/).
-    Numbers are taken off one at a time from the end; the first known title wins."""
+    Numbers are taken off one at a time from the end; the first known title wins.
+
+    A file ``name`` of (nearly) 255 bytes may be such a copy whose title was cut to make
+    room for the number (``finish.numbered_name``): then the one known title that starts
+    with what is left before the number is the title."""
     if not title or read_mapping(inbox, title) is not None:
         return title
     stem = title
     while (match := _NUMBER_RE.search(stem)) is not None and match.start() > 0:
+        cut_for_number = stem == title and len(os.fsencode(name)) > _NAME_MAX - 4
         stem = stem[:match.start()]
         if read_mapping(inbox, stem) is not None:
             return stem
+        if cut_for_number and (longer := _the_title_starting(inbox, stem)) is not None:
+            return longer
     return title
+
+
+def batch_title(inbox: Path, files: list[ParsedName]) -> str:
+    """The title one title's files (parsed together) belong to. A video or metadata
+    file's name is read by :func:`known_title`; a cover or subtitle named `` (N)`` after
+    ``.cover`` or ``.<n>.<lang>`` may have had its title cut to stay within 255 bytes
+    (``finish.numbered_name``): then the one known title starting with it is the title."""
+    first = files[0]
+    if all(p.kind in (Kind.VIDEO, Kind.METADATA) for p in files):
+        # "<title> (2).mp4" moved back; a cover or subtitle named "<title> (2)" (vodwatch
+        # numbers those after .cover/.lang) says the title is real.
+        return known_title(inbox, first.title, first.name)
+    if first.title and read_mapping(inbox, first.title) is None and any(
+            p.copy_marker and len(os.fsencode(p.name)) > _NAME_MAX - 4 for p in files):
+        return _the_title_starting(inbox, first.title) or first.title
+    return first.title
+
+
+def _the_title_starting(inbox: Path, start: str) -> str | None:
+    """The one title of the share's map that starts with ``start`` (and is longer)."""
+    start = normal(start)
+    found = {m["title"] for m in all_mappings(inbox, limit=100_000)
+             if m["title"].startswith(start) and m["title"] != start}
+    return found.pop() if len(found) == 1 else None
 
 
 def normal(title: str) -> str:
@@ -205,4 +240,12 @@ def all_mappings(inbox: Path, limit: int = 100) -> list[dict[str, Any]]:
 
 
 def _number(value: Any) -> float:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+    return stamp(value) or 0.0
+
+
+def stamp(value: Any) -> float | None:
+    """A time read from the share's title map (anyone may write there): seconds since 1970
+    that a clock can show, else None (not NaN, not 1e300, not ``true``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e11:
+        return None
+    return float(value)
