@@ -173,9 +173,10 @@ class FolderWatch(ShareState):
                                        "move the files themselves into the inbox")
             elif self._wanted(entry):
                 seen[entry.path] = entry
-        there = {e.path for e in found} | set(self._scan_unreadable)
-        for path in [p for p in self.unreadable if p not in there]:
-            del self.unreadable[path]  # gone, or removed by the editor
+        if self.unreadable:  # (a set of every path costs the idle scan of a big inbox)
+            there = {e.path for e in found} | set(self._scan_unreadable)
+            for path in [p for p in self.unreadable if p not in there]:
+                del self.unreadable[path]  # gone, or removed by the editor
         skipped.update((printable(p.name), why) for p, why in self.unreadable.items())
         self._scan_unreadable.clear()
         self.skipped = skipped
