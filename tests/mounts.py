@@ -64,11 +64,10 @@ def is_mount(path: Path) -> bool:
 
 
 @contextlib.contextmanager
-def tmpfs(path: Path, size: str) -> Iterator[Path]:
-    """An empty ``size`` tmpfs on ``path`` (created if missing) for the block (undone
-    however often needed)."""
-    path.mkdir(parents=True, exist_ok=True)
-    _mount("-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(path))
+def mounted(path: Path, *mount_args: str) -> Iterator[Path]:
+    """``mount MOUNT_ARGS path`` for the block, undone however often needed (a test may
+    have mounted something over it meanwhile)."""
+    _mount(*mount_args, str(path))
     try:
         yield path
     finally:
@@ -76,6 +75,14 @@ def tmpfs(path: Path, size: str) -> Iterator[Path]:
             if not is_mount(path):
                 break
             umount(path)
+
+
+@contextlib.contextmanager
+def tmpfs(path: Path, size: str) -> Iterator[Path]:
+    """An empty ``size`` tmpfs on ``path`` (created if missing) for the block."""
+    path.mkdir(parents=True, exist_ok=True)
+    with mounted(path, "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs"):
+        yield path
 
 
 def fill(path: Path) -> None:

@@ -36,7 +36,7 @@ from tests.end_to_end.attack_helpers import (
     status_json,
     visible,
 )
-from tests.mounts import _mount, fill, is_mount, tmpfs, umount
+from tests.mounts import fill, mounted, tmpfs
 from vodwatch.claim import marker_name
 from vodwatch.emulator import DEFAULT_SK, Emulator
 from vodwatch.share import daemon_id
@@ -273,27 +273,15 @@ def ext4_image(path: Path, image: Path) -> Iterator[Path]:
     with open(image, "wb") as fh:
         fh.truncate(32 * MB)
     subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True, capture_output=True)
-    _mount("-o", "loop,errors=remount-ro", str(image), str(path))
-    try:
+    with ext4_image_again(path, image):
         yield path
-    finally:
-        for _ in range(3):
-            if not is_mount(path):
-                break
-            umount(path)
 
 
 @contextlib.contextmanager
 def ext4_image_again(path: Path, image: Path) -> Iterator[Path]:
     """The image of :func:`ext4_image` mounted again (read-write) on ``path``."""
-    _mount("-o", "loop,errors=remount-ro", str(image), str(path))
-    try:
+    with mounted(path, "-o", "loop,errors=remount-ro", str(image)):
         yield path
-    finally:
-        for _ in range(3):
-            if not is_mount(path):
-                break
-            umount(path)
 
 
 def make_read_only(path: Path) -> None:
